@@ -1,0 +1,1 @@
+"""LensBench baselines (registered through entry points)."""

@@ -1,0 +1,1 @@
+"""Differentiable, batched strong-lensing simulator in torch (no ML, no harness)."""

@@ -1,0 +1,1 @@
+"""LensBench pinn_models (registered through entry points)."""

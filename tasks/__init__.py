@@ -1,0 +1,1 @@
+"""LensBench tasks (registered through entry points)."""

@@ -1,0 +1,62 @@
+"""The baseline and reference models LensBench registers (entry point ``baselines.catalog:specs``).
+
+Each spec's ``config`` holds the architecture hyperparameters and is exactly what its factory is
+called with, so the config hash identifies the architecture. No model loads pretrained weights.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from baselines import autoencoders, classical, deep_svdd, reference, timm_models
+from benchmark.specs import ModelSpec
+
+_TIMM_DESCRIPTIONS = {
+    "resnet18": "ResNet-18 (timm, from scratch), linear head",
+    "resnet10t": "ResNet-10-T (timm, tiered stem, from scratch), linear head",
+    "efficientnet-b0": "EfficientNet-B0 (timm, from scratch), linear head",
+    "convnext-atto": "ConvNeXt-Atto (timm, from scratch), linear head",
+    "vit-tiny-p8": "ViT-Tiny with 8 px patches at the task's image size (timm, from scratch)",
+}
+
+_ANOMALY = [
+    ("conv-ae", autoencoders.conv_ae, "baselines.autoencoders:conv_ae",
+     "Convolutional autoencoder; score = per-image reconstruction MSE", dict(autoencoders.DEFAULTS)),
+    ("vae", autoencoders.vae, "baselines.autoencoders:vae",
+     "Convolutional VAE (recon + beta*KL); score = reconstruction MSE of the posterior mean",
+     {**autoencoders.DEFAULTS, "beta": 1.0}),
+    ("aae", autoencoders.aae, "baselines.autoencoders:aae",
+     "Adversarial autoencoder, Gaussian latent prior (2008.12731 family); score = reconstruction MSE",
+     {**autoencoders.DEFAULTS, "adv_weight": 0.1, "disc_width": 256}),
+    ("deep-svdd", deep_svdd.deep_svdd, "baselines.deep_svdd:deep_svdd",
+     "Deep SVDD one-class network (bias-free); score = squared distance to the centre",
+     dict(deep_svdd.DEFAULTS)),
+    ("iforest-pca", classical.iforest_pca, "baselines.classical:iforest_pca",
+     "IsolationForest on PCA features (scikit-learn); no gradient training", dict(classical.DEFAULTS)),
+]
+
+
+def specs() -> list[ModelSpec]:
+    out = []
+    for name, (timm_name, extra) in timm_models.ARCHITECTURES.items():
+        config = {"timm_name": timm_name, "pretrained": False, **extra}
+        out.append(ModelSpec(
+            name=name, factory=partial(timm_models.build_timm, timm_name=timm_name, **extra),
+            family="baseline", kinds=("classification", "regression"),
+            description=_TIMM_DESCRIPTIONS[name], source="baselines.timm_models:build_timm", config=config,
+        ))
+    for name, fn, source, description, config in _ANOMALY:
+        out.append(ModelSpec(
+            name=name, factory=partial(fn, **config), family="baseline", kinds=("anomaly",),
+            description=description, source=source, config=config,
+        ))
+    out += [
+        ModelSpec("class-prior", reference.ClassPrior, "reference", ("classification",),
+                  "Predicts the training class frequencies (AUC 0.5)", "baselines.reference:ClassPrior"),
+        ModelSpec("mean-predictor", reference.MeanPredictor, "reference", ("regression",),
+                  "Predicts the training mean of the standardised targets", "baselines.reference:MeanPredictor"),
+        ModelSpec("random-score", partial(reference.RandomScore, seed=0), "reference", ("anomaly",),
+                  "Fixed-seed pseudo-random score per image (AUC ~0.5)", "baselines.reference:RandomScore",
+                  config={"seed": 0}),
+    ]
+    return out

@@ -1,0 +1,263 @@
+"""The ``lensbench`` command line.
+
+User errors (unknown names, bad flags, missing data paths, malformed records) exit with code 2 and
+a one-paragraph message, no traceback. ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import textwrap
+from pathlib import Path
+
+from benchmark import data, records, registry, usermodels
+from benchmark.registry import RegistryError
+from benchmark.specs import SpecError
+
+USER_ERRORS = (RegistryError, SpecError, data.DataError, records.RecordError, usermodels.ModelRefError,
+               FileNotFoundError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format="%(message)s")
+    for noisy in ("mlflow", "alembic", "urllib3", "datasets", "filelock", "httpx", "git"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args) or 0
+    except USER_ERRORS as exc:
+        if args.debug:
+            raise
+        msg = str(exc).strip("'\"") if isinstance(exc, KeyError) else str(exc)
+        print(textwrap.fill(f"lensbench: error: {msg}", width=100), file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lensbench", description="LensBench: benchmark suite for lensing ML.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = p.add_subparsers(dest="command")
+
+    ls = sub.add_parser("list", help="list registered tasks, models or datasets")
+    ls.add_argument("what", choices=["tasks", "models", "datasets"])
+    ls.set_defaults(func=cmd_list)
+
+    for name, helptext in (("run", "train and evaluate one model on one task"),
+                           ("sweep", "run a grid of tasks x models x seeds (resumes: skips existing records)")):
+        r = sub.add_parser(name, help=helptext)
+        if name == "run":
+            r.add_argument("--task", required=True)
+            r.add_argument("--model", required=True,
+                           help="a registered name, path/to/file.py:factory or package.module:factory")
+        else:
+            r.add_argument("--tasks", nargs="*", help="task ids (default: every registered task)")
+            r.add_argument("--models", nargs="*",
+                           help="model names (default: each task's default models); 'all' = every model")
+        r.add_argument("--seeds", nargs="*", type=int, help="default: the task's seeds")
+        r.add_argument("--preset", default="quick", help="task preset (quick | standard)")
+        r.add_argument("--results", type=Path, default=Path("leaderboards/results"), help="results directory")
+        r.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI "
+                       "or sqlite:///mlflow.db in the working directory)")
+        r.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: CUDA when present)")
+        r.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
+        r.add_argument("--cache", type=Path, default=None, help="dataset cache (default: LENSBENCH_CACHE)")
+        r.add_argument("--data-root", type=Path, default=None,
+                       help="folder of the real data (for real-galaxy and real-image tasks)")
+        r.add_argument("--checkpoint-dir", type=Path, default=None, help="save chosen weights (safetensors)")
+        r.add_argument("--force", action="store_true", help="rerun even when a record exists")
+        r.add_argument("--no-progress", action="store_true")
+        r.set_defaults(func=cmd_run if name == "run" else cmd_sweep)
+
+    lb = sub.add_parser("leaderboard", help="render leaderboard tables from the records")
+    lb.add_argument("--results", type=Path, default=Path("leaderboards/results"))
+    lb.add_argument("--format", nargs="*", choices=["md", "csv", "html"], default=["md", "csv", "html"])
+    lb.add_argument("--out", type=Path, default=Path("leaderboards"))
+    lb.add_argument("--print", dest="print_md", action="store_true", help="print the markdown tables")
+    lb.set_defaults(func=cmd_leaderboard)
+
+    sh = sub.add_parser("show", help="print one run record")
+    sh.add_argument("record", type=Path)
+    sh.set_defaults(func=cmd_show)
+
+    d = sub.add_parser("data", help="build, inspect and import datasets")
+    dsub = d.add_subparsers(dest="data_command", required=True)
+    b = dsub.add_parser("build", help="materialise a dataset for a task preset")
+    b.add_argument("name")
+    b.add_argument("--preset", default="quick")
+    b.add_argument("--cache", type=Path, default=None)
+    b.add_argument("--data-root", type=Path, default=None)
+    b.add_argument("--force", action="store_true", help="rebuild even when the cache is valid")
+    b.set_defaults(func=cmd_data_build)
+    s = dsub.add_parser("show", help="counts, fingerprint, dataset card and gallery PNG")
+    s.add_argument("name")
+    s.add_argument("--preset", default="quick")
+    s.add_argument("--cache", type=Path, default=None)
+    s.add_argument("--data-root", type=Path, default=None)
+    s.set_defaults(func=cmd_data_show)
+    i = dsub.add_parser("import", help="import files on disk as a dataset")
+    i.add_argument("path", type=Path)
+    i.add_argument("--format", required=True, choices=["deeplense", "lens-finding", "cutouts"])
+    i.add_argument("--as", dest="name", required=True)
+    i.add_argument("--cache", type=Path, default=None)
+    i.set_defaults(func=cmd_data_import)
+    return p
+
+
+def cmd_list(args) -> int:
+    import pandas as pd
+
+    if args.what == "tasks":
+        rows = [{"task": t.id, "v": t.version, "kind": t.kind, "dataset": t.dataset,
+                 "metric": f"{t.primary_metric} ({'higher' if t.higher_is_better else 'lower'} is better)",
+                 "quick train/val/test per class": "/".join(str(t.presets['quick'].sizes[s])
+                                                           for s in ("train", "val", "test")),
+                 "presets": ",".join(t.presets), "citation": t.citation.split(";")[0][:40]}
+                for t in registry.tasks.all()]
+    elif args.what == "models":
+        rows = [{"model": m.name, "family": m.family, "kinds": ",".join(m.kinds), "twin": m.twin or "",
+                 "description": m.description[:60]} for m in registry.models.all()]
+    else:
+        rows = [{"dataset": d.name, "v": d.version, "source": d.recipe or d.adapter,
+                 "shape": "x".join(map(str, d.image_shape)), "px": f'{d.pixel_scale}"',
+                 "classes": ",".join(d.classes)} for d in registry.datasets.all()]
+    print(pd.DataFrame(rows).to_markdown(index=False) if rows else f"no {args.what} registered")
+    return 0
+
+
+def _options(args):
+    from benchmark.runner import RunOptions
+
+    return RunOptions(preset=args.preset, results_dir=args.results, tracking_uri=args.tracking_uri,
+                      device=args.device, bf16=args.bf16, cache=args.cache, data_root=args.data_root,
+                      checkpoint_dir=args.checkpoint_dir, progress=not args.no_progress, force=args.force)
+
+
+def cmd_run(args) -> int:
+    from benchmark import runner
+
+    task = registry.tasks.get(args.task)
+    spec = usermodels.resolve(args.model)
+    if not spec.supports(task):
+        raise SpecError(f"model {spec.name!r} supports {', '.join(spec.kinds)}; task {task.id!r} is {task.kind}")
+    task.preset(args.preset)
+    failed = 0
+    for rec in runner.sweep([task], [spec], args.seeds, _options(args)):
+        print(_summary(rec))
+        failed += rec.status != "ok"
+    _print_tracking(args)
+    return 1 if failed else 0
+
+
+def cmd_sweep(args) -> int:
+    from benchmark import runner
+
+    tasks = [registry.tasks.get(t) for t in args.tasks] if args.tasks else registry.tasks.all()
+    for t in tasks:
+        t.preset(args.preset)
+    opts = _options(args)
+    failed = []
+    for task in tasks:
+        if args.models == ["all"]:
+            specs = registry.models.all()
+        else:
+            specs = [usermodels.resolve(m) for m in (args.models or task.default_models)]
+        for rec in runner.sweep([task], specs, args.seeds, opts):
+            print(_summary(rec))
+            if rec.status != "ok":
+                failed.append(rec)
+    from benchmark import leaderboard
+
+    print(leaderboard.render_markdown(leaderboard.aggregate(leaderboard.records_frame(
+        records.load_records(args.results)))))
+    _print_tracking(args)
+    if failed:
+        print(f"{len(failed)} run(s) failed; see their records for the error.", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _summary(rec) -> str:
+    if rec.status != "ok":
+        return f"FAILED {rec.task} / {rec.model} / seed {rec.seed}: {rec.error}"
+    value = rec.metrics_test.get(rec.primary_metric)
+    return (f"{rec.task} v{rec.task_version} [{rec.preset}] {rec.model} seed {rec.seed}: "
+            f"test {rec.primary_metric} = {value:.4f} (epoch {rec.selected_epoch}/{rec.epochs_run}, "
+            f"{rec.train_time_s:.0f}s)")
+
+
+def _print_tracking(args) -> None:
+    from benchmark.tracking import default_tracking_uri
+
+    uri = args.tracking_uri or default_tracking_uri()
+    print(f"Records: {args.results}/   MLflow runs: {uri}   (browse: mlflow ui --backend-store-uri {uri})")
+
+
+def cmd_leaderboard(args) -> int:
+    from benchmark import leaderboard
+
+    paths = leaderboard.write_leaderboard(args.results, args.out, formats=tuple(args.format))
+    if args.print_md and "md" in paths:
+        print(Path(paths["md"]).read_text())
+    for fmt, path in paths.items():
+        print(f"{fmt}: {path}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    rec = records.read_record(args.record)
+    print(json.dumps(rec.to_dict(), indent=2, default=str))
+    return 0
+
+
+def _dataset_sizes(name: str, preset: str) -> list[dict]:
+    """The distinct split sizes that the registered tasks ask of a dataset at a preset."""
+    sizes = []
+    for t in registry.tasks.all():
+        if name in (t.dataset, t.test_dataset) and preset in t.presets:
+            s = dict(t.presets[preset].sizes)
+            if s not in sizes:
+                sizes.append(s)
+    if not sizes:
+        raise data.DataError(f"no registered task uses dataset {name!r} with preset {preset!r}")
+    return sizes
+
+
+def cmd_data_build(args) -> int:
+    spec = registry.datasets.get(args.name)
+    for sizes in _dataset_sizes(args.name, args.preset):
+        ds = data.materialise(spec, sizes, cache=args.cache, data_root=args.data_root, force=args.force)
+        print(f"{spec.name}: {sizes} per class, fingerprint {data.stored_fingerprint(ds)}")
+    return 0
+
+
+def cmd_data_show(args) -> int:
+    from benchmark import datacard
+
+    spec = registry.datasets.get(args.name)
+    sizes = _dataset_sizes(args.name, args.preset)[0]
+    ds = data.materialise(spec, sizes, cache=args.cache, data_root=args.data_root)
+    for split in ds:
+        counts = ds[split].to_pandas()["class_name"].value_counts().to_dict()
+        print(f"{split}: {counts}")
+    print(f"fingerprint: {data.stored_fingerprint(ds)}")
+    for what, path in datacard.show(spec, ds, sizes, cache=args.cache).items():
+        print(f"{what}: {path}")
+    return 0
+
+
+def cmd_data_import(args) -> int:
+    from benchmark import adapters
+
+    spec, ds = adapters.import_dataset(args.path, args.format, args.name, cache=args.cache)
+    print(f"imported {spec.name}: {ds}  fingerprint {data.stored_fingerprint(ds)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,393 @@
+"""Run records: one JSON file per (task, task version, preset, model, seed), with a documented schema.
+
+Every field of ``RunRecord`` is documented where it is defined (lm-eval ``result_schema.py``
+style); ``schema_markdown()`` renders those docs as a page that can be read without this code.
+Files live at ``<results>/<task with / as __>/v<version>/<preset>/<model>/seed<seed>.json``,
+are written atomically (temp file in the same folder, then ``os.replace``) and are validated
+when read: a bad file raises ``RecordError`` naming the file and the field.
+
+A failed run never replaces an ``ok`` record of the same seed: it is written beside it as
+``seed<seed>.failed.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import MISSING, dataclass, field, fields
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+KNOWN_SCHEMA_VERSIONS = (1,)
+STATUSES = ("ok", "failed")
+
+
+class RecordError(ValueError):
+    """A run record is malformed; the message names the file and the field."""
+
+
+def utc_now() -> str:
+    """Current time as an ISO-8601 UTC string with seconds, e.g. ``2026-01-31T12:00:00+00:00``."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _f(doc: str, types: str, default=MISSING, factory=MISSING):
+    """A documented dataclass field. ``types`` is the JSON type checked on read (``?`` = or null)."""
+    md = {"doc": doc, "types": types}
+    if factory is not MISSING:
+        return field(default_factory=factory, metadata=md)
+    return field(default=default, metadata=md)
+
+
+@dataclass(kw_only=True)
+class RunRecord:
+    """The result of one training run of one model on one task with one seed."""
+
+    schema_version: int = _f("Version of this record schema; readers refuse versions they do not know.", "int",
+                             default=SCHEMA_VERSION)
+    # --- what was run
+    task: str = _f("Task id, `family/name` (e.g. `substructure/model1`).", "str")
+    task_version: int = _f("Task version; records of different versions never share a table.", "int")
+    preset: str = _f("Task preset (split sizes and training budget), e.g. `quick` or `full`.", "str")
+    model: str = _f("Registered model name.", "str")
+    model_family: str = _f("Model family: `baseline`, `pinn`, `ablation`, `reference` or `user`.", "str")
+    seed: int = _f("Training seed (model init, data order). The dataset and splits do not depend on it.", "int")
+    # --- outcome
+    status: str = _f("`ok` or `failed`. Only `ok` records enter leaderboards.", "str")
+    error: str | None = _f("For a failed run: the error type and message. Null when `ok`.", "str?", default=None)
+    primary_metric: str = _f("Name of the task's primary metric (a key of `metrics_test`).", "str")
+    higher_is_better: bool = _f("Direction of the primary metric.", "bool")
+    secondary_metrics: list[str] = _f("Task's secondary metric names, shown beside the primary one.",
+                                      "list[str]", factory=list)
+    metrics_val: dict[str, float | None] = _f(
+        "Validation metrics at the selected checkpoint (name -> number; null = undefined).",
+        "dict[str,num?]", factory=dict)
+    metrics_test: dict = _f(
+        "Test metrics of the selected checkpoint, computed once (name -> number; some values are lists, "
+        "e.g. `confusion_matrix` rows = true class, or per-bin slices).", "dict[str,json]", factory=dict)
+    selected_epoch: int | None = _f("Epoch (0-based) of the checkpoint chosen on validation; null for non-epoch "
+                                    "models or failed runs.", "int?", default=None)
+    epochs_run: int = _f("Epochs actually trained (fewer than the budget when early stopping fired).", "int",
+                         default=0)
+    history: list[dict] = _f("Per-epoch dicts: `epoch`, train loss (and named loss parts), val metrics, "
+                             "`time_s`.", "list[dict]", factory=list)
+    # --- cost
+    n_params: int | None = _f("Model parameters, `sum(p.numel() for p in model.parameters())` (OGB convention).", "int?",
+                              default=None)
+    train_time_s: float | None = _f("Seconds spent training (all epochs, including validation passes).",
+                                    "num?", default=None)
+    eval_time_s: float | None = _f("Seconds spent on the final test evaluation.", "num?", default=None)
+    wall_time_s: float | None = _f("Seconds for the whole run, data loading included.", "num?", default=None)
+    # --- provenance
+    hardware: dict = _f("Machine: `cpu`, `cpu_count`, `cuda` (device name or null), `torch_threads`, "
+                        "`platform`, `python`.", "dict", factory=dict)
+    packages: dict[str, str] = _f("Versions of the packages that can change a number (name -> version).",
+                                  "dict[str,str]", factory=dict)
+    git_commit: str | None = _f("Commit of the LensBench code (suffix `-dirty` when tracked files were "
+                                "modified); null outside a git checkout.", "str?", default=None)
+    lensbench_version: str = _f("LensBench package version.", "str")
+    dataset: str = _f("Dataset id and version used for train/val (and test unless `test_dataset_fingerprint`).",
+                      "str")
+    dataset_fingerprint: str = _f("Fingerprint of the dataset (recipe + code version + seed, or file manifest); "
+                                  "records with different fingerprints never share a table.", "str")
+    test_dataset_fingerprint: str | None = _f("Fingerprint of the test dataset for domain-shift tasks; null when "
+                                              "test comes from `dataset`.", "str?", default=None)
+    task_config_hash: str = _f("Hash of the full TaskSpec (`TaskSpec.config_hash()`).", "str")
+    model_config_hash: str = _f("Hash of the model name and config (`ModelSpec.config_hash()`).", "str")
+    mlflow_run_id: str | None = _f("MLflow run id of the same run; null when tracking was off.", "str?",
+                                   default=None)
+    mlflow_tracking_uri: str | None = _f("MLflow tracking URI the run was logged to; null when tracking was off.",
+                                         "str?", default=None)
+    checkpoint: str | None = _f("Selected checkpoint file, relative to the results directory; null if not kept.",
+                                "str?", default=None)
+    created: str = _f("When the record was written, ISO-8601 UTC.", "str", factory=utc_now)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict (numpy scalars/arrays to Python, tuples to lists, NaN/inf to None)."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "<dict>") -> RunRecord:
+        """Validate ``d`` (see ``validate_dict``) and build a record; ``source`` names it in errors."""
+        validate_dict(d, source)
+        return cls(**{k: v for k, v in d.items()})
+
+    def validate(self, source: str = "<record>") -> None:
+        validate_dict(self.to_dict(), source)
+
+
+# ----------------------------------------------------------------------------- JSON + validation
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if hasattr(x, "tolist") and not isinstance(x, (str, bytes)):  # numpy scalars/arrays, torch tensors
+        return _jsonable(x.tolist())
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, Path):
+        return x.as_posix()
+    return x
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_json(v) -> bool:
+    if v is None or isinstance(v, (str, bool)) or _is_num(v):
+        return True
+    if isinstance(v, list):
+        return all(_is_json(x) for x in v)
+    if isinstance(v, dict):
+        return all(isinstance(k, str) and _is_json(x) for k, x in v.items())
+    return False
+
+
+def _check_type(v, spec: str) -> bool:
+    if spec.endswith("?"):
+        return v is None or _check_type(v, spec[:-1])
+    checks = {
+        "str": lambda: isinstance(v, str),
+        "int": lambda: isinstance(v, int) and not isinstance(v, bool),
+        "num": lambda: _is_num(v),
+        "bool": lambda: isinstance(v, bool),
+        "dict": lambda: isinstance(v, dict) and _is_json(v),
+        "list[str]": lambda: isinstance(v, list) and all(isinstance(x, str) for x in v),
+        "list[dict]": lambda: isinstance(v, list) and all(isinstance(x, dict) and _is_json(x) for x in v),
+        "dict[str,str]": lambda: isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str)
+                                                             for k, x in v.items()),
+        "dict[str,num?]": lambda: isinstance(v, dict) and all(isinstance(k, str) and (x is None or _is_num(x))
+                                                              for k, x in v.items()),
+        "dict[str,json]": lambda: isinstance(v, dict) and _is_json(v),
+    }
+    return checks[spec]()
+
+
+_TYPE_WORDS = {
+    "str": "a string", "int": "an integer", "num": "a number", "bool": "true/false", "dict": "a JSON object",
+    "list[str]": "a list of strings", "list[dict]": "a list of JSON objects",
+    "dict[str,str]": "an object of strings", "dict[str,num?]": "an object of numbers (or null)",
+    "dict[str,json]": "a JSON object",
+}
+
+
+def _type_words(spec: str) -> str:
+    return _TYPE_WORDS[spec[:-1]] + " or null" if spec.endswith("?") else _TYPE_WORDS[spec]
+
+
+def _required(f) -> bool:
+    return f.name == "schema_version" or (f.default is MISSING and f.default_factory is MISSING)
+
+
+def validate_dict(d: dict, source: str = "<dict>") -> None:
+    """Raise ``RecordError`` unless ``d`` is a valid record of a known schema version."""
+    if not isinstance(d, dict):
+        raise RecordError(f"{source}: expected a JSON object at the top level, got {type(d).__name__}")
+    sv = d.get("schema_version", MISSING)
+    if sv is MISSING:
+        raise RecordError(f"{source}: field 'schema_version' is missing (expected one of {KNOWN_SCHEMA_VERSIONS})")
+    if sv not in KNOWN_SCHEMA_VERSIONS or isinstance(sv, bool):
+        raise RecordError(f"{source}: field 'schema_version' is {sv!r}; this reader knows {KNOWN_SCHEMA_VERSIONS}")
+    specs = {f.name: f for f in fields(RunRecord)}
+    unknown = sorted(set(d) - set(specs))
+    if unknown:
+        raise RecordError(f"{source}: unknown field(s) {unknown}; schema v{sv} has {list(specs)}")
+    for name, f in specs.items():
+        if name not in d:
+            if _required(f):
+                raise RecordError(f"{source}: field {name!r} is missing (expected {_type_words(f.metadata['types'])})")
+            continue
+        v = d[name]
+        if not _check_type(v, f.metadata["types"]):
+            shown = repr(v) if len(repr(v)) <= 60 else repr(v)[:57] + "..."
+            raise RecordError(
+                f"{source}: field {name!r}: expected {_type_words(f.metadata['types'])}, "
+                f"got {type(v).__name__} {shown}"
+            )
+    if d["status"] not in STATUSES:
+        raise RecordError(f"{source}: field 'status': expected one of {STATUSES}, got {d['status']!r}")
+    if d["status"] == "failed" and not d.get("error"):
+        raise RecordError(f"{source}: field 'error': a failed run must say why (got {d.get('error')!r})")
+    if d["status"] == "ok" and not _is_num(d.get("metrics_test", {}).get(d["primary_metric"])):
+        raise RecordError(
+            f"{source}: field 'metrics_test': an ok run must hold a number for its primary metric "
+            f"{d['primary_metric']!r}"
+        )
+    if "created" in d:
+        try:
+            datetime.fromisoformat(d["created"])
+        except ValueError:
+            raise RecordError(f"{source}: field 'created': expected an ISO-8601 time, got {d['created']!r}") from None
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def record_path(results_dir: str | Path, rec: RunRecord) -> Path:
+    """``results_dir/<task with / as __>/v<version>/<preset>/<model>/seed<seed>.json``."""
+    return (Path(results_dir) / rec.task.replace("/", "__") / f"v{rec.task_version}" / rec.preset / rec.model
+            / f"seed{rec.seed}.json")
+
+
+def write_record(rec: RunRecord, results_dir: str | Path) -> Path:
+    """Validate and write ``rec`` atomically; return its path.
+
+    A failed record does not replace an existing ``ok`` record of the same seed; it goes to
+    ``seed<seed>.failed.json`` beside it.
+    """
+    path = record_path(results_dir, rec)
+    d = rec.to_dict()
+    validate_dict(d, str(path))
+    if rec.status == "failed" and path.exists():
+        try:
+            if read_record(path).status == "ok":
+                path = path.with_name(f"seed{rec.seed}.failed.json")
+        except RecordError:
+            pass  # the old file is broken: replace it
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(d, indent=2, sort_keys=False, allow_nan=False) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_record(path: str | Path) -> RunRecord:
+    """Read and validate one record; ``RecordError`` names the file and the field."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise RecordError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise RecordError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    return RunRecord.from_dict(d, str(path))
+
+
+def iter_records(results_dir: str | Path) -> Iterator[RunRecord]:
+    """Every record under ``results_dir`` (sorted by path; hidden temp files skipped)."""
+    for path in sorted(Path(results_dir).rglob("*.json")):
+        if not path.name.startswith("."):
+            yield read_record(path)
+
+
+def load_records(results_dir: str | Path, strict: bool = True) -> list[RunRecord]:
+    """All records under ``results_dir``. ``strict=False`` warns about and skips bad files."""
+    if strict:
+        return list(iter_records(results_dir))
+    out = []
+    for path in sorted(Path(results_dir).rglob("*.json")):
+        if path.name.startswith("."):
+            continue
+        try:
+            out.append(read_record(path))
+        except RecordError as e:
+            warnings.warn(f"skipping bad record: {e}", stacklevel=2)
+    return out
+
+
+# ----------------------------------------------------------------------------- provenance helpers
+
+DEFAULT_PACKAGES = ("lensbench", "torch", "torchvision", "timm", "numpy", "scipy", "scikit-learn", "pandas",
+                    "datasets", "mlflow", "lenstronomy", "caustics")
+
+
+def package_versions(names: tuple[str, ...] = DEFAULT_PACKAGES) -> dict[str, str]:
+    """Installed versions of ``names`` (missing packages are left out)."""
+    out = {}
+    for n in names:
+        try:
+            out[n] = version(n)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def hardware_info() -> dict:
+    """CPU model, core count, CUDA device name (or None), torch threads, platform, Python version."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cpu_count": os.cpu_count(), "cuda": None, "torch_threads": None,
+            "platform": platform.platform(), "python": platform.python_version()}
+    try:
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["cuda"] = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    return info
+
+
+def git_commit(repo_dir: str | Path | None = None) -> str | None:
+    """HEAD commit of the checkout containing ``repo_dir`` (default: this package), ``-dirty`` if modified."""
+    cwd = Path(repo_dir) if repo_dir else Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--"], cwd=cwd, capture_output=True,
+                               timeout=10).returncode == 1
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("-dirty" if dirty else "") if sha else None
+
+
+# ----------------------------------------------------------------------------- schema doc
+
+
+def schema_markdown() -> str:
+    """The record schema as Markdown (commit it as ``leaderboards/SCHEMA.md``)."""
+    lines = [
+        f"# LensBench run record schema (version {SCHEMA_VERSION})",
+        "",
+        "One JSON object per run, stored at",
+        "`results/<task with / as __>/v<task_version>/<preset>/<model>/seed<seed>.json`",
+        "(a failed run beside an `ok` one: `seed<seed>.failed.json`). Files are UTF-8, strict JSON",
+        "(undefined numbers are `null`, never `NaN`). Readers must refuse a `schema_version` they do not",
+        "know and fields that are not listed here.",
+        "",
+        "| field | type | required | description |",
+        "|---|---|---|---|",
+    ]
+    for f in fields(RunRecord):
+        req = "yes" if _required(f) else "no (default: " + (
+            "empty" if f.default_factory is not MISSING else json.dumps(f.default)) + ")"
+        if f.name == "created":
+            req = "no (default: time of writing)"
+        doc = f.metadata["doc"].replace("|", "\\|")
+        lines.append(f"| `{f.name}` | {_type_words(f.metadata['types'])} | {req} | {doc} |")
+    lines += [
+        "",
+        "Rules checked on read: `status` is `ok` or `failed`; a failed run has a non-empty `error`;",
+        "an `ok` run has a number for `metrics_test[primary_metric]`; `created` is ISO-8601.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,184 @@
+"""One run = (task, preset, model, seed) -> RunRecord on disk + MLflow run. A sweep is a grid of runs.
+
+A failing run (non-finite loss, a model error) is written as a ``failed`` record and the sweep goes
+on; nothing written earlier is lost. Existing ``ok`` records are skipped unless ``force``, so a
+stopped sweep resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from benchmark import __version__, plots, provenance, records, taskdata, trainer
+from benchmark.specs import ModelSpec, TaskSpec
+from benchmark.tracking import Tracker
+
+log = logging.getLogger("lensbench")
+DEFAULT_RESULTS = Path("leaderboards/results")
+
+
+@dataclass
+class RunOptions:
+    preset: str = "quick"
+    results_dir: Path = DEFAULT_RESULTS
+    tracking_uri: str | None = None
+    device: str | None = None
+    bf16: bool = False
+    cache: Path | None = None
+    data_root: Path | None = None
+    checkpoint_dir: Path | None = None
+    progress: bool = True
+    force: bool = False
+
+
+def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> records.RunRecord:
+    """Train and evaluate one model on one task with one seed; write and return the record."""
+    if not model_spec.supports(task):
+        raise ValueError(f"model {model_spec.name!r} supports {model_spec.kinds}, task {task.id!r} is {task.kind}")
+    t_wall = time.perf_counter()
+    device = provenance.pick_device(opts.device)
+    preset = task.preset(opts.preset)
+    dspec, dsdict = taskdata.materialise(task, opts.preset, cache=opts.cache, data_root=opts.data_root,
+                                         progress=opts.progress)
+    provenance.seed_everything(seed)
+    train = taskdata.build_split(task, dsdict, "train")
+    val = taskdata.build_split(task, dsdict, "val", train.scaler)
+    model = model_spec.factory(task)
+    rec = records.RunRecord(
+        schema_version=records.SCHEMA_VERSION, task=task.id, task_version=task.version, preset=opts.preset,
+        model=model_spec.name, model_family=model_spec.family, seed=seed, status="running", error=None,
+        primary_metric=task.primary_metric, higher_is_better=task.higher_is_better,
+        metrics_val={}, metrics_test={}, selected_epoch=0, epochs_run=0, history=[],
+        n_params=trainer.n_params(model), train_time_s=0.0, eval_time_s=0.0, wall_time_s=0.0,
+        hardware=provenance.hardware(device), packages=provenance.package_versions(),
+        git_commit=provenance.git_commit(), lensbench_version=__version__,
+        dataset=dspec.name, dataset_fingerprint=dsdict_fingerprint(dsdict), test_dataset_fingerprint=None,
+        task_config_hash=task.config_hash(), model_config_hash=model_spec.config_hash(),
+        mlflow_run_id=None, mlflow_tracking_uri=None, checkpoint=None,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    path = records.record_path(opts.results_dir, rec)
+    tracker = Tracker(opts.tracking_uri)
+    params = {"task": task.id, "task_version": task.version, "preset": opts.preset, "model": model_spec.name,
+              "seed": seed, "epochs": preset.budget.epochs, "batch_size": preset.budget.batch_size,
+              "lr": preset.budget.lr, "weight_decay": preset.budget.weight_decay, "n_params": rec.n_params,
+              **{f"model.{k}": v for k, v in model_spec.config.items()}}
+    tags = {"task_version": str(task.version), "dataset_fingerprint": rec.dataset_fingerprint,
+            "git_commit": str(rec.git_commit), "lensbench_version": __version__, "family": model_spec.family,
+            "record_path": str(path)}
+    with tracker.run(experiment=task.id, run_name=f"{model_spec.name}-seed{seed}", params=params, tags=tags):
+        rec.mlflow_run_id, rec.mlflow_tracking_uri = tracker.run_id, tracker.tracking_uri
+        try:
+            fitted = trainer.fit(task, model, preset.budget, train, val, seed=seed, device=device,
+                                 autocast=opts.bf16, on_epoch=lambda e, row: tracker.log_epoch(e, row),
+                                 progress=opts.progress)
+            rec.metrics_val, rec.history = fitted.metrics_val, fitted.history
+            rec.selected_epoch, rec.epochs_run, rec.train_time_s = (
+                fitted.selected_epoch, fitted.epochs_run, fitted.train_time_s)
+            scaler = train.scaler
+            del train, val  # nothing of train/val is needed for the one test evaluation
+            t_eval = time.perf_counter()
+            result = evaluate_test(task, fitted.model, opts, device, scaler)
+            rec.metrics_test, rec.test_dataset_fingerprint = result.metrics, result.fingerprint
+            rec.eval_time_s = time.perf_counter() - t_eval
+            rec.status = "ok"
+            if opts.checkpoint_dir is not None:
+                rec.checkpoint = save_checkpoint(fitted.model, opts.checkpoint_dir, rec)
+        except (trainer.NonFiniteLoss, RuntimeError, ValueError, TypeError) as exc:
+            rec.status, rec.error = "failed", f"{type(exc).__name__}: {exc}"
+            log.warning("run %s / %s / seed %d failed: %s", task.id, model_spec.name, seed, rec.error)
+            log.debug("%s", traceback.format_exc())
+        rec.wall_time_s = time.perf_counter() - t_wall
+        path = records.write_record(rec, opts.results_dir)
+        tracker.log_metrics({k: v for k, v in rec.metrics_test.items()}, prefix="test_")
+        tracker.log_artifact(path)
+        if rec.status == "ok":
+            _log_plots(tracker, task, result)
+    return rec
+
+
+def dsdict_fingerprint(dsdict) -> str:
+    from benchmark import data
+
+    return data.stored_fingerprint(dsdict)
+
+
+@dataclass
+class TestResult:
+    metrics: dict
+    fingerprint: str | None  # the target dataset's, for domain-shift tasks
+    split: taskdata.TaskSplit  # the split the primary metrics come from
+    pred: object  # its predictions (numpy), for the plots
+
+
+def evaluate_test(task: TaskSpec, model: torch.nn.Module, opts: RunOptions, device,
+                  scaler: taskdata.TargetScaler | None) -> TestResult:
+    """The one evaluation on test. For domain-shift tasks the target dataset's test split is primary
+    and the source test split is reported beside it with a ``source_`` prefix."""
+    batch = task.preset(opts.preset).budget.batch_size
+
+    def one(dataset: str | None):
+        _, ds = taskdata.materialise(task, opts.preset, dataset=dataset, cache=opts.cache,
+                                     data_root=opts.data_root, progress=opts.progress)
+        split = taskdata.build_split(task, ds, "test", scaler)
+        pred = trainer.predict(model, split, task.kind, device, batch, opts.bf16)
+        return trainer.score(task, split, pred), split, pred, ds
+
+    metrics, split, pred, _ = one(None)
+    if task.test_dataset is None:
+        return TestResult(metrics, None, split, pred)
+    target_metrics, split, pred, target_ds = one(task.test_dataset)
+    target_metrics.update({f"source_{k}": v for k, v in metrics.items()})
+    return TestResult(target_metrics, dsdict_fingerprint(target_ds), split, pred)
+
+
+def _log_plots(tracker: Tracker, task: TaskSpec, result: TestResult) -> None:
+    """ROC / confusion matrix / scatter of the test predictions, as MLflow artifacts."""
+    if not tracker.active:
+        return
+    y, pred = result.split.target.numpy(), result.pred
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if task.kind == "classification":
+            tracker.log_artifact(plots.roc_curves(y, pred, list(task.classes), tmp / "roc.png"))
+            cm = result.metrics["confusion_matrix"]
+            tracker.log_artifact(plots.confusion_matrix_png(cm, list(task.classes), tmp / "confusion_matrix.png"))
+        elif task.kind == "regression":
+            tracker.log_artifact(plots.regression_scatter(y, pred, list(task.target), tmp / "scatter.png"))
+        else:
+            tracker.log_artifact(plots.anomaly_roc(y, pred, tmp / "roc.png"))
+
+
+def save_checkpoint(model: torch.nn.Module, directory: Path, rec: records.RunRecord) -> str:
+    from safetensors.torch import save_file
+
+    rel = records.record_path(Path("."), rec).with_suffix(".safetensors")
+    path = Path(directory) / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(path))
+    return str(rel)
+
+
+def sweep(tasks: list[TaskSpec], models: list[ModelSpec], seeds: list[int] | None, opts: RunOptions):
+    """Run the grid; skip runs whose ok record exists (unless ``opts.force``). Yields records."""
+    for task in tasks:
+        for spec in models:
+            if not spec.supports(task):
+                continue
+            for seed in (seeds if seeds is not None else task.seeds):
+                existing = records.existing_record(opts.results_dir, task.id, task.version, opts.preset,
+                                                   spec.name, seed)
+                if existing is not None and existing.status == "ok" and not opts.force:
+                    log.info("skip %s / %s / seed %d: record exists", task.id, spec.name, seed)
+                    yield existing
+                    continue
+                yield run(task, spec, seed, opts)

@@ -1,0 +1,103 @@
+"""Turn a task's dataset split into tensors: class filtering, preprocessing, targets.
+
+Train and val are prepared before training. The test split is prepared by a separate call that
+the trainer makes once, after training, so no test label exists in memory while a model trains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from benchmark import data, registry
+from benchmark.specs import TaskSpec
+
+
+@dataclass
+class TargetScaler:
+    """Regression targets: optional log10, then standardised with train statistics."""
+
+    transform: str | None
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, raw: np.ndarray, transform: str | None) -> TargetScaler:
+        t = _transform(raw, transform)
+        std = t.std(axis=0)
+        return cls(transform, t.mean(axis=0), np.where(std > 0, std, 1.0))
+
+    def apply(self, raw: np.ndarray) -> np.ndarray:
+        return ((_transform(raw, self.transform) - self.mean) / self.std).astype(np.float32)
+
+
+def _transform(raw: np.ndarray, transform: str | None) -> np.ndarray:
+    raw = raw.astype(np.float64)
+    if transform == "log10":
+        if np.any(raw <= 0):
+            raise data.DataError("log10 target transform got non-positive values")
+        return np.log10(raw)
+    return raw
+
+
+@dataclass
+class TaskSplit:
+    images: torch.Tensor  # (N, C, H, W) float32, preprocessed
+    target: torch.Tensor  # (N,) int64 or (N, T) float32
+    class_names: np.ndarray  # (N,) the dataset class of each image
+    columns: dict[str, np.ndarray] = field(default_factory=dict)  # per-image simulation parameters
+    scaler: TargetScaler | None = None  # regression: fitted on train, reused for val and test
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def preprocess(images: np.ndarray, how: str) -> torch.Tensor:
+    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+    if how == "none":
+        return x
+    flat = x.flatten(1)
+    if how == "standardize":
+        mean, std = flat.mean(1), flat.std(1)
+        return (x - mean[:, None, None, None]) / std.clamp_min(1e-8)[:, None, None, None]
+    lo, hi = flat.min(1).values, flat.max(1).values
+    return (x - lo[:, None, None, None]) / (hi - lo).clamp_min(1e-8)[:, None, None, None]
+
+
+def materialise(task: TaskSpec, preset: str, *, dataset: str | None = None, cache=None, data_root=None,
+                progress: bool = True):
+    spec = registry.datasets.get(dataset or task.dataset)
+    if tuple(spec.image_shape) != tuple(task.input_shape):
+        raise data.DataError(
+            f"task {task.id!r} expects images {task.input_shape}, dataset {spec.name!r} has {spec.image_shape}"
+        )
+    sizes = task.preset(preset).sizes
+    return spec, data.materialise(spec, sizes, cache=cache, data_root=data_root, progress=progress)
+
+
+def build_split(task: TaskSpec, dsdict, split: str, scaler: TargetScaler | None = None) -> TaskSplit:
+    """Images and targets of one split. Anomaly train/val hold the normal classes only."""
+    classes = task.classes if (split == "test" or task.kind != "anomaly") else task.normal_classes
+    arr = data.load_split(dsdict, split, classes=list(classes))
+    names = np.asarray(arr.class_names)[arr.labels] if len(arr.class_names) else np.asarray([])
+    images = preprocess(arr.images, task.preprocessing)
+    if task.kind == "classification":
+        index = {c: i for i, c in enumerate(task.classes)}
+        target = torch.tensor([index[n] for n in names], dtype=torch.int64)
+    elif task.kind == "regression":
+        missing = [c for c in task.target if c not in arr.columns]
+        if missing:
+            raise data.DataError(f"task {task.id!r}: dataset has no column(s) {missing}; it has {sorted(arr.columns)}")
+        raw = np.stack([arr.columns[c] for c in task.target], axis=1)
+        if scaler is None:
+            if split != "train":
+                raise ValueError("the target scaler is fitted on train only")
+            scaler = TargetScaler.fit(raw, task.target_transform)
+        target = torch.from_numpy(scaler.apply(raw))
+    else:
+        normal = set(task.normal_classes)
+        target = torch.tensor([0 if n in normal else 1 for n in names], dtype=torch.int64)
+    return TaskSplit(images, target, names, arr.columns, scaler)
+

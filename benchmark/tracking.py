@@ -1,0 +1,254 @@
+"""MLflow tracking that can never break a run.
+
+``Tracker`` logs one LensBench run (params, per-epoch metrics, test metrics, tags, artifacts) to
+an MLflow tracking store through ``MlflowClient`` (no global "active run" state, so several
+trackers can live in one process). If MLflow cannot be reached or any MLflow call fails (bad URI,
+server down, database locked), the tracker issues ONE ``warnings.warn`` saying that tracking is
+off and why, and every later call becomes a no-op: the run still completes and its record is
+still written.
+
+Default store: ``$MLFLOW_TRACKING_URI`` or ``sqlite:///<cwd>/mlflow.db`` (artifacts beside it in
+``mlartifacts/``). Browse with ``mlflow ui --backend-store-uri sqlite:///mlflow.db``.
+
+Usage::
+
+    tracker = Tracker()
+    with tracker.run(task.id, f"{model}-seed{seed}", params={...}, tags=standard_tags(...)):
+        tracker.log_epoch(epoch, {"train_loss": 0.3, "val_auc_macro": 0.8})
+        tracker.log_metrics(test_metrics, prefix="test_")
+    tracker.set_tag("lensbench.record", str(record_path))   # allowed after the run ended
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+import urllib.request
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+_KEY_BAD = re.compile(r"[^A-Za-z0-9_\-. /:]")
+_MAX_PARAM_LEN = 6000
+_BATCH = 900  # MLflow accepts at most 1000 metrics and 100 params per batch
+
+
+def default_tracking_uri() -> str:
+    """``$MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<cwd>/mlflow.db``."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+
+
+def standard_tags(*, task: str, task_version: int, preset: str, model: str, model_family: str, seed: int,
+                  dataset_fingerprint: str, git_commit: str | None, lensbench_version: str,
+                  test_dataset_fingerprint: str | None = None) -> dict[str, str]:
+    """The LensBench tags every run carries (``lensbench.*`` plus MLflow's own git-commit tag)."""
+    tags = {
+        "lensbench.task": task, "lensbench.task_version": str(task_version), "lensbench.preset": preset,
+        "lensbench.model": model, "lensbench.model_family": model_family, "lensbench.seed": str(seed),
+        "lensbench.dataset_fingerprint": dataset_fingerprint,
+        "lensbench.version": lensbench_version,
+    }
+    if test_dataset_fingerprint:
+        tags["lensbench.test_dataset_fingerprint"] = test_dataset_fingerprint
+    if git_commit:
+        tags["lensbench.git_commit"] = git_commit
+        tags["mlflow.source.git.commit"] = git_commit.removesuffix("-dirty")
+    return tags
+
+
+def _key(k: str) -> str:
+    return _KEY_BAD.sub("_", str(k))
+
+
+def _flatten(d: Mapping, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in d.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, name + "."))
+        else:
+            out[name] = v
+    return out
+
+
+def _scalar(v) -> float | None:
+    """A float for numbers (incl. numpy/torch scalars and bools), None for anything else."""
+    if hasattr(v, "item") and getattr(v, "ndim", 0) == 0:
+        v = v.item()
+    if isinstance(v, (bool, int, float)):
+        return float(v)
+    return None
+
+
+def _quiet_mlflow_logs() -> None:
+    for name in ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent", "mlflow.store.sqlalchemy_store"):
+        lg = logging.getLogger(name)
+        if lg.level in (logging.NOTSET, logging.DEBUG, logging.INFO):
+            lg.setLevel(logging.WARNING)
+
+
+class Tracker:
+    """One MLflow run at a time; every call is a no-op once tracking is off."""
+
+    def __init__(self, tracking_uri: str | None = None, enabled: bool = True, probe_timeout_s: float = 5.0):
+        self._uri = tracking_uri or default_tracking_uri()
+        self._client = None
+        self._run_id: str | None = None
+        self._off_reason: str | None = None if enabled else "disabled"
+        self._probe_timeout_s = probe_timeout_s
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def tracking_uri(self) -> str:
+        return self._uri
+
+    @property
+    def run_id(self) -> str | None:
+        """The MLflow run id, or None when tracking is off."""
+        return self._run_id if self._off_reason is None else None
+
+    @property
+    def active(self) -> bool:
+        """True while tracking is on (it may still be off for a later call)."""
+        return self._off_reason is None
+
+    @property
+    def off_reason(self) -> str | None:
+        return self._off_reason
+
+    def _disable(self, why: str) -> None:
+        if self._off_reason is None:
+            self._off_reason = why
+            warnings.warn(
+                f"MLflow tracking is off ({self._uri}): {why}. The run continues; its results are still "
+                "written to the run record.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+    def _call(self, fn, *args, **kwargs):
+        if self._off_reason is not None:
+            return None
+        try:
+            return fn(*args, **kwargs)
+        except Exception as e:  # noqa: BLE001 - tracking must never break a run
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            self._disable(f"{type(e).__name__}: {msg[:300]}")
+            return None
+
+    # ------------------------------------------------------------------ connecting
+
+    def _connect(self) -> None:
+        scheme = urlparse(self._uri).scheme
+        if scheme in ("http", "https"):  # fail fast instead of MLflow's long retry loop
+            url = self._uri.rstrip("/") + "/health"
+            with urllib.request.urlopen(url, timeout=self._probe_timeout_s) as resp:  # noqa: S310
+                if resp.status != 200:
+                    raise ConnectionError(f"{url} answered HTTP {resp.status}")
+        _quiet_mlflow_logs()
+        from mlflow.tracking import MlflowClient
+
+        self._client = MlflowClient(tracking_uri=self._uri)
+
+    def _experiment_id(self, name: str) -> str:
+        exp = self._client.get_experiment_by_name(name)
+        if exp is not None:
+            return exp.experiment_id
+        location = None
+        if self._uri.startswith("sqlite:///"):
+            db = Path(self._uri.removeprefix("sqlite:///"))
+            location = (db.parent / "mlartifacts").resolve().as_uri()
+        try:
+            return self._client.create_experiment(name, artifact_location=location)
+        except Exception:  # another process created it in between
+            exp = self._client.get_experiment_by_name(name)
+            if exp is None:
+                raise
+            return exp.experiment_id
+
+    def _start(self, experiment: str, run_name: str, params: Mapping | None, tags: Mapping | None) -> None:
+        if self._client is None:
+            self._connect()
+        exp_id = self._experiment_id(experiment)
+        run = self._client.create_run(exp_id, run_name=run_name,
+                                      tags={_key(k): str(v) for k, v in (tags or {}).items()})
+        self._run_id = run.info.run_id
+        if params:
+            self.log_params(params)
+
+    # ------------------------------------------------------------------ public API
+
+    @contextmanager
+    def run(self, experiment: str, run_name: str, params: Mapping | None = None,
+            tags: Mapping | None = None) -> Iterator[Tracker]:
+        """Start a run in ``experiment`` (the task id); end it FINISHED, or FAILED if the body raises."""
+        self._run_id = None
+        self._call(self._start, experiment, run_name, params, tags)
+        try:
+            yield self
+        except BaseException:
+            self._end("FAILED")
+            raise
+        self._end("FINISHED")
+
+    def _end(self, status: str) -> None:
+        if self._run_id is not None:
+            self._call(self._client.set_terminated, self._run_id, status=status)
+
+    def log_params(self, params: Mapping) -> None:
+        """Nested dicts become dotted keys; values are stringified (truncated to MLflow's limit)."""
+        if self._run_id is None or self._off_reason is not None:
+            return
+        from mlflow.entities import Param
+
+        items = [Param(_key(k), str(v)[:_MAX_PARAM_LEN]) for k, v in _flatten(params).items()]
+        for i in range(0, len(items), 100):
+            self._call(self._client.log_batch, self._run_id, params=items[i:i + 100])
+
+    def _log_scalars(self, metrics: Mapping, prefix: str, step: int | None) -> None:
+        if self._run_id is None or self._off_reason is not None:
+            return
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = []
+        for k, v in _flatten(metrics).items():
+            x = _scalar(v)
+            if x is not None:
+                items.append(Metric(_key(f"{prefix}{k}"), x, now, step or 0))
+        for i in range(0, len(items), _BATCH):
+            self._call(self._client.log_batch, self._run_id, metrics=items[i:i + _BATCH])
+
+    def log_epoch(self, epoch: int, metrics: Mapping) -> None:
+        """Per-epoch metrics (train loss and parts, val metrics) at ``step=epoch``; non-scalars skipped."""
+        self._log_scalars(metrics, "", int(epoch))
+
+    def log_metrics(self, metrics: Mapping, prefix: str = "test_", step: int | None = None) -> None:
+        """Scalar metrics under ``prefix`` (lists such as confusion matrices are skipped)."""
+        self._log_scalars(metrics, prefix, step)
+
+    def set_tag(self, key: str, value) -> None:
+        if self._run_id is not None:
+            self._call(self._client.set_tag, self._run_id, _key(key), str(value))
+
+    def set_tags(self, tags: Mapping) -> None:
+        for k, v in tags.items():
+            self.set_tag(k, v)
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        if self._run_id is not None:
+            self._call(self._client.log_artifact, self._run_id, str(path), artifact_path)
+
+    def log_dict(self, d: Mapping, artifact_file: str) -> None:
+        """``d`` as JSON (``.json``) or YAML (``.yaml``) artifact."""
+        if self._run_id is not None:
+            self._call(self._client.log_dict, self._run_id, dict(d), artifact_file)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        if self._run_id is not None:
+            self._call(self._client.log_text, self._run_id, text, artifact_file)

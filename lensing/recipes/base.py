@@ -1,0 +1,467 @@
+"""The ``Recipe``: a dataset simulator described by data (priors), and its generation pipeline.
+
+A recipe is a frozen dataclass whose fields are the priors (``lensing.recipes.priors``) and small
+spec dataclasses defined here: ``SersicSource`` / ``CosmosSource``, ``Brightness``,
+``PointMassSubhalos`` / ``Vortex`` / ``NoSubstructure``, ``Noise``. ``Recipe.generate`` turns them
+into images:
+
+1. draw the per-image parameters (``Recipe.sample``) with CPU ``torch.Generator``s seeded by
+   ``sha256(recipe name, version, class, seed, stage)``, one generator per stage (``macro``,
+   ``source``, ``sub``, ``noise``). The macro-lens and source priors are the same objects for
+   every class (only ``substructure`` is keyed by class), so their distributions are identical
+   across classes by construction;
+2. render the noiseless image with ``lensing.render.render`` (float32, on ``device``), in batches;
+3. set the brightness: a fixed ``amp``, a ``magnitude`` (converted with the recipe's zero point
+   like lenstronomy's ``magnitude2amplitude``) or a target ``snr`` (see below);
+4. add noise (``lensing.noise.add_noise``; DeepLense Model I additionally draws integer counts).
+
+SNR (the ``snr`` column): the matched-filter signal-to-noise ratio of the noiseless image ``s``
+(image units: flux per pixel per second), ``snr = sqrt(sum_pixels s^2 / (s / t + sigma_bkg^2))``,
+t = exposure time, sigma_bkg = background rms. For ``Brightness(kind="snr")`` recipes it is
+computed on the *smooth* image (macro lens only, substructure removed) and the source amplitude is
+solved (bisection) so that this SNR equals the drawn target; the substructure then perturbs the
+image at fixed source brightness, so neither ``snr`` nor ``src_amp`` depends on the class. For the
+other recipes it is measured on the full noiseless image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+import torch
+
+from .. import cosmo
+from .. import instruments as _instruments
+from .. import noise as _noise
+from .. import render as _render
+from .priors import Fixed, Polar, PowerLaw, Prior, Uniform
+
+BATCH = 128  # images rendered at once (memory bound: B * (npix*s)^2 * K floats)
+CLASSES = ("no_sub", "cdm", "axion")
+
+LENS_COLUMNS = ("theta_E", "e1", "e2", "gamma1", "gamma2", "center_x", "center_y")
+SERSIC_COLUMNS = ("src_amp", "src_R", "src_n", "src_e1", "src_e2", "src_x", "src_y")
+COSMOS_COLUMNS = ("src_amp", "src_R", "src_x", "src_y", "src_phi", "src_index")
+SUB_COLUMNS = ("n_sub", "sub_mass_total", "sub_mass_fraction", "log10_m_a")
+OBS_COLUMNS = ("snr", "exposure_time")
+
+
+# ----------------------------------------------------------------------------- spec dataclasses
+@dataclass(frozen=True)
+class SersicSource:
+    """Elliptical Sersic source; position is an offset from the lens centre (arcsec)."""
+
+    R_sersic: Prior
+    n_sersic: Prior
+    ellipticity: Polar | tuple[Prior, Prior]
+    position: Polar | tuple[Prior, Prior]
+
+
+@dataclass(frozen=True)
+class CosmosSource:
+    """Real COSMOS galaxy (``lensing.sources``), randomly chosen, rotated, rescaled and placed.
+
+    The galaxy is rescaled so that its measured half-light radius equals the drawn
+    ``half_light_radius`` (column ``src_R``); ``rotation`` is phi_G (column ``src_phi``).
+    """
+
+    half_light_radius: Prior
+    rotation: Prior
+    position: Polar | tuple[Prior, Prior]
+
+
+@dataclass(frozen=True)
+class Brightness:
+    """How the source amplitude is set: ``kind`` in ("amp", "magnitude", "snr").
+
+    amp: lenstronomy ``amp`` (Sersic surface brightness at R_sersic) drawn from ``value``;
+    magnitude: total magnitude, amp = 10**(-0.4 (mag - zero_point)) / total_flux(amp=1);
+    snr: target matched-filter SNR of the smooth image (see the module docstring).
+    """
+
+    kind: str
+    value: Prior
+    zero_point: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("amp", "magnitude", "snr"):
+            raise ValueError(f"Brightness.kind must be 'amp', 'magnitude' or 'snr', got {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class NoSubstructure:
+    def describe(self) -> str:
+        return "none (macro lens only)"
+
+
+@dataclass(frozen=True)
+class PointMassSubhalos:
+    """CDM-like subhalos as point masses.
+
+    count: a fixed int or the mean of a Poisson draw (``poisson=True``), capped at ``k_max``;
+    mass: prior in Msun (e.g. ``PowerLaw(1e6, 1e10, -0.9)``); radius: projected distance from the
+    lens centre, uniform in r (``radial="r"``, DeepLense) or uniform in area (``radial="area"``)
+    between the prior bounds; angle ~ U(0, 2 pi).
+    """
+
+    count: float
+    mass: PowerLaw
+    radius: Uniform
+    poisson: bool = False
+    radial: str = "r"
+    k_max: int = 64
+
+    def describe(self) -> str:
+        n = f"Poisson(mean {self.count:g}) (capped at {self.k_max})" if self.poisson else f"exactly {int(self.count)}"
+        rad = "uniform in r" if self.radial == "r" else "uniform in area"
+        return (f"{n} point masses, mass {self.mass} Msun, projected radius {rad} in "
+                f"[{self.radius.low:g}, {self.radius.high:g}]\" from the lens centre, angle U(0, 2pi)")
+
+
+@dataclass(frozen=True)
+class Vortex:
+    """Axion vortex: ``n_points`` equal point masses (total ``mass`` Msun) on a straight line.
+
+    The line passes through the lens centre (``through="lens"``) or the image centre
+    (``"origin"``, DeepLense) at a random angle U(0, 2 pi); half-length
+    L = ``length_coeff`` * 1e-22 / (2 m_a) arcsec (DeepLenseSim ``axion_mass_to_length``),
+    m_a = 10**``log10_m_a`` eV; points at ``linspace(-L, L, n_points)``.
+    """
+
+    mass: Prior
+    log10_m_a: Uniform = Uniform(-24.0, -22.0)
+    n_points: int = 100
+    length_coeff: float = 0.06
+    through: str = "lens"
+
+    def describe(self) -> str:
+        return (f"{self.n_points} equal point masses, total mass {self.mass} Msun, on a line through the "
+                f"{'lens centre' if self.through == 'lens' else 'image centre'} at angle U(0, 2pi); "
+                f"half-length {self.length_coeff:g} * 1e-22 / (2 m_a) arcsec, log10(m_a / eV) ~ {self.log10_m_a}")
+
+
+def vortex_half_length(m_a) -> np.ndarray:
+    """DeepLense axion length law: half-length (arcsec) = 0.06 * 1e-22 / (2 m_a)."""
+    return 0.06 * 1e-22 / (2.0 * np.asarray(m_a, dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class Noise:
+    """Noise model. kind: "poisson_gaussian" (``lensing.noise.add_noise``) or "deeplense_counts"
+    (Model I: add_noise, then ``Poisson(clip(t * image, 0))``: integer photon counts)."""
+
+    exposure_time: Prior
+    background_rms: float
+    kind: str = "poisson_gaussian"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("poisson_gaussian", "deeplense_counts"):
+            raise ValueError(f"Noise.kind must be 'poisson_gaussian' or 'deeplense_counts', got {self.kind!r}")
+
+
+# ----------------------------------------------------------------------------- helpers
+def stage_generator(*parts) -> torch.Generator:
+    """A CPU generator seeded from a stable hash of ``parts``."""
+    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
+    g = torch.Generator(device="cpu")
+    g.manual_seed(int.from_bytes(digest[:8], "little") & ((1 << 63) - 1))
+    return g
+
+
+def _pair(spec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    if isinstance(spec, Polar):
+        return spec.sample(gen, n)
+    a, b = spec
+    return a.sample(gen, n), b.sample(gen, n)
+
+
+def sersic_unit_flux(R: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+    """Total flux of a lenstronomy SERSIC_ELLIPSE with amp = 1 (product-average radius)."""
+    bn = torch.clamp(1.9992 * n - 0.3271, min=1e-5)
+    return R**2 * 2 * math.pi * n * torch.exp(bn + torch.lgamma(2 * n)) / bn ** (2 * n)
+
+
+def matched_snr(img: torch.Tensor, exposure_time: torch.Tensor, background_rms: float) -> torch.Tensor:
+    """sqrt(sum s^2 / (s/t + sigma^2)) per image; img (B, H, W), exposure_time (B,)."""
+    s = img.clamp(min=0).double()
+    var = s / exposure_time.double().view(-1, 1, 1) + background_rms**2
+    return torch.sqrt((s * s / var).sum(dim=(-2, -1)))
+
+
+def solve_amp_for_snr(unit_img: torch.Tensor, target: torch.Tensor, exposure_time: torch.Tensor,
+                      background_rms: float, iters: int = 80) -> torch.Tensor:
+    """Scale ``a`` (B,) with matched_snr(a * unit_img) = target (monotone in a; bisection in log a)."""
+    lo = torch.full_like(target, -30.0, dtype=torch.float64)
+    hi = torch.full_like(target, 30.0, dtype=torch.float64)
+    s = unit_img.clamp(min=0).double()
+    t = exposure_time.double().view(-1, 1, 1)
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        a = torch.exp(mid).view(-1, 1, 1)
+        snr = torch.sqrt(((a * s) ** 2 / (a * s / t + background_rms**2)).sum(dim=(-2, -1)))
+        below = snr < target.double()
+        lo = torch.where(below, mid, lo)
+        hi = torch.where(below, hi, mid)
+    return torch.exp(0.5 * (lo + hi))
+
+
+# ----------------------------------------------------------------------------- the recipe
+@dataclass(frozen=True)
+class Recipe:
+    """A versioned simulation recipe. See the module docstring and ``lensing/RECIPES.md``."""
+
+    name: str
+    version: int
+    description: str
+    instrument: str
+    lens: Mapping[str | tuple[str, str], Prior | Polar]
+    source: SersicSource | CosmosSource
+    brightness: Brightness
+    substructure: Mapping[str, NoSubstructure | PointMassSubhalos | Vortex]
+    noise: Noise
+    z_lens: float = 0.5
+    z_source: float = 1.0
+    distance_convention: str = "angular"
+    supersample: int = 2
+    citation: str = ""
+    deviations: tuple[str, ...] = ()
+    classes: tuple[str, ...] = CLASSES
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if set(self.substructure) != set(self.classes):
+            raise ValueError(f"recipe {self.name!r}: substructure keys {sorted(self.substructure)} "
+                             f"must equal classes {self.classes}")
+        keys: list[str] = []
+        for k in self.lens:
+            keys.extend(k if isinstance(k, tuple) else (k,))
+        if sorted(keys) != sorted(LENS_COLUMNS):
+            raise ValueError(f"recipe {self.name!r}: lens priors must cover {LENS_COLUMNS}, got {keys}")
+
+    # -- metadata
+    @property
+    def inst(self) -> _instruments.Instrument:
+        return _instruments.get(self.instrument)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        n = self.inst.npix
+        return (1, n, n)
+
+    @property
+    def pixel_scale(self) -> float:
+        return float(self.inst.pixel_scale)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        src = COSMOS_COLUMNS if isinstance(self.source, CosmosSource) else SERSIC_COLUMNS
+        return LENS_COLUMNS + src + SUB_COLUMNS + OBS_COLUMNS
+
+    @property
+    def needs_data_root(self) -> bool:
+        return isinstance(self.source, CosmosSource)
+
+    def theta_E_factor(self) -> float:
+        """theta_E(M) = factor * sqrt(M / Msun) in this recipe's distance convention."""
+        return cosmo.mass_to_theta_E_factor(self.z_lens, self.z_source, self.distance_convention)
+
+    def _check_class(self, class_name: str) -> None:
+        if class_name not in self.classes:
+            raise ValueError(f"recipe {self.name!r}: unknown class {class_name!r}; expected one of {self.classes}")
+
+    # -- parameters
+    def sample(self, class_name: str, n: int, seed: int, *, n_galaxies: int | None = None) -> dict:
+        """Draw every per-image parameter (float64 CPU tensors) without rendering.
+
+        Returns a dict with the lens/source/substructure/noise parameters, including the padded
+        subhalo arrays ``sub_theta_E``, ``sub_x``, ``sub_y``, ``sub_mask`` (n, K).
+        """
+        self._check_class(class_name)
+        n = int(n)
+        tag = (self.name, self.version, class_name, int(seed))
+        out: dict[str, torch.Tensor] = {}
+        g = stage_generator(*tag, "macro")
+        for key, prior in self.lens.items():
+            if isinstance(key, tuple):
+                out[key[0]], out[key[1]] = _pair(prior, g, n)
+            else:
+                out[key] = prior.sample(g, n)
+        g = stage_generator(*tag, "source")
+        src = self.source
+        dx, dy = _pair(src.position, g, n)
+        out["src_x"], out["src_y"] = out["center_x"] + dx, out["center_y"] + dy
+        if isinstance(src, SersicSource):
+            out["src_R"] = src.R_sersic.sample(g, n)
+            out["src_n"] = src.n_sersic.sample(g, n)
+            out["src_e1"], out["src_e2"] = _pair(src.ellipticity, g, n)
+        else:
+            out["src_R"] = src.half_light_radius.sample(g, n)
+            out["src_phi"] = src.rotation.sample(g, n)
+            if n_galaxies is None:
+                raise ValueError(f"recipe {self.name!r}: sampling a real-galaxy source needs n_galaxies")
+            out["src_index"] = torch.randint(0, n_galaxies, (n,), generator=g).double()
+        out["brightness"] = self.brightness.value.sample(g, n)
+        g = stage_generator(*tag, "noise-params")
+        out["exposure_time"] = self.noise.exposure_time.sample(g, n)
+        out.update(self._sample_sub(self.substructure[class_name], stage_generator(*tag, "sub"), n, out))
+        return out
+
+    def _sample_sub(self, spec, g: torch.Generator, n: int, p: dict) -> dict:
+        k_te = self.theta_E_factor()
+        nan = torch.full((n,), float("nan"), dtype=torch.float64)
+        if isinstance(spec, NoSubstructure):
+            z = torch.zeros(n, 1, dtype=torch.float64)
+            return {"sub_theta_E": z, "sub_x": z.clone(), "sub_y": z.clone(),
+                    "sub_mask": torch.zeros(n, 1, dtype=torch.bool), "sub_mass": z.clone(),
+                    "n_sub": torch.zeros(n, dtype=torch.float64), "log10_m_a": nan}
+        if isinstance(spec, PointMassSubhalos):
+            if spec.poisson:
+                counts = torch.poisson(torch.full((n,), float(spec.count), dtype=torch.float64), generator=g)
+                counts = counts.clamp(max=spec.k_max).long()
+            else:
+                counts = torch.full((n,), int(spec.count), dtype=torch.long)
+            K = max(int(counts.max()), 1) if spec.poisson else int(spec.count)
+            # draw a full (n, k_max or K) block so the stream does not depend on the batch maximum
+            Kd = spec.k_max if spec.poisson else K
+            m = spec.mass.sample(g, n * Kd).view(n, Kd)[:, :K]
+            lo, hi = spec.radius.low, spec.radius.high
+            u = torch.rand(n * Kd, generator=g, dtype=torch.float64).view(n, Kd)[:, :K]
+            r = lo + (hi - lo) * u if spec.radial == "r" else torch.sqrt(lo**2 + (hi**2 - lo**2) * u)
+            th = 2 * math.pi * torch.rand(n * Kd, generator=g, dtype=torch.float64).view(n, Kd)[:, :K]
+            mask = torch.arange(K).view(1, K) < counts.view(n, 1)
+            m = torch.where(mask, m, torch.zeros_like(m))
+            # DeepLense convention: x = r sin(th), y = r cos(th) (angle is uniform, so equivalent)
+            x = p["center_x"].view(n, 1) + r * torch.sin(th)
+            y = p["center_y"].view(n, 1) + r * torch.cos(th)
+            return {"sub_theta_E": k_te * torch.sqrt(m), "sub_x": x, "sub_y": y, "sub_mask": mask,
+                    "sub_mass": m, "n_sub": counts.double(), "log10_m_a": nan}
+        if isinstance(spec, Vortex):
+            total = spec.mass.sample(g, n)
+            log_ma = spec.log10_m_a.sample(g, n)
+            ang = 2 * math.pi * torch.rand(n, generator=g, dtype=torch.float64)
+            L = torch.from_numpy(vortex_half_length(10.0 ** log_ma.numpy()))
+            K = spec.n_points
+            t = torch.linspace(-1.0, 1.0, K, dtype=torch.float64).view(1, K) * L.view(n, 1)
+            cx = p["center_x"] if spec.through == "lens" else torch.zeros(n, dtype=torch.float64)
+            cy = p["center_y"] if spec.through == "lens" else torch.zeros(n, dtype=torch.float64)
+            x = cx.view(n, 1) + t * torch.cos(ang).view(n, 1)
+            y = cy.view(n, 1) + t * torch.sin(ang).view(n, 1)
+            m = (total / K).view(n, 1).expand(n, K).clone()
+            return {"sub_theta_E": k_te * torch.sqrt(m), "sub_x": x, "sub_y": y,
+                    "sub_mask": torch.ones(n, K, dtype=torch.bool), "sub_mass": m,
+                    "n_sub": torch.full((n,), float(K), dtype=torch.float64), "log10_m_a": log_ma,
+                    "vortex_half_length": L, "vortex_angle": ang}
+        raise TypeError(f"recipe {self.name!r}: unknown substructure spec {spec!r}")
+
+    # -- images
+    def generate(self, class_name: str, n: int, seed: int, *, data_root=None, device=None):
+        """Simulate ``n`` images of ``class_name``.
+
+        Returns ``(images, columns)``: images float32 (n, 1, H, W) numpy (noise included);
+        columns: dict name -> float32 (n,) numpy, keys ``self.columns``. Deterministic for
+        (recipe, class_name, n, seed) on one machine and device.
+        """
+        self._check_class(class_name)
+        if int(n) < 1:
+            raise ValueError(f"recipe {self.name!r}: n must be >= 1, got {n}")
+        device = torch.device(device) if device is not None else torch.device("cpu")
+        galaxies = None
+        if isinstance(self.source, CosmosSource):
+            from .. import sources as _sources
+
+            galaxies = _sources.load_cosmos(data_root)
+        p = self.sample(class_name, n, seed, n_galaxies=None if galaxies is None else len(galaxies.ids))
+        inst = self.inst
+        noise_gen = torch.Generator(device=device)
+        noise_gen.manual_seed(stage_generator(self.name, self.version, class_name, int(seed), "noise").initial_seed())
+        images = np.empty((n, 1, inst.npix, inst.npix), dtype=np.float32)
+        amps = torch.empty(n, dtype=torch.float64)
+        snrs = torch.empty(n, dtype=torch.float64)
+        for a in range(0, n, BATCH):
+            b = min(n, a + BATCH)
+            img, amp, snr = self._render_batch(p, slice(a, b), inst, galaxies, device, noise_gen)
+            images[a:b, 0] = img.cpu().numpy()
+            amps[a:b] = amp
+            snrs[a:b] = snr
+        p["src_amp"] = amps
+        p["snr"] = snrs
+        return images, self._columns(p)
+
+    def _render_batch(self, p: dict, sl: slice, inst, galaxies, device, noise_gen):
+        f32 = dict(dtype=torch.float32, device=device)
+        lens = {k: p[k][sl].to(**f32) for k in LENS_COLUMNS}
+        has_sub = bool(p["sub_mask"][sl].any())
+        full = dict(lens)
+        if has_sub:
+            full.update(sub_theta_E=p["sub_theta_E"][sl].to(**f32), sub_x=p["sub_x"][sl].to(**f32),
+                        sub_y=p["sub_y"][sl].to(**f32), sub_mask=p["sub_mask"][sl].to(device))
+        B = sl.stop - sl.start
+        source, source_image = None, None
+        if isinstance(self.source, SersicSource):
+            source = {"amp": torch.ones(B, **f32), "R_sersic": p["src_R"][sl].to(**f32),
+                      "n_sersic": p["src_n"][sl].to(**f32), "e1": p["src_e1"][sl].to(**f32),
+                      "e2": p["src_e2"][sl].to(**f32), "center_x": p["src_x"][sl].to(**f32),
+                      "center_y": p["src_y"][sl].to(**f32)}
+            unit_flux = sersic_unit_flux(p["src_R"][sl], p["src_n"][sl])
+        else:
+            idx = p["src_index"][sl].long()
+            imgs = torch.from_numpy(galaxies.images[idx.numpy()])
+            scale = galaxies.pixel_scale * p["src_R"][sl] / torch.from_numpy(galaxies.half_light_radius[idx.numpy()])
+            # unit total flux in the source plane: surface brightness = pixel value / scale^2
+            source_image = {"image": imgs.to(**f32), "scale": scale.to(**f32),
+                            "center_x": p["src_x"][sl].to(**f32), "center_y": p["src_y"][sl].to(**f32),
+                            "phi_G": p["src_phi"][sl].to(**f32), "amp": (1.0 / scale**2).to(**f32)}
+            unit_flux = torch.ones(B, dtype=torch.float64)
+        unit = _render.render(full, source, inst, source_image=source_image, supersample=self.supersample)
+        t = p["exposure_time"][sl]
+        bkg = float(self.noise.background_rms)
+        kind, val = self.brightness.kind, p["brightness"][sl]
+        if kind == "amp":
+            amp = val
+        elif kind == "magnitude":
+            amp = 10.0 ** (-0.4 * (val - self.brightness.zero_point)) / unit_flux
+        else:
+            smooth = _render.render(lens, source, inst, source_image=source_image,
+                                    supersample=self.supersample) if has_sub else unit
+            amp = solve_amp_for_snr(smooth.cpu(), val, t, bkg)
+        clean = unit * amp.to(**f32).view(-1, 1, 1)
+        snr = val if kind == "snr" else matched_snr(clean.cpu(), t, bkg)
+        tt = t.to(**f32)
+        noisy = _noise.add_noise(clean, tt, bkg, generator=noise_gen)
+        if self.noise.kind == "deeplense_counts":
+            noisy = torch.poisson((noisy * tt.view(-1, 1, 1)).clamp(min=0), generator=noise_gen)
+        return noisy, amp, snr
+
+    def _columns(self, p: dict) -> dict[str, np.ndarray]:
+        m_tot = p["sub_mass"].sum(dim=1)
+        m_main = torch.from_numpy(cosmo.theta_E_to_mass(p["theta_E"].numpy(), self.z_lens, self.z_source,
+                                                        self.distance_convention))
+        p = dict(p, sub_mass_total=m_tot, sub_mass_fraction=m_tot / m_main)
+        return {c: p[c].numpy().astype(np.float32) for c in self.columns}
+
+    # -- documentation
+    def describe(self) -> str:
+        """A markdown block listing every prior (used to build RECIPES.md)."""
+        lines = [f"### `{self.name}` (v{self.version})", "", self.description, "",
+                 f"- instrument: `{self.instrument}` ({self.inst.description}); image {self.image_shape}, "
+                 f"{self.pixel_scale}\"/px, supersampling {self.supersample}",
+                 f"- redshifts z_l = {self.z_lens}, z_s = {self.z_source}; mass -> theta_E with "
+                 f"`{self.distance_convention}` distances (theta_E = {self.theta_E_factor():.4e} sqrt(M/Msun)\")"]
+        for k, v in self.lens.items():
+            lines.append(f"- lens `{'/'.join(k) if isinstance(k, tuple) else k}`: {v}")
+        for k, v in vars(self.source).items():
+            v = " , ".join(str(x) for x in v) if isinstance(v, tuple) else str(v)
+            lines.append(f"- source `{k}`: {v}")
+        lines.append(f"- brightness: {self.brightness.kind} ~ {self.brightness.value}"
+                     + (f" (zero point {self.brightness.zero_point:g})" if self.brightness.kind == "magnitude" else ""))
+        for c in self.classes:
+            lines.append(f"- class `{c}`: {self.substructure[c].describe()}")
+        lines.append(f"- noise: {self.noise.kind}, exposure time ~ {self.noise.exposure_time} s, "
+                     f"background rms {self.noise.background_rms:g}")
+        if self.deviations:
+            lines.append("- deviations from the original: " + "; ".join(self.deviations))
+        return "\n".join(lines)

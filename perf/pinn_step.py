@@ -1,0 +1,116 @@
+"""Per-step time of each physics-informed model against its physics-off twin.
+
+One training step = forward + ``loss()`` + backward + AdamW step, batch 64 of 1 x 64 x 64 images
+(pixel scale 0.101"/px, classification, 3 classes), on the CPU with 2 threads (or the first CUDA
+device with ``--device cuda``). Median of ``--steps`` timed steps after ``--warmup`` untimed ones.
+Goal: PINN step <= 2 x its twin's. Prints a markdown table and writes it into perf/README.md
+between the markers ``<!-- pinn:begin -->`` and ``<!-- pinn:end -->`` (other sections untouched).
+
+    python perf/pinn_step.py [--steps 10] [--warmup 3] [--threads 2] [--device cpu] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from benchmark.specs import Budget, Preset, TaskSpec
+from pinn_models.catalog import specs
+
+BEGIN, END = "<!-- pinn:begin -->", "<!-- pinn:end -->"
+README = Path(__file__).resolve().parent / "README.md"
+
+
+def bench_task(npix: int = 64, pixel_scale: float = 0.101) -> TaskSpec:
+    budget = Budget(epochs=1, batch_size=64)
+    return TaskSpec(
+        id="perf/pinn-step", version=1, kind="classification", dataset="none", description="perf only",
+        classes=("axion", "cdm", "no_sub"), target=("label",), primary_metric="auc_macro",
+        higher_is_better=True, presets={"quick": Preset({"train": 1, "val": 1, "test": 1}, budget)},
+        input_shape=(1, npix, npix), pixel_scale=pixel_scale)
+
+
+def step_time(spec, task, batch: int, steps: int, warmup: int, device: torch.device) -> tuple[float, int]:
+    torch.manual_seed(0)
+    model = spec.factory(task).to(device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x = torch.randn(batch, *task.input_shape, device=device)
+    data = {"image": x, "target": torch.randint(0, task.n_outputs, (batch,), device=device)}
+    times = []
+    for i in range(warmup + steps):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        out = model(x)
+        loss = model.loss(data, out)["loss"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times), sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def table(rows: list[tuple], header: str) -> str:
+    lines = [header, "",
+             "| model | params | step (ms) | twin | twin params | twin step (ms) | ratio | <= 2x |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, n, t, twin, tn, tt in rows:
+        r = t / tt
+        lines.append(f"| {name} | {n:,} | {1e3 * t:.0f} | {twin} | {tn:,} | {1e3 * tt:.0f} | {r:.2f} | "
+                     f"{'yes' if r <= 2 else 'no'} |")
+    return "\n".join(lines)
+
+
+def write_section(text: str, path: Path = README) -> None:
+    block = f"{BEGIN}\n{text}\n{END}"
+    old = path.read_text() if path.exists() else "# Performance benchmarks\n"
+    if BEGIN in old and END in old:
+        new = old[:old.index(BEGIN)] + block + old[old.index(END) + len(END):]
+    else:
+        new = old.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(new)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--no-write", action="store_true", help="print only, do not touch perf/README.md")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    task = bench_task()
+    by_name = {s.name: s for s in specs()}
+    rows = []
+    for s in by_name.values():
+        if s.family != "pinn":
+            continue
+        t, n = step_time(s, task, args.batch, args.steps, args.warmup, device)
+        tt, tn = step_time(by_name[s.twin], task, args.batch, args.steps, args.warmup, device)
+        rows.append((s.name, n, t, s.twin, tn, tt))
+        print(f"{s.name}: {1e3 * t:.0f} ms  {s.twin}: {1e3 * tt:.0f} ms  ratio {t / tt:.2f}", flush=True)
+    where = (f"{args.device}, {args.threads} threads" if device.type == "cpu"
+             else torch.cuda.get_device_name(device))
+    header = (f"### PINN training step vs physics-off twin (`perf/pinn_step.py`)\n\n"
+              f"Forward + loss + backward + AdamW step, batch {args.batch} x 1 x 64 x 64, classification "
+              f"(3 classes); median of {args.steps} steps after {args.warmup} warm-up; {where}; "
+              f"torch {torch.__version__}, {platform.processor() or platform.machine()}. Goal: ratio <= 2.")
+    text = table(rows, header)
+    print(text)
+    if not args.no_write:
+        write_section(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""``lens-synthesis``: analysis by synthesis (and its physics-off twin ``lens-synthesis-nophys``).
+
+A small CNN predicts a smooth lens model, SIE + external shear (``common.lens_bounds``), and a
+parametric elliptical Sersic source (R_sersic, n_sersic, e1, e2, center_x, center_y;
+``common.source_bounds``). The smooth lens is rendered differentiably: every pixel (2x2
+supersampled, then block-averaged = pixel integration) is ray-shot through the lens
+(``lensing.mass``) and the Sersic is evaluated there (``lensing.light``). Images arrive
+per-image standardised, so the amplitude and the background are not predicted but solved per image
+and channel by linear least squares (observed ~ a * render + b, closed form and differentiable, as
+lenstronomy solves linear amplitudes). No PSF is applied: the task carries none; the mismatch goes
+into the residual in the same way for both twins.
+
+- classification / regression: residual = observed - fitted render; a second CNN sees
+  [image, residual], the head also sees the lens-encoder features and the parameters.
+  Loss = task + ``reconstruction_weight`` x mean(residual^2) + ``prior_weight`` x weak prior +
+  ``aux_weight`` x supervised parameter loss when the train batch carries the true lens and source
+  parameters (columns theta_E ... gamma2 and source_R_sersic ... source_center_y).
+- anomaly: ``forward`` returns the fitted render (N, C, H, W); the task loss is the reconstruction
+  error of the image by the smooth model (plus prior and aux terms with physics on);
+  ``anomaly_score`` = mean squared residual per image (what a smooth lens cannot explain, e.g.
+  substructure).
+
+Physics off (``physics=False``): zero deflection, i.e. the same Sersic rendered unlensed in the
+image plane (a fixed, lens-free map); reconstruction/prior/aux terms off, except that the anomaly
+task loss is the reconstruction itself. Same modules, same parameter count.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from lensing import grid as lgrid
+from lensing import light, mass
+from pinn_models.common import (
+    LENS_NAMES,
+    ConvEncoder,
+    Geometry,
+    PhysicsModel,
+    lens_bounds,
+    mlp,
+    source_bounds,
+)
+
+
+def linear_fit(model: torch.Tensor, image: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Per image and channel least-squares ``a * model + b`` of ``image``; model (B, 1|C, H, W)."""
+    m = model - model.mean(dim=(2, 3), keepdim=True)
+    i = image - image.mean(dim=(2, 3), keepdim=True)
+    var = m.pow(2).mean(dim=(2, 3), keepdim=True)
+    a = (m * i).mean(dim=(2, 3), keepdim=True) / (var + eps * (1 + var.detach()))
+    return a * m + image.mean(dim=(2, 3), keepdim=True)
+
+
+class LensSynthesisNet(PhysicsModel):
+    def __init__(self, task, physics: bool = True, width: int = 32, supersample: int = 2,
+                 reconstruction_weight: float = 1.0, prior_weight: float = 1e-2, aux_weight: float = 0.1):
+        fov = Geometry.from_task(task).fov
+        bounds = {**lens_bounds(fov), **{f"src_{k}": v for k, v in source_bounds(fov).items()}}
+        super().__init__(task, physics, width=width, prior_weight=prior_weight, aux_weight=aux_weight,
+                         bounds=bounds)
+        self.reconstruction_weight = float(reconstruction_weight)
+        self.supersample = int(supersample)
+        x, y = lgrid.pixel_grid(self.geom.npix, self.geom.pixel_scale, supersample=self.supersample)
+        self.register_buffer("x", x, persistent=False)
+        self.register_buffer("y", y, persistent=False)
+        if self.kind != "anomaly":
+            self.feature_encoder = ConvEncoder(2 * self.geom.channels, width)
+            self.head = mlp(self.feature_encoder.out_dim + self.lens_encoder.out_dim + len(bounds),
+                            task.n_outputs)
+
+    def render(self, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Smooth lens (or, physics off, no lens) of unit Sersic amplitude -> (B, 1, H, W), float32."""
+        batch = params["theta_E"].shape[0]
+        if self.physics:
+            bx, by = mass.ray_shoot(self.x, self.y, {k: params[k].float() for k in LENS_NAMES})
+        else:
+            bx, by = self.x.expand(batch, *self.x.shape), self.y.expand(batch, *self.x.shape)
+        s = {k[4:]: v.float() for k, v in params.items() if k.startswith("src_")}
+        img = light.sersic_ellipse(bx, by, 1.0, s["R_sersic"], s["n_sersic"], s["e1"], s["e2"],
+                                   s["center_x"], s["center_y"])
+        return lgrid.downsample(img, self.supersample).unsqueeze(1)
+
+    def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        feat, unit, params = self.predict_params(x)
+        with torch.autocast(x.device.type, enabled=False):
+            fitted = linear_fit(self.render(params), x.float())
+            residual = x.float() - fitted
+        extras = {"params": params, "fitted": fitted, "residual": residual}
+        if self.kind == "anomaly":
+            return fitted, extras
+        stack = torch.cat([x, residual.to(x.dtype)], dim=1)
+        out = self.head(torch.cat([self.feature_encoder(stack), feat, unit.to(feat.dtype)], dim=1))
+        return out, extras
+
+    def _task_term(self, batch: dict, output: torch.Tensor, extras: dict) -> torch.Tensor:
+        if self.kind == "anomaly":
+            return extras["residual"].pow(2).mean()
+        return super()._task_term(batch, output, extras)
+
+    def _physics_terms(self, extras: dict) -> dict:
+        if self.kind == "anomaly":  # the reconstruction is already the task loss
+            return {}
+        return {"reconstruction": (self.reconstruction_weight, extras["residual"].pow(2).mean())}
+
+    def anomaly_score(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean squared residual per image (N,): what the smooth model cannot explain."""
+        _, extras = self._forward(x)
+        return extras["residual"].pow(2).mean(dim=(1, 2, 3))
+
+
+def build(task, **config) -> LensSynthesisNet:
+    return LensSynthesisNet(task, physics=True, **config)
+
+
+def build_nophys(task, **config) -> LensSynthesisNet:
+    return LensSynthesisNet(task, physics=False, **config)

@@ -1,0 +1,10 @@
+"""Entry point ``lensbench.tasks``: every v1 task of LensBench."""
+
+from __future__ import annotations
+
+from benchmark.specs import TaskSpec
+from tasks import anomaly, domain_shift, regression, substructure
+
+
+def specs() -> list[TaskSpec]:
+    return [*substructure.specs(), *regression.specs(), *anomaly.specs(), *domain_shift.specs()]

@@ -1,0 +1,41 @@
+"""Regression tasks on lensbench-v1 images (targets standardised on train; MSE on standardised
+targets is primary, MAE / R2 and raw-unit errors per target beside it).
+
+- ``regression/axion-mass``: log10 m_a [eV] from ``axion`` images (log-uniform prior in
+  [-24, -22]). Resolution floor: near m_a = 1e-22 eV the vortex half-length (0.03") is shorter than
+  a Euclid pixel (0.101"), so the high-mass end cannot be resolved; see MAE per mass bin.
+- ``regression/macro-lens``: SIE theta_E, e1, e2 and external shear gamma1, gamma2 from all
+  classes (the physics a lens-modelling network must get right).
+- ``regression/subhalo-fraction``: the substructure mass fraction from ``cdm`` images.
+
+Citation: LensBench; axion-mass regression follows DeepLense (Alexander et al. 2020).
+"""
+
+from __future__ import annotations
+
+from benchmark.specs import TaskSpec
+from tasks.common import CLASSES, DEEPLENSE_CITATION, LENSBENCH_CITATION, REGRESSORS, dataset, presets
+
+
+
+def _regression(task_id, classes, target, description, citation, **sizes) -> TaskSpec:
+    ds = dataset("lensbench-v1")
+    return TaskSpec(
+        id=task_id, version=1, kind="regression", dataset=ds.name, description=description, classes=classes,
+        target=target, primary_metric="mse", higher_is_better=False, secondary_metrics=("mae", "r2"),
+        presets=presets(**sizes), input_shape=ds.image_shape, pixel_scale=ds.pixel_scale,
+        default_models=REGRESSORS, citation=citation,
+    )
+
+
+def specs() -> list[TaskSpec]:
+    return [
+        _regression("regression/axion-mass", ("axion",), ("log10_m_a",),
+                    "log10 axion mass from vortex images (MAE per mass bin shows the resolution floor).",
+                    DEEPLENSE_CITATION),
+        _regression("regression/macro-lens", CLASSES, ("theta_E", "e1", "e2", "gamma1", "gamma2"),
+                    "SIE Einstein radius and ellipticity, external shear, standardised.", LENSBENCH_CITATION,
+                    quick_train=400),
+        _regression("regression/subhalo-fraction", ("cdm",), ("sub_mass_fraction",),
+                    "substructure mass fraction from CDM images.", LENSBENCH_CITATION),
+    ]

@@ -1,0 +1,68 @@
+"""Shared fixtures: tiny deterministic tasks and splits built in the test itself (no simulator)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark.specs import Budget, Preset, TaskSpec
+from benchmark.taskdata import TaskSplit, TargetScaler
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+REPO = Path(__file__).resolve().parent.parent
+
+
+def real_data_root() -> Path | None:
+    """``LENSBENCH_REAL_DATA`` or ``../shared/data/real`` beside the repo, when it exists."""
+    path = Path(os.environ.get("LENSBENCH_REAL_DATA", REPO.parent / "shared" / "data" / "real"))
+    return path if path.is_dir() else None
+
+
+def make_task(kind: str = "classification", epochs: int = 3, size: int = 16, **kw) -> TaskSpec:
+    classes = kw.pop("classes", ("no_sub", "cdm") if kind != "anomaly" else ("no_sub", "cdm"))
+    target = kw.pop("target", ("label",) if kind != "regression" else ("radius",))
+    budget = Budget(epochs=epochs, batch_size=16, lr=3e-3, weight_decay=0.0, patience=kw.pop("patience", None))
+    sizes = {"train": 64, "val": 32, "test": 32}
+    defaults = dict(
+        id=f"test/{kind}", version=1, kind=kind, dataset="toy", description="toy task", classes=classes,
+        target=target, primary_metric={"classification": "auc_macro", "regression": "mse", "anomaly": "auc"}[kind],
+        higher_is_better=kind != "regression", presets={"quick": Preset(sizes, budget)},
+        input_shape=(1, size, size), normal_classes=("no_sub",) if kind == "anomaly" else (),
+    )
+    defaults.update(kw)
+    return TaskSpec(**defaults)
+
+
+def toy_images(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Class 0: a Gaussian blob; class 1: a ring of radius r. Returns images, labels, radii."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
+    rr = np.hypot(xx, yy)
+    labels = np.arange(n) % 2
+    radii = rng.uniform(size / 8, size / 3, n)
+    imgs = np.where(labels[:, None, None] == 0, np.exp(-(rr[None] / radii[:, None, None]) ** 2),
+                    np.exp(-((rr[None] - radii[:, None, None]) / 1.5) ** 2))
+    imgs = imgs + 0.3 * rng.normal(size=imgs.shape)
+    return imgs[:, None].astype(np.float32), labels, radii.astype(np.float32)
+
+
+def toy_split(task: TaskSpec, n: int, seed: int, scaler: TargetScaler | None = None) -> TaskSplit:
+    from benchmark.taskdata import preprocess
+
+    imgs, labels, radii = toy_images(n, task.input_shape[-1], seed)
+    names = np.asarray(["no_sub", "cdm"])[labels]
+    if task.kind == "regression":
+        scaler = scaler or TargetScaler.fit(radii[:, None], None)
+        target = torch.from_numpy(scaler.apply(radii[:, None]))
+    else:
+        target = torch.from_numpy(labels.astype(np.int64))
+    return TaskSplit(preprocess(imgs, "standardize"), target, names, {"radius": radii}, scaler)
+
+
+@pytest.fixture
+def toy_task():
+    return make_task()

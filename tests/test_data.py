@@ -1,0 +1,281 @@
+"""benchmark.data: materialising simulated datasets, the cache, determinism and reading splits."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from benchmark import data, datacard
+from benchmark.data import DataError, load_split, materialise
+from benchmark.specs import DatasetSpec
+
+SIZES = {"train": 6, "val": 3, "test": 2}
+
+
+class FakeRecipe:
+    """Same interface as lensing.recipes.Recipe. Prefix-consistent: generate(m, s) == generate(n, s)[:m]."""
+
+    name = "fake"
+    version = 1
+    classes = ("axion", "cdm", "no_sub")
+    image_shape = (2, 5, 4)
+    pixel_scale = 0.1
+    columns = ("theta_E", "m_a")
+    description = "fake recipe for tests"
+
+    def __init__(self, bad: str | None = None):
+        self.calls: list[tuple[str, int, int]] = []
+        self.bad = bad
+
+    def generate(self, class_name, n, seed, *, data_root=None, device=None):
+        self.calls.append((class_name, n, seed))
+        img = np.random.default_rng(seed).standard_normal((n, *self.image_shape)).astype(np.float32)
+        img += 10 * self.classes.index(class_name)  # class-dependent offset: labels are checkable
+        cols = {"theta_E": np.random.default_rng([seed, 1]).uniform(1, 2, n).astype(np.float32)}
+        if class_name == "axion":
+            cols["m_a"] = np.random.default_rng([seed, 2]).uniform(-24, -22, n).astype(np.float32)
+        if self.bad == "nan" and class_name == "cdm":
+            img[-1, 0, 0, 0] = np.nan
+        if self.bad == "shape":
+            img = img[:, :, :4]
+        if self.bad == "column":
+            cols["surprise"] = np.zeros(n, np.float32)
+        return img, cols
+
+
+def make_spec(**kw) -> DatasetSpec:
+    base = dict(name="fake-ds", version=1, description="a fake dataset", classes=("axion", "cdm", "no_sub"),
+                image_shape=(2, 5, 4), pixel_scale=0.1, recipe="fake", seed=3)
+    base.update(kw)
+    return DatasetSpec(**base)
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(data, "CHUNK", 4)
+
+
+def build(tmp_path, spec=None, sizes=SIZES, recipe=None, **kw):
+    return materialise(spec or make_spec(), sizes, cache=tmp_path / "cache", recipe=recipe or FakeRecipe(),
+                       progress=False, **kw)
+
+
+def test_columns_counts_labels_and_nan_fill(tmp_path, small_chunks):
+    dsd = build(tmp_path)
+    assert list(dsd) == ["train", "val", "test"]
+    assert [dsd[s].num_rows for s in dsd] == [18, 9, 6]
+    feats = dsd["train"].features
+    assert set(feats) == {"image", "label", "class_name", "theta_E", "m_a"}
+    assert feats["label"].names == ["axion", "cdm", "no_sub"]
+    tr = load_split(dsd, "train")
+    assert tr.images.dtype == np.float32 and tr.images.shape == (18, 2, 5, 4)
+    assert tr.labels.dtype == np.int64 and tr.labels.tolist() == [0] * 6 + [1] * 6 + [2] * 6  # class-blocked
+    assert tr.class_names == ["axion", "cdm", "no_sub"]
+    # the fake recipe offsets class k by 10k: each row's image matches its label
+    np.testing.assert_allclose(np.round(tr.images.mean(axis=(1, 2, 3)) / 10), tr.labels, atol=0)
+    assert np.isfinite(tr.columns["m_a"][:6]).all() and np.isnan(tr.columns["m_a"][6:]).all()
+    assert np.isfinite(tr.columns["theta_E"]).all() and tr.sources is None
+    names = dsd["train"]["class_name"][:]
+    assert list(names) == ["axion"] * 6 + ["cdm"] * 6 + ["no_sub"] * 6
+    meta = data.read_meta(dsd)
+    assert meta["counts"]["val"] == {"axion": 3, "cdm": 3, "no_sub": 3}
+    assert meta["sizes"] == SIZES and len(meta["fingerprint"]) == 64
+
+
+def test_chunks_and_seeds(tmp_path, small_chunks):
+    rec = FakeRecipe()
+    spec = make_spec()
+    build(tmp_path, spec=spec, recipe=rec)
+    train_cdm = [(n, s) for c, n, s in rec.calls if c == "cdm"][:2]
+    assert [n for n, _ in train_cdm] == [4, 2]  # 6 images in chunks of CHUNK=4
+    assert train_cdm[0][1] == data.chunk_seed(spec, "train", "cdm", 0)
+    assert train_cdm[1][1] == data.chunk_seed(spec, "train", "cdm", 1)
+    seeds = {s for _, _, s in rec.calls}
+    assert len(seeds) == len(rec.calls)  # every (split, class, chunk) has its own seed
+    assert data.chunk_seed(spec, "train", "cdm", 0) != data.chunk_seed(make_spec(seed=4), "train", "cdm", 0)
+
+
+def test_bit_identical_across_caches_and_prefix(tmp_path, small_chunks):
+    a = load_split(materialise(make_spec(), SIZES, cache=tmp_path / "a", recipe=FakeRecipe(), progress=False), "train")
+    b = load_split(materialise(make_spec(), SIZES, cache=tmp_path / "b", recipe=FakeRecipe(), progress=False), "train")
+    assert a.images.tobytes() == b.images.tobytes()
+    for c in a.columns:
+        assert a.columns[c].tobytes() == b.columns[c].tobytes()
+    big = load_split(build(tmp_path, sizes={"train": 11, "val": 3, "test": 2}), "train")
+    for k in range(3):  # per class, the 6-image build is a prefix of the 11-image build
+        np.testing.assert_array_equal(a.images[a.labels == k], big.images[big.labels == k][:6])
+    other_seed = load_split(build(tmp_path / "s", spec=make_spec(seed=4)), "train")
+    assert not np.array_equal(other_seed.images, a.images)
+
+
+def test_cache_hit_force_and_layout(tmp_path):
+    rec = FakeRecipe()
+    build(tmp_path, recipe=rec)
+    n_calls = len(rec.calls)
+    dsd = build(tmp_path, recipe=rec)
+    assert len(rec.calls) == n_calls  # cache hit: nothing generated
+    folder = data.dataset_dir(dsd)
+    assert folder == tmp_path / "cache" / "datasets" / "fake-ds" / "v1" / "train6-val3-test2"
+    assert (folder / "lensbench.json").exists() and (folder / "dataset_dict.json").exists()
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".tmp")]  # temp dir cleaned
+    import datasets
+
+    assert datasets.load_from_disk(str(folder))["test"].num_rows == 6  # plain HF dataset on disk
+    build(tmp_path, recipe=rec, force=True)
+    assert len(rec.calls) == 2 * n_calls
+    assert data.builds(make_spec(), tmp_path / "cache")[0] == (SIZES, folder)
+
+
+@pytest.mark.parametrize("damage", ["missing_meta", "corrupt_meta", "other_fingerprint", "truncated_arrow"])
+def test_damaged_cache_is_rebuilt(tmp_path, caplog, damage):
+    rec = FakeRecipe()
+    dsd = build(tmp_path, recipe=rec)
+    folder = data.dataset_dir(dsd)
+    expected = load_split(dsd, "test").images.copy()
+    del dsd
+    meta = folder / "lensbench.json"
+    if damage == "missing_meta":
+        meta.unlink()
+    elif damage == "corrupt_meta":
+        meta.write_text("{not json")
+    elif damage == "other_fingerprint":
+        m = json.loads(meta.read_text())
+        m["fingerprint"] = "0" * 64
+        meta.write_text(json.dumps(m))
+    else:
+        arrow = folder / "test" / "data-00000-of-00001.arrow"
+        arrow.write_bytes(arrow.read_bytes()[:300])
+    n_calls = len(rec.calls)
+    with caplog.at_level(logging.WARNING, logger="benchmark.data"):
+        dsd = build(tmp_path, recipe=rec)
+    assert len(rec.calls) == 2 * n_calls  # rebuilt, not used
+    assert "rebuilding" in caplog.text
+    np.testing.assert_array_equal(load_split(dsd, "test").images, expected)
+
+
+def test_fingerprint_changes_with_inputs(tmp_path, monkeypatch):
+    rec = FakeRecipe()
+    fp = data.fingerprint(make_spec(), SIZES, recipe=rec)
+    assert fp == data.fingerprint(make_spec(), dict(SIZES), recipe=rec)
+    assert fp != data.fingerprint(make_spec(seed=4), SIZES, recipe=rec)
+    assert fp != data.fingerprint(make_spec(version=2), SIZES, recipe=rec)
+    assert fp != data.fingerprint(make_spec(), {**SIZES, "val": 4}, recipe=rec)
+    rec2 = FakeRecipe()
+    rec2.version = 2
+    assert fp != data.fingerprint(make_spec(), SIZES, recipe=rec2)
+    monkeypatch.setattr(data, "simulator_version", lambda: "physics changed")
+    assert fp != data.fingerprint(make_spec(), SIZES, recipe=rec)
+    # a physics change makes the cached build stale
+    build(tmp_path, recipe=rec)
+    n = len(rec.calls)
+    monkeypatch.setattr(data, "simulator_version", lambda: "physics changed again")
+    build(tmp_path, recipe=rec)
+    assert len(rec.calls) == 2 * n
+
+
+def test_simulator_version_hashes_lensing_sources():
+    v = data.simulator_version()
+    assert len(v) == 64 and v == data.simulator_version()
+
+
+def test_load_split_filters_classes(tmp_path):
+    dsd = build(tmp_path)
+    s = load_split(dsd, "val", classes=["no_sub", "axion"])
+    assert s.labels.tolist() == [0, 0, 0, 2, 2, 2] and s.images.shape == (6, 2, 5, 4)
+    assert s.columns["theta_E"].shape == (6,)
+    full = load_split(dsd, "val")
+    np.testing.assert_array_equal(s.images, full.images[np.isin(full.labels, [0, 2])])
+    only = load_split(dsd, "val", classes=["cdm"])
+    assert only.labels.tolist() == [1, 1, 1]
+    with pytest.raises(DataError, match="'vortex'"):
+        load_split(dsd, "val", classes=["vortex"])
+    with pytest.raises(DataError, match="no split 'dev'"):
+        load_split(dsd, "dev")
+
+
+def test_spec_class_subset_and_zero_sized_split(tmp_path):
+    spec = make_spec(name="two-class", classes=("no_sub", "cdm"))
+    dsd = build(tmp_path, spec=spec, sizes={"train": 2, "val": 1, "test": 0})
+    assert dsd["test"].num_rows == 0
+    tr = load_split(dsd, "train")
+    assert tr.class_names == ["no_sub", "cdm"] and tr.labels.tolist() == [0, 0, 1, 1]
+    assert np.round(tr.images[tr.labels == 0].mean() / 10) == 2  # no_sub rows hold no_sub images
+    empty = load_split(dsd, "test")
+    assert empty.images.shape == (0, 2, 5, 4) and empty.labels.shape == (0,)
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [("nan", r"recipe 'fake' class 'cdm' train chunk 0: 1 image\(s\) contain NaN"),
+     ("shape", r"images have shape \(6, 2, 4, 4\), expected \(n, 2, 5, 4\)"),
+     ("column", r"unexpected columns \['surprise'\]")],
+)
+def test_bad_recipe_output_raises_and_keeps_previous_build(tmp_path, bad, match):
+    good = build(tmp_path)
+    before = load_split(good, "train").images.copy()
+    with pytest.raises(DataError, match=match):
+        build(tmp_path, recipe=FakeRecipe(bad=bad), force=True)
+    folder = data.dataset_path(make_spec(), SIZES, tmp_path / "cache")
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".tmp")]
+    np.testing.assert_array_equal(load_split(build(tmp_path), "train").images, before)
+
+
+def test_spec_recipe_mismatch_and_sizes_errors(tmp_path):
+    with pytest.raises(DataError, match="classes \\['vortex'\\] are not classes of recipe 'fake'"):
+        build(tmp_path, spec=make_spec(classes=("vortex", "cdm")))
+    with pytest.raises(DataError, match="image_shape \\(1, 5, 4\\) differs"):
+        build(tmp_path, spec=make_spec(image_shape=(1, 5, 4)))
+    with pytest.raises(DataError, match="columns \\['kappa'\\] are not produced"):
+        build(tmp_path, spec=make_spec(columns=("kappa",)))
+    with pytest.raises(DataError, match="sizes must give exactly"):
+        build(tmp_path, sizes={"train": 1, "test": 1})
+    with pytest.raises(DataError, match="sizes\\['val'\\] must be an integer >= 0"):
+        build(tmp_path, sizes={"train": 1, "val": -1, "test": 1})
+    with pytest.raises(DataError, match="sizes .* are required"):
+        build(tmp_path, sizes=None)
+
+
+def test_cache_dir_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("LENSBENCH_CACHE", str(tmp_path / "lb"))
+    assert data.cache_dir() == tmp_path / "lb"
+    monkeypatch.delenv("LENSBENCH_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert data.cache_dir() == tmp_path / "xdg" / "lensbench"
+
+
+def test_datacard_and_gallery(tmp_path):
+    spec = make_spec()
+    build(tmp_path)
+    out = datacard.show(spec, cache=tmp_path / "cache", progress=False, recipe=FakeRecipe())  # newest cached build
+    card = out["card"].read_text()
+    assert "| train | 6 | 6 | 6 | 18 |" in card and "| test | 2 | 2 | 2 | 6 |" in card
+    assert data.read_meta(out["dir"])["fingerprint"] in card
+    row = next(line for line in card.splitlines() if line.startswith("| m_a "))
+    m_a = load_split(materialise(spec, SIZES, cache=tmp_path / "cache", recipe=FakeRecipe()), "train").columns["m_a"]
+    assert f"{np.nanmin(m_a):.4g}" in row or float(row.split("|")[3]) <= np.nanmin(m_a)
+    assert row.strip().endswith("| 11 |")  # 6 + 3 + 2 axion rows have m_a
+    png = out["gallery"]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    with pytest.raises(DataError, match="not built yet"):
+        datacard.show(make_spec(name="never-built"), cache=tmp_path / "cache")
+
+
+def test_real_recipe_tiny(tmp_path):
+    recipes = pytest.importorskip("lensing.recipes")
+    if "deeplense-model2" not in recipes.names():
+        pytest.skip("recipe deeplense-model2 not available yet")
+    rec = recipes.get("deeplense-model2")
+    spec = DatasetSpec(name="model2-tiny", version=1, description="tiny", classes=("no_sub", "axion"),
+                       image_shape=tuple(rec.image_shape), pixel_scale=rec.pixel_scale, recipe=rec.name)
+    dsd = materialise(spec, {"train": 2, "val": 1, "test": 1}, cache=tmp_path, progress=False)
+    tr = load_split(dsd, "train")
+    assert tr.images.shape == (4, *rec.image_shape) and np.isfinite(tr.images).all()
+    assert tuple(dsd["train"].features)[3:] == tuple(rec.columns)
+    # stored bit for bit as the recipe generates it for the derived chunk seed
+    img, cols = rec.generate("axion", 2, data.chunk_seed(spec, "train", "axion", 0))
+    assert tr.images[2:].tobytes() == img.tobytes()
+    for c in rec.columns:
+        np.testing.assert_array_equal(tr.columns[c][2:], np.asarray(cols[c], np.float32))

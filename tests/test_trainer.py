@@ -1,0 +1,122 @@
+"""Trainer: learning, determinism, checkpoint choice on val, budget, non-finite losses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from benchmark import trainer
+from benchmark.provenance import seed_everything
+from conftest import make_task, toy_split
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples" / "lensbench-example-plugin"))
+from lensbench_example import TinyCNN  # noqa: E402
+
+CPU = torch.device("cpu")
+
+
+def _fit(task, seed=0, model=None, **kw):
+    seed_everything(seed)
+    train, val = toy_split(task, 64, seed=1), toy_split(task, 32, seed=2)
+    if task.kind == "regression":
+        val = toy_split(task, 32, seed=2, scaler=train.scaler)
+    model = model or TinyCNN(1, max(task.n_outputs, 1), width=8)
+    return trainer.fit(task, model, task.preset("quick").budget, train, val, seed=seed, device=CPU,
+                       progress=False, **kw)
+
+
+def test_classifier_learns_and_picks_best_val_epoch():
+    task = make_task(epochs=4)
+    res = _fit(task)
+    aucs = [row["val_auc_macro"] for row in res.history]
+    assert res.metrics_val["auc_macro"] > 0.8
+    assert res.selected_epoch == 1 + int(np.argmax(aucs))
+    assert res.metrics_val["auc_macro"] == pytest.approx(max(aucs))
+    assert res.epochs_run == 4 and len(res.history) == 4
+
+
+def test_same_seed_same_numbers_and_weights():
+    task = make_task(epochs=2)
+    a, b = _fit(task, seed=3), _fit(task, seed=3)
+    assert a.history == b.history
+    for (ka, va), (kb, vb) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
+        assert ka == kb and torch.equal(va, vb)
+    c = _fit(task, seed=4)
+    assert c.history != a.history
+
+
+def test_regression_learns_radius():
+    task = make_task("regression", epochs=4)
+    res = _fit(task)
+    assert res.metrics_val["mse"] < 0.5
+
+
+def test_epochs_are_capped_by_budget_and_patience():
+    task = make_task(epochs=5, patience=1)
+
+    class Constant(nn.Module):  # val metric never improves after epoch 1 -> stops at epoch 2
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return torch.zeros(len(x), 2) + 0 * self.w
+
+    res = _fit(task, model=Constant())
+    assert res.epochs_run == 2 and res.selected_epoch == 1
+
+
+class Exploding(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(1))
+
+    def forward(self, x):
+        return torch.zeros(len(x), 2) * self.w
+
+    def loss(self, batch, output):
+        return {"loss": self.w.sum() * float("nan"), "recon": torch.tensor(0.0)}
+
+
+def test_non_finite_loss_raises_nonfinite():
+    with pytest.raises(trainer.NonFiniteLoss):
+        _fit(make_task(), model=Exploding())
+
+
+def test_custom_loss_parts_are_logged_per_epoch():
+    class WithParts(TinyCNN):
+        def loss(self, batch, output):
+            ce = nn.functional.cross_entropy(output, batch["target"])
+            reg = 1e-4 * sum((p ** 2).sum() for p in self.parameters())
+            assert "aux" in batch and "radius" in batch["aux"]  # train batches carry simulation params
+            return {"loss": ce + reg, "ce": ce, "l2": reg}
+
+    res = _fit(make_task(epochs=2), model=WithParts(1, 2, width=8))
+    assert {"train_loss", "train_ce", "train_l2"} <= set(res.history[0])
+    assert res.history[0]["train_loss"] == pytest.approx(res.history[0]["train_ce"] + res.history[0]["train_l2"],
+                                                         rel=1e-5)
+
+
+def test_classical_models_fit_once_without_gradient_steps():
+    calls = []
+
+    class Prior(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("p", torch.zeros(2))
+
+        def fit_classical(self, images, targets):
+            calls.append(images.shape)
+            self.p = torch.tensor(np.bincount(targets, minlength=2) / len(targets), dtype=torch.float32)
+
+        def forward(self, x):
+            return self.p.log().expand(len(x), 2)
+
+    res = _fit(make_task(), model=Prior())
+    assert calls == [(64, 1, 16, 16)] and res.epochs_run == 0
+    assert res.metrics_val["auc_macro"] == pytest.approx(0.5)

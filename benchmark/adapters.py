@@ -74,7 +74,8 @@ Layout = dict[str, dict[str, list[Item]]]  # split -> class -> items
 
 
 def _natural(p: Path) -> list:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name)]
+    """Sort key: path parts with digit runs compared as numbers (2.npy before 10.npy)."""
+    return [[int(t) if t.isdigit() else t for t in re.split(r"(\d+)", part)] for part in p.parts]
 
 
 def _is_image(p: Path) -> bool:
@@ -83,8 +84,7 @@ def _is_image(p: Path) -> bool:
 
 def _files(folder: Path, recursive: bool = False, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> list[Path]:
     it = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted((p for p in it if p.is_file() and p.name.lower().endswith(suffixes)),
-                  key=lambda p: (_natural(p.parent), p.parent.as_posix(), _natural(p)))
+    return sorted((p for p in it if p.is_file() and p.name.lower().endswith(suffixes)), key=_natural)
 
 
 def _chw_shape(shape: tuple[int, ...], where: str) -> tuple[int, int, int]:
@@ -96,10 +96,13 @@ def _chw_shape(shape: tuple[int, ...], where: str) -> tuple[int, int, int]:
             return tuple(shape)
         if shape[-1] <= 4:
             return (shape[-1], shape[0], shape[1])
-        raise DataError(f"{where}: image shape {tuple(shape)}: cannot tell the channel axis "
-                        "(expected (H, W), (C, H, W) or (H, W, C) with C <= 4)")
-    raise DataError(f"{where}: image has {len(shape)} dimensions {tuple(shape)}, "
-                    "expected (H, W), (C, H, W) or (H, W, C)")
+        raise DataError(
+            f"{where}: image shape {tuple(shape)}: cannot tell the channel axis "
+            "(expected (H, W), (C, H, W) or (H, W, C) with C <= 4)"
+        )
+    raise DataError(
+        f"{where}: image has {len(shape)} dimensions {tuple(shape)}, expected (H, W), (C, H, W) or (H, W, C)"
+    )
 
 
 def _to_chw(arr: np.ndarray, where: str) -> np.ndarray:
@@ -117,15 +120,22 @@ def _to_chw(arr: np.ndarray, where: str) -> np.ndarray:
 def _load_npy(path: Path, allow_pickle: bool) -> tuple[np.ndarray, float]:
     """A .npy image and its axion mass (NaN unless it is a DeepLense ``[image, m_a]`` object array)."""
     try:
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+    except OSError as e:
+        raise DataError(f"{path}: cannot read .npy ({e})") from e
+    if magic != b"\x93NUMPY":
+        raise DataError(f"{path}: cannot read .npy (not a NumPy .npy file: bad header {magic!r})")
+    try:
         return np.load(path, allow_pickle=False), float("nan")
     except ValueError as e:
         if not allow_pickle or "allow_pickle" not in str(e):
             raise DataError(f"{path}: cannot read .npy ({e})") from e
-    except Exception as e:  # noqa: BLE001 - truncated or not a .npy file at all
+    except Exception as e:
         raise DataError(f"{path}: cannot read .npy ({type(e).__name__}: {e})") from e
     try:
         obj = np.load(path, allow_pickle=True)  # DeepLense axion files: object array [image, m_a]
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         raise DataError(f"{path}: cannot read pickled .npy ({type(e).__name__}: {e})") from e
     if obj.shape != (2,):
         raise DataError(f"{path}: object array of shape {obj.shape}, expected [image, m_a] of shape (2,)")
@@ -155,7 +165,7 @@ def _fits_hdu(path: Path):
 
     try:
         hdul = fits.open(path, memmap=False)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         raise DataError(f"{path}: cannot read FITS ({type(e).__name__}: {e})") from e
     for hdu in hdul:
         if getattr(hdu, "is_image", False) and len(hdu.shape) >= 2:
@@ -170,7 +180,7 @@ def _stack_len(path: Path) -> int | None:
     if low.endswith(".npy"):
         try:
             shape = np.load(path, mmap_mode="r").shape
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             raise DataError(f"{path}: cannot read .npy header ({type(e).__name__}: {e})") from e
         if len(shape) == 4 or (len(shape) == 3 and shape[0] > 4 and shape[-1] > 4):
             return shape[0]
@@ -211,8 +221,9 @@ def _fit_shape(img: np.ndarray, target: tuple[int, int, int], where: str, resize
         import torch
         import torch.nn.functional as F
 
-        t = F.interpolate(torch.from_numpy(img)[None], size=target[1:], mode="bilinear",
-                          align_corners=False, antialias=True)
+        t = F.interpolate(
+            torch.from_numpy(img)[None], size=target[1:], mode="bilinear", align_corners=False, antialias=True
+        )
         return t[0].numpy()
     raise DataError(f"{where}: image shape {img.shape}, expected {target}")
 
@@ -241,21 +252,30 @@ def _deeplense_roots(root: Path) -> dict[str, Path]:
     if set(_class_dirs(root)) & set(DEEPLENSE_CLASSES):  # Model_I itself
         test = root.parent / f"{root.name}_test"
         return {"train": root, **({"test": test} if test.is_dir() else {})}
-    models = [d for d in sorted(root.iterdir()) if d.is_dir() and not d.name.endswith("_test")
-              and set(_class_dirs(d)) & set(DEEPLENSE_CLASSES)]
+    models = [
+        d
+        for d in sorted(root.iterdir())
+        if d.is_dir() and not d.name.endswith("_test") and set(_class_dirs(d)) & set(DEEPLENSE_CLASSES)
+    ]
     if len(models) == 1:
         return _deeplense_roots(models[0])
     if not models:
-        raise DataError(f"{root}: no DeepLense layout found: expected class folders {DEEPLENSE_CLASSES} "
-                        "(Model_I/...), a parent of Model_X/ and Model_X_test/, or train/ and val/ (Model IV)")
-    raise DataError(f"{root}: holds several DeepLense models {[m.name for m in models]}; point at one of them")
+        raise DataError(
+            f"{root}: no DeepLense layout found: expected class folders {DEEPLENSE_CLASSES} "
+            "(Model_I/...), a parent of Model_X/ and Model_X_test/, or train/ and val/ (Model IV)"
+        )
+    raise DataError(
+        f"{root}: holds several DeepLense models {[m.name for m in models]}; point at one of them"
+    )
 
 
 def _layout_deeplense(root: Path, classes: tuple[str, ...] | None) -> Layout:
     roots = _deeplense_roots(root)
     if "test" not in roots:
-        raise DataError(f"{root}: no test split: expected the sibling folder {root.name}_test/ "
-                        "(Models I-III) or val/ next to train/ (Model IV)")
+        raise DataError(
+            f"{root}: no test split: expected the sibling folder {root.name}_test/ "
+            "(Models I-III) or val/ next to train/ (Model IV)"
+        )
     out: Layout = {}
     for split, folder in roots.items():
         dirs = _class_dirs(folder)
@@ -278,11 +298,15 @@ def _layout_lens_finding(root: Path, classes: tuple[str, ...] | None) -> Layout:
         for c in want:
             folder = root / f"{split}_{_LF_FOLDERS[c]}"
             if not folder.is_dir():
-                raise DataError(f"{root}: missing folder {folder.name}/ (lens-finding layout expects "
-                                "train_lenses/ train_nonlenses/ test_lenses/ test_nonlenses/)")
+                raise DataError(
+                    f"{root}: missing folder {folder.name}/ (lens-finding layout expects "
+                    "train_lenses/ train_nonlenses/ test_lenses/ test_nonlenses/)"
+                )
             out[split][c] = [Item(p) for p in _files(folder, suffixes=(".npy",))]
     if (root / "val_lenses").is_dir() and (root / "val_nonlenses").is_dir():
-        out["val"] = {c: [Item(p) for p in _files(root / f"val_{_LF_FOLDERS[c]}", suffixes=(".npy",))] for c in want}
+        out["val"] = {
+            c: [Item(p) for p in _files(root / f"val_{_LF_FOLDERS[c]}", suffixes=(".npy",))] for c in want
+        }
     return out
 
 
@@ -336,6 +360,15 @@ def layout(fmt: str, root: Path | str, classes: tuple[str, ...] | None = None, p
     return out
 
 
+def _base(lay: Layout, root: Path) -> Path:
+    """Folder that source names are relative to: ``root``, or its parent when the layout uses a
+    sibling folder (``Model_I_test``)."""
+    inside = all(
+        it.path.is_relative_to(root) for per in lay.values() for items in per.values() for it in items
+    )
+    return root if inside else root.parent
+
+
 def _carve_val(lay: Layout, seed: int) -> Layout:
     if "val" in lay:
         return {s: lay.get(s, {c: [] for c in lay["train"]}) for s in SPLITS}
@@ -362,6 +395,7 @@ def _code_hash() -> str:
 def fingerprint_parts(spec: DatasetSpec, root: Path) -> dict:
     """Fingerprint inputs of an adapter dataset: manifest (path, size, mtime) and adapter code."""
     lay = layout(spec.adapter, root, tuple(spec.classes), probe=False)
+    base = _base(lay, root)
     h = hashlib.sha256()
     seen = set()
     for per_class in lay.values():
@@ -371,9 +405,13 @@ def fingerprint_parts(spec: DatasetSpec, root: Path) -> dict:
                     continue
                 seen.add(it.path)
                 st = it.path.stat()
-                h.update(f"{it.path.relative_to(root).as_posix()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-    return {"manifest": h.hexdigest(), "n_files": len(seen), "adapter_code": _code_hash(),
-            "val_fraction": VAL_FRACTION}
+                h.update(f"{it.path.relative_to(base).as_posix()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return {
+        "manifest": h.hexdigest(),
+        "n_files": len(seen),
+        "adapter_code": _code_hash(),
+        "val_fraction": VAL_FRACTION,
+    }
 
 
 def columns_for(fmt: str, classes: tuple[str, ...]) -> tuple[str, ...]:
@@ -386,16 +424,20 @@ def blocks(spec: DatasetSpec, root: Path, sizes: Mapping[str, int] | None) -> tu
     columns = columns_for(fmt, tuple(spec.classes))
     extra = [c for c in spec.columns if c not in columns]
     if extra:
-        raise DataError(f"dataset {spec.name!r}: columns {extra} cannot be read by the {fmt} adapter "
-                        f"(it provides {columns or 'none'})")
-    lay = _carve_val(layout(fmt, root, tuple(spec.classes)), spec.seed)
+        raise DataError(
+            f"dataset {spec.name!r}: columns {extra} cannot be read by the {fmt} adapter "
+            f"(it provides {columns or 'none'})"
+        )
+    lay = layout(fmt, root, tuple(spec.classes))
+    base = _base(lay, root)
+    lay = _carve_val(lay, spec.seed)
     out = []
     for split in SPLITS:
         for c in spec.classes:
             items = lay[split].get(c, [])
             if sizes is not None:
                 items = items[: sizes[split]]
-            out.append(Block(split, c, len(items), _reader(items, root, target, fmt, columns, split, c)))
+            out.append(Block(split, c, len(items), _reader(items, base, target, fmt, columns, split, c)))
     return out, columns
 
 
@@ -412,7 +454,8 @@ def _reader(items: list[Item], root: Path, target, fmt: str, columns, split: str
                 m_a[i] = m
             cols = {"m_a": m_a} if "m_a" in columns else {}
             names = [it.name(root) for it in part]
-            yield Chunk(imgs, cols, names, f"{fmt} files {split}/{cls} ({names[0]} .. {names[-1]})")
+            yield Chunk(imgs, cols, names, f"{fmt} files {split}/{cls} ({names[0]} .. {names[-1]})", len(part))
+
     return gen
 
 
@@ -444,9 +487,15 @@ def import_dataset(
         raise DataError(f"unknown format {fmt!r}; expected one of {FORMATS}")
     _refuse_registered(name)
     lay = layout(fmt, root)
-    classes = tuple(c for c in (DEEPLENSE_CLASSES if fmt == "deeplense" else LENS_FINDING_CLASSES)
-                    if any(c in per for per in lay.values())) if fmt != "cutouts" else \
-        tuple(sorted({c for per in lay.values() for c, items in per.items() if items}))
+    classes = (
+        tuple(
+            c
+            for c in (DEEPLENSE_CLASSES if fmt == "deeplense" else LENS_FINDING_CLASSES)
+            if any(c in per for per in lay.values())
+        )
+        if fmt != "cutouts"
+        else tuple(sorted({c for per in lay.values() for c, items in per.items() if items}))
+    )
     shape = _infer_shape(lay, fmt, image_size)
     try:
         spec = DatasetSpec(
@@ -496,7 +545,9 @@ def _infer_shape(lay: Layout, fmt: str, image_size) -> tuple[int, int, int]:
         return (chans.pop(), int(image_size[0]), int(image_size[1]))
     if len(shapes) != 1:
         ex = "; ".join(f"{k} in {v}" for k, v in list(shapes.items())[:4])
-        raise DataError(f"images have {len(shapes)} different shapes ({ex}); give image_size=(H, W) to resize")
+        raise DataError(
+            f"images have {len(shapes)} different shapes ({ex}); give image_size=(H, W) to resize"
+        )
     return tuple(int(s) for s in next(iter(shapes)))
 
 

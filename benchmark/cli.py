@@ -232,7 +232,7 @@ def cmd_data_build(args) -> int:
     spec = registry.datasets.get(args.name)
     for sizes in _dataset_sizes(args.name, args.preset):
         ds = data.materialise(spec, sizes, cache=args.cache, data_root=args.data_root, force=args.force)
-        print(f"{spec.name}: {sizes} per class, fingerprint {data.stored_fingerprint(ds)}")
+        print(f"{spec.name}: {sizes} per class, fingerprint {data.read_meta(ds)['fingerprint']}")
     return 0
 
 
@@ -245,7 +245,7 @@ def cmd_data_show(args) -> int:
     for split in ds:
         counts = ds[split].to_pandas()["class_name"].value_counts().to_dict()
         print(f"{split}: {counts}")
-    print(f"fingerprint: {data.stored_fingerprint(ds)}")
+    print(f"fingerprint: {data.read_meta(ds)['fingerprint']}")
     for what, path in datacard.show(spec, ds, sizes, cache=args.cache).items():
         print(f"{what}: {path}")
     return 0
@@ -255,7 +255,7 @@ def cmd_data_import(args) -> int:
     from benchmark import adapters
 
     spec, ds = adapters.import_dataset(args.path, args.format, args.name, cache=args.cache)
-    print(f"imported {spec.name}: {ds}  fingerprint {data.stored_fingerprint(ds)}")
+    print(f"imported {spec.name}: {ds}  fingerprint {data.read_meta(ds)['fingerprint']}")
     return 0
 
 

@@ -128,6 +128,7 @@ def fingerprint(
     data_root: Path | str | None = None,
     recipe: object | None = None,
     cache: Path | str | None = None,
+    device: str | None = None,
 ) -> str:
     """sha256 identifying the exact content of a build.
 
@@ -137,11 +138,15 @@ def fingerprint(
     """
     sizes = _check_sizes(spec, sizes)
     if spec.recipe is not None:
-        return _fingerprint(spec, sizes, recipe if recipe is not None else get_recipe(spec.recipe), None)
+        return _fingerprint(
+            spec, sizes, recipe if recipe is not None else get_recipe(spec.recipe), None, device
+        )
     return _fingerprint(spec, sizes, None, resolve_data_root(spec, data_root, cache))
 
 
-def _fingerprint(spec: DatasetSpec, sizes: dict[str, int] | None, rec, root: Path | None) -> str:
+def _fingerprint(
+    spec: DatasetSpec, sizes: dict[str, int] | None, rec, root: Path | None, device: str | None = None
+) -> str:
     blob: dict = {
         "format": FORMAT_VERSION,
         "name": spec.name,
@@ -159,11 +164,17 @@ def _fingerprint(spec: DatasetSpec, sizes: dict[str, int] | None, rec, root: Pat
             chunk=CHUNK,
             simulator=simulator_version(),
         )
+        if _device_kind(device) != "cpu":  # other hardware gives other floating-point results
+            blob["device"] = _device_kind(device)
     else:
         from benchmark import adapters
 
         blob.update(adapter=spec.adapter, **adapters.fingerprint_parts(spec, root))
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
+
+
+def _device_kind(device) -> str:
+    return "cpu" if device is None else str(device).split(":")[0]
 
 
 # ------------------------------------------------------------------------------------------- recipes
@@ -181,30 +192,44 @@ def get_recipe(name: str):
         raise DataError(f"unknown recipe {name!r}; known: {', '.join(recipes.names())}") from e
 
 
-def _recipe_blocks(spec: DatasetSpec, sizes: dict[str, int], rec, data_root) -> tuple[list[Block], tuple]:
+def _recipe_blocks(
+    spec: DatasetSpec, sizes: dict[str, int], rec, data_root, device=None
+) -> tuple[list[Block], tuple]:
     missing = [c for c in spec.classes if c not in tuple(rec.classes)]
     if missing:
-        raise DataError(f"dataset {spec.name!r}: classes {missing} are not classes of recipe {rec.name!r} "
-                        f"(it has {tuple(rec.classes)})")
+        raise DataError(
+            f"dataset {spec.name!r}: classes {missing} are not classes of recipe {rec.name!r} "
+            f"(it has {tuple(rec.classes)})"
+        )
     if tuple(int(s) for s in rec.image_shape) != tuple(spec.image_shape):
-        raise DataError(f"dataset {spec.name!r}: image_shape {tuple(spec.image_shape)} differs from recipe "
-                        f"{rec.name!r} image_shape {tuple(rec.image_shape)}")
+        raise DataError(
+            f"dataset {spec.name!r}: image_shape {tuple(spec.image_shape)} differs from recipe "
+            f"{rec.name!r} image_shape {tuple(rec.image_shape)}"
+        )
     columns = tuple(rec.columns)
     unknown = [c for c in spec.columns if c not in columns]
     if unknown:
-        raise DataError(f"dataset {spec.name!r}: columns {unknown} are not produced by recipe {rec.name!r} "
-                        f"(it has {columns})")
+        raise DataError(
+            f"dataset {spec.name!r}: columns {unknown} are not produced by recipe {rec.name!r} "
+            f"(it has {columns})"
+        )
 
     def chunks(split: str, cls: str, n: int) -> Callable[[], Iterator[Chunk]]:
         def gen() -> Iterator[Chunk]:
             for k, start in enumerate(range(0, n, CHUNK)):
                 m = min(CHUNK, n - start)
-                images, cols = rec.generate(cls, m, chunk_seed(spec, split, cls, k), data_root=data_root)
-                yield Chunk(images, dict(cols), None, f"recipe {rec.name!r} class {cls!r} {split} chunk {k}")
+                seed = chunk_seed(spec, split, cls, k)
+                images, cols = rec.generate(cls, m, seed, data_root=data_root, device=device)
+                origin = f"recipe {rec.name!r} class {cls!r} {split} chunk {k}"
+                yield Chunk(images, dict(cols), None, origin, expected=m)
+
         return gen
 
-    blocks = [Block(split, cls, sizes[split], chunks(split, cls, sizes[split]))
-              for split in SPLITS for cls in spec.classes]
+    blocks = [
+        Block(split, cls, sizes[split], chunks(split, cls, sizes[split]))
+        for split in SPLITS
+        for cls in spec.classes
+    ]
     return blocks, columns
 
 
@@ -219,6 +244,7 @@ class Chunk:
     columns: dict[str, np.ndarray]
     sources: list[str] | None
     origin: str  # for error messages: which recipe call or which files
+    expected: int | None = None  # rows asked for (checked against len(images))
 
 
 @dataclass
@@ -249,7 +275,9 @@ def _check_chunk(ch: Chunk, spec: DatasetSpec, columns: Sequence[str], expected:
     img = ch.images
     if not isinstance(img, np.ndarray) or img.ndim != 4 or tuple(img.shape[1:]) != tuple(spec.image_shape):
         shape = getattr(img, "shape", type(img).__name__)
-        raise DataError(f"{ch.origin}: images have shape {shape}, expected (n, {', '.join(map(str, spec.image_shape))})")
+        raise DataError(
+            f"{ch.origin}: images have shape {shape}, expected (n, {', '.join(map(str, spec.image_shape))})"
+        )
     if img.shape[0] != expected:
         raise DataError(f"{ch.origin}: got {img.shape[0]} images, expected {expected}")
     if not (np.issubdtype(img.dtype, np.floating) or np.issubdtype(img.dtype, np.integer)):
@@ -257,7 +285,11 @@ def _check_chunk(ch: Chunk, spec: DatasetSpec, columns: Sequence[str], expected:
     img = np.ascontiguousarray(img, dtype=np.float32)
     bad = ~np.isfinite(img).reshape(len(img), -1).all(axis=1)
     if bad.any():
-        which = [ch.sources[i] for i in np.flatnonzero(bad)[:3]] if ch.sources else np.flatnonzero(bad)[:5].tolist()
+        which = (
+            [ch.sources[i] for i in np.flatnonzero(bad)[:3]]
+            if ch.sources
+            else np.flatnonzero(bad)[:5].tolist()
+        )
         raise DataError(f"{ch.origin}: {int(bad.sum())} image(s) contain NaN or inf pixels (e.g. {which})")
     extra = sorted(set(ch.columns) - set(columns))
     if extra:
@@ -268,8 +300,14 @@ def _check_chunk(ch: Chunk, spec: DatasetSpec, columns: Sequence[str], expected:
     return img
 
 
-def _write(spec: DatasetSpec, blocks: list[Block], columns: Sequence[str], with_source: bool,
-           out: Path, progress: bool) -> dict:
+def _write(
+    spec: DatasetSpec,
+    blocks: list[Block],
+    columns: Sequence[str],
+    with_source: bool,
+    out: Path,
+    progress: bool,
+) -> dict:
     """Stream ``blocks`` into a load_from_disk-compatible folder ``out``; returns the counts."""
     from datasets import DatasetInfo
     from datasets.arrow_writer import ArrowWriter
@@ -277,21 +315,29 @@ def _write(spec: DatasetSpec, blocks: list[Block], columns: Sequence[str], with_
 
     feats = _features(spec, columns, with_source)
     counts: dict[str, dict[str, int]] = {}
+    writers = []
     bar = tqdm(total=sum(b.n for b in blocks), desc=f"building {spec.key}", unit="img", disable=not progress)
     try:
         for split in SPLITS:
             (out / split).mkdir(parents=True)
             writer = ArrowWriter(features=feats, path=str(out / split / _ARROW))
+            writers.append(writer)
             counts[split] = {}
             for b in (b for b in blocks if b.split == split):
                 label = spec.classes.index(b.class_name)
                 done = 0
                 for ch in b.chunks():
-                    n = len(ch.images) if hasattr(ch.images, "__len__") else -1
+                    n = ch.expected if ch.expected is not None else len(ch.images)
                     if done + n > b.n:
-                        raise DataError(f"{ch.origin}: more rows than the {b.n} planned for {split}/{b.class_name}")
+                        raise DataError(
+                            f"{ch.origin}: more rows than the {b.n} planned for {split}/{b.class_name}"
+                        )
                     img = _check_chunk(ch, spec, columns, n)
-                    batch = {"image": img, "label": np.full(n, label, np.int64), "class_name": [b.class_name] * n}
+                    batch = {
+                        "image": img,
+                        "label": np.full(n, label, np.int64),
+                        "class_name": [b.class_name] * n,
+                    }
                     for c in columns:
                         v = ch.columns.get(c)
                         batch[c] = np.full(n, np.nan, np.float32) if v is None else np.asarray(v, np.float32)
@@ -304,7 +350,6 @@ def _write(spec: DatasetSpec, blocks: list[Block], columns: Sequence[str], with_
                     raise DataError(f"{split}/{b.class_name}: produced {done} rows, expected {b.n}")
                 counts[split][b.class_name] = done
             writer.finalize()
-            writer.close()
             DatasetInfo(features=feats, description=spec.description).write_to_directory(str(out / split))
             state = {
                 "_data_files": [{"filename": _ARROW}],
@@ -319,6 +364,8 @@ def _write(spec: DatasetSpec, blocks: list[Block], columns: Sequence[str], with_
         (out / "dataset_dict.json").write_text(json.dumps({"splits": list(SPLITS)}))
     finally:
         bar.close()
+        for w in writers:
+            w.close()
     return counts
 
 
@@ -343,8 +390,11 @@ def _load_valid(path: Path, fp: str):
         why = f"{meta_file} is missing"
     except (OSError, json.JSONDecodeError) as e:
         why = f"{meta_file} is unreadable ({e})"
+    if why is None and not isinstance(meta, dict):
+        why = f"{meta_file} is not a JSON object"
     if why is None and meta.get("fingerprint") != fp:
-        why = f"fingerprint changed ({str(meta.get('fingerprint'))[:12]} -> {fp[:12]}): code, recipe or files changed"
+        old = str(meta.get("fingerprint"))[:12]
+        why = f"fingerprint changed ({old} -> {fp[:12]}): code, recipe or files changed"
     if why is None:
         try:
             if _file_sizes(path) != meta.get("files"):
@@ -385,6 +435,7 @@ def materialise(
     force: bool = False,
     progress: bool = True,
     recipe: object | None = None,
+    device: str | None = None,
 ):
     """Build (or load from cache) ``spec`` with ``sizes`` images PER CLASS per split.
 
@@ -392,6 +443,8 @@ def materialise(
     adapter datasets (``None`` = every file; otherwise a cap per class). ``data_root`` is passed to
     the recipe (real-galaxy sources) or is the folder the adapter reads (see ``resolve_data_root``).
     ``recipe`` overrides ``lensing.recipes.get(spec.recipe)`` (tests). ``force`` rebuilds.
+    ``device`` (e.g. "cuda") is passed to ``generate``; a non-CPU device is part of the fingerprint,
+    because its floating-point results differ from the CPU's.
     Returns a memory-mapped ``datasets.DatasetDict`` with splits train/val/test.
     """
     import datasets
@@ -402,16 +455,24 @@ def materialise(
         rec = recipe if recipe is not None else get_recipe(spec.recipe)
     path = dataset_path(spec, sizes, cache)
     root = resolve_data_root(spec, data_root, cache) if spec.adapter is not None else data_root
-    fp = _fingerprint(spec, sizes, rec, root if spec.adapter is not None else None)
+    fp = _fingerprint(spec, sizes, rec, root if spec.adapter is not None else None, device)
     if not force:
         dsd = _load_valid(path, fp)
         if dsd is not None:
             return dsd
 
     if rec is not None:
-        blocks, columns = _recipe_blocks(spec, sizes, rec, root)
-        with_source, extra = False, {"recipe": rec.name, "recipe_version": int(rec.version),
-                                     "simulator_version": simulator_version(), "chunk": CHUNK}
+        blocks, columns = _recipe_blocks(spec, sizes, rec, root, device)
+        with_source, extra = (
+            False,
+            {
+                "recipe": rec.name,
+                "recipe_version": int(rec.version),
+                "simulator_version": simulator_version(),
+                "chunk": CHUNK,
+                "device": _device_kind(device),
+            },
+        )
     else:
         from benchmark import adapters
 
@@ -489,21 +550,32 @@ def load_split(dsdict, split: str, classes: Sequence[str] | None = None) -> Spli
         elif len(idx) != len(labels):
             ds = ds.select(idx)
         labels = labels[idx]
-    float_cols = [c for c, f in ds.features.items()
-                  if c not in ("image", "label", "class_name", "source") and getattr(f, "dtype", "") == "float32"]
+    float_cols = [
+        c
+        for c, f in ds.features.items()
+        if c not in ("image", "label", "class_name", "source") and getattr(f, "dtype", "") == "float32"
+    ]
     if len(labels) == 0:
-        return SplitArrays(np.zeros((0, *shape), np.float32), labels, names,
-                           {c: np.zeros(0, np.float32) for c in float_cols},
-                           [] if "source" in ds.features else None)
+        return SplitArrays(
+            np.zeros((0, *shape), np.float32),
+            labels,
+            names,
+            {c: np.zeros(0, np.float32) for c in float_cols},
+            [] if "source" in ds.features else None,
+        )
     data = ds.with_format("numpy", columns=["image", *float_cols])[:]
     sources = list(ds["source"][:]) if "source" in ds.features else None
     images = np.asarray(data["image"], dtype=np.float32).reshape(len(labels), *shape)
-    return SplitArrays(images, labels, names, {c: np.asarray(data[c], np.float32) for c in float_cols}, sources)
+    return SplitArrays(
+        images, labels, names, {c: np.asarray(data[c], np.float32) for c in float_cols}, sources
+    )
 
 
 def read_meta(dsdict_or_path) -> dict:
     """The ``lensbench.json`` of a materialised dataset (a DatasetDict from ``materialise`` or a path)."""
-    path = dataset_dir(dsdict_or_path) if not isinstance(dsdict_or_path, (str, Path)) else Path(dsdict_or_path)
+    path = (
+        dataset_dir(dsdict_or_path) if not isinstance(dsdict_or_path, (str, Path)) else Path(dsdict_or_path)
+    )
     try:
         return json.loads((path / META).read_text())
     except (OSError, json.JSONDecodeError) as e:
@@ -560,15 +632,22 @@ def resolve_spec(name: str, cache: Path | str | None = None) -> DatasetSpec:
     rec = import_record(name, cache)
     if rec is None:
         known = registry.datasets.names()
-        raise DataError(f"unknown dataset {name!r}: not registered ({', '.join(known) or 'none'}) "
-                        f"and not imported (lensbench data import PATH --format ... --as {name})")
+        raise DataError(
+            f"unknown dataset {name!r}: not registered ({', '.join(known) or 'none'}) "
+            f"and not imported (lensbench data import PATH --format ... --as {name})"
+        )
     d = dict(rec["spec"])
-    d["classes"], d["image_shape"], d["columns"] = tuple(d["classes"]), tuple(d["image_shape"]), tuple(d["columns"])
+    d["classes"], d["image_shape"], d["columns"] = (
+        tuple(d["classes"]),
+        tuple(d["image_shape"]),
+        tuple(d["columns"]),
+    )
     return DatasetSpec(**d)
 
 
-def resolve_data_root(spec: DatasetSpec, data_root: Path | str | None = None,
-                      cache: Path | str | None = None) -> Path:
+def resolve_data_root(
+    spec: DatasetSpec, data_root: Path | str | None = None, cache: Path | str | None = None
+) -> Path:
     """Folder an adapter dataset is read from: ``data_root/<name>`` if that folder exists, else
     ``data_root``; without ``data_root``: the path recorded by ``import_dataset``, else
     ``$LENSBENCH_REAL_DATA/<name>``."""
@@ -584,6 +663,11 @@ def resolve_data_root(spec: DatasetSpec, data_root: Path | str | None = None,
     for c in candidates:
         if c.is_dir():
             return c
-    tried = ", ".join(str(c) for c in candidates) or "nothing (no data_root, no import record, no $LENSBENCH_REAL_DATA)"
-    raise DataError(f"dataset {spec.name!r} ({spec.adapter} files): no data folder found; tried {tried}. "
-                    f"Pass --data-root or set LENSBENCH_REAL_DATA")
+    tried = (
+        ", ".join(str(c) for c in candidates)
+        or "nothing (no data_root, no import record, no $LENSBENCH_REAL_DATA)"
+    )
+    raise DataError(
+        f"dataset {spec.name!r} ({spec.adapter} files): no data folder found; tried {tried}. "
+        f"Pass --data-root or set LENSBENCH_REAL_DATA"
+    )

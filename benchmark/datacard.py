@@ -39,9 +39,12 @@ def dataset_card(spec: DatasetSpec, dsdict, sizes: Mapping[str, int] | None = No
     meta = read_meta(dsdict)
     counts = meta["counts"]
     columns = meta.get("columns", [])
-    origin = (f"simulated with recipe `{meta.get('recipe', spec.recipe)}` v{meta.get('recipe_version', '?')}, "
-              f"seed {spec.seed}, simulator sources `{str(meta.get('simulator_version', ''))[:12]}`"
-              if spec.recipe else f"read by the `{spec.adapter}` adapter from `{Path(meta.get('data_root', '?')).name}/`")
+    origin = (
+        f"simulated with recipe `{meta.get('recipe', spec.recipe)}` v{meta.get('recipe_version', '?')}, "
+        f"seed {spec.seed}, simulator sources `{str(meta.get('simulator_version', ''))[:12]}`"
+        if spec.recipe
+        else f"read by the `{spec.adapter}` adapter from `{Path(meta.get('data_root', '?')).name}/`"
+    )
     lines = [
         f"# {spec.name} (v{spec.version})",
         "",
@@ -49,12 +52,16 @@ def dataset_card(spec: DatasetSpec, dsdict, sizes: Mapping[str, int] | None = No
         "",
         f"- origin: {origin}",
         f"- image shape (C, H, W): {tuple(spec.image_shape)}; pixel scale: "
-        + (f'{spec.pixel_scale:g}"/px (field {spec.pixel_scale * spec.image_shape[2]:.2f}")'
-           if spec.pixel_scale else "unknown"),
+        + (
+            f'{spec.pixel_scale:g}"/px (field {spec.pixel_scale * spec.image_shape[2]:.2f}")'
+            if spec.pixel_scale
+            else "unknown"
+        ),
         f"- classes (label order): {', '.join(f'{i} = `{c}`' for i, c in enumerate(spec.classes))}",
-        f"- requested sizes (per class): {dict(sizes) if sizes is not None else meta.get('sizes') or 'all files'}",
+        f"- sizes (per class, as requested): {dict(sizes) if sizes else meta.get('sizes') or 'all'}",
         f"- fingerprint: `{meta['fingerprint']}`",
-        f"- built: {meta.get('built_at', '?')} in {meta.get('build_seconds', '?')} s; row order: {meta.get('order', '?')}",
+        f"- built: {meta.get('built_at', '?')} in {meta.get('build_seconds', '?')} s",
+        f"- row order: {meta.get('order', '?')}",
         f"- licence: {spec.licence}",
         "",
         "## Counts",
@@ -65,23 +72,40 @@ def dataset_card(spec: DatasetSpec, dsdict, sizes: Mapping[str, int] | None = No
     for s in SPLITS:
         row = [counts[s].get(c, 0) for c in spec.classes]
         lines.append(f"| {s} | " + " | ".join(str(v) for v in row) + f" | {sum(row)} |")
-    lines += ["", "## Columns", "", "| column | type | min | max | non-NaN rows |", "|---|---|---:|---:|---:|"]
+    lines += [
+        "",
+        "## Columns",
+        "",
+        "| column | type | min | max | non-NaN rows |",
+        "|---|---|---:|---:|---:|",
+    ]
     stats = []
     for s in SPLITS:
         if dsdict[s].num_rows:
-            img = load_split({s: dsdict[s].select(range(min(_IMAGE_STATS_ROWS, dsdict[s].num_rows)))}, s).images
+            img = load_split(
+                {s: dsdict[s].select(range(min(_IMAGE_STATS_ROWS, dsdict[s].num_rows)))}, s
+            ).images
             stats.append((img.min(), img.max(), img.size))
     if stats:
-        lines.append(f"| image | float32 {tuple(spec.image_shape)} | {min(t[0] for t in stats):.4g} | "
-                     f"{max(t[1] for t in stats):.4g} | (first {_IMAGE_STATS_ROWS} rows per split) |")
+        lines.append(
+            f"| image | float32 {tuple(spec.image_shape)} | {min(t[0] for t in stats):.4g} | "
+            f"{max(t[1] for t in stats):.4g} | (first {_IMAGE_STATS_ROWS} rows per split) |"
+        )
     lines.append(f"| label | int64 | 0 | {len(spec.classes) - 1} | |")
     lines.append("| class_name | string | | | |")
     for c, (lo, hi, n) in _column_ranges(dsdict, columns).items():
         lines.append(f"| {c} | float32 | {lo:.4g} | {hi:.4g} | {n} |" if n else f"| {c} | float32 | | | 0 |")
     if "source" in dsdict["test"].features:
         lines.append("| source | string (file of each row) | | | |")
-    lines += ["", "## How to cite", "", spec.citation or "No citation given for this dataset; cite LensBench "
-              f"and name the dataset as `{spec.key}` with its fingerprint.", ""]
+    lines += [
+        "",
+        "## How to cite",
+        "",
+        spec.citation
+        or "No citation given for this dataset; cite LensBench "
+        f"and name the dataset as `{spec.key}` with its fingerprint.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -112,7 +136,9 @@ def gallery(dsdict, spec: DatasetSpec, path: Path | str, per_class: int = 4) -> 
     pick = np.concatenate([np.flatnonzero(labels == i)[:per_class] for i in range(len(spec.classes))])
     arr = load_split({split: dsdict[split].select(np.sort(pick))}, split)  # only the shown rows
     present = [c for c in spec.classes if (arr.labels == spec.classes.index(c)).any()]
-    fig, axes = plt.subplots(len(present), per_class, figsize=(2.1 * per_class, 2.2 * len(present)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(present), per_class, figsize=(2.1 * per_class, 2.2 * len(present)), squeeze=False
+    )
     h, w = spec.image_shape[1:]
     ps = spec.pixel_scale
     extent = (-w * ps / 2, w * ps / 2, -h * ps / 2, h * ps / 2) if ps else None
@@ -138,21 +164,33 @@ def gallery(dsdict, spec: DatasetSpec, path: Path | str, per_class: int = 4) -> 
     return path
 
 
-def show(spec: DatasetSpec, sizes: Mapping[str, int] | None = None, *, cache=None, data_root=None,
-         per_class: int = 4, progress: bool = True, recipe=None) -> dict[str, Path]:
+def show(
+    spec: DatasetSpec,
+    dsdict=None,
+    sizes: Mapping[str, int] | None = None,
+    *,
+    cache=None,
+    data_root=None,
+    per_class: int = 4,
+    progress: bool = True,
+    recipe=None,
+) -> dict[str, Path]:
     """Write ``card.md`` and ``gallery.png`` into the dataset's folder; returns {"card", "gallery", "dir"}.
 
-    Without ``sizes`` a simulated dataset uses its newest cached build (DataError if none); an
-    adapter dataset uses the full build. A missing or stale build is (re)built first. ``recipe``
-    overrides the recipe lookup (tests)."""
-    if sizes is None and spec.recipe is not None:
-        found = builds(spec, cache)
-        if not found:
-            raise DataError(f"dataset {spec.key} is not built yet; run 'lensbench data build {spec.name}' first")
-        sizes = found[0][0]
-    dsd = materialise(spec, sizes, cache=cache, data_root=data_root, progress=progress, recipe=recipe)
-    folder = dataset_dir(dsd)
+    ``dsdict``: an already materialised dataset (then nothing is built). Otherwise the dataset is
+    materialised with ``sizes``; without ``sizes`` a simulated dataset uses its newest cached build
+    (DataError if none) and an adapter dataset its full build. ``recipe`` overrides the recipe lookup."""
+    if dsdict is None:
+        if sizes is None and spec.recipe is not None:
+            found = builds(spec, cache)
+            if not found:
+                raise DataError(
+                    f"dataset {spec.key} is not built yet; run 'lensbench data build {spec.name}' first"
+                )
+            sizes = found[0][0]
+        dsdict = materialise(spec, sizes, cache=cache, data_root=data_root, progress=progress, recipe=recipe)
+    folder = dataset_dir(dsdict)
     card = folder / "card.md"
-    card.write_text(dataset_card(spec, dsd, sizes))
-    png = gallery(dsd, spec, folder / "gallery.png", per_class=per_class)
+    card.write_text(dataset_card(spec, dsdict, sizes))
+    png = gallery(dsdict, spec, folder / "gallery.png", per_class=per_class)
     return {"card": card, "gallery": png, "dir": folder}

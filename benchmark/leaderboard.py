@@ -236,7 +236,9 @@ def _sortable(x) -> float | str:
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    esc = lambda s: str(s).replace("|", "\\|")  # noqa: E731
+    def esc(s) -> str:
+        return str(s).replace("|", "\\|")
+
     lines = ["| " + " | ".join(esc(h) for h in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
     return lines
@@ -288,8 +290,8 @@ def render_markdown(agg: pd.DataFrame, suite: str = "v1") -> str:
     for k, t in _tables(agg):
         metric = t["primary_metric"].iloc[0]
         direction = "higher is better" if t["higher_is_better"].iloc[0] else "lower is better"
-        out += [f"## {_title(k)}", "", f"Primary metric: `{metric}` ({direction}). "
-                f"Dataset fingerprint `{k['dataset_fingerprint']}`.", ""]
+        note = f"Primary metric: `{metric}` ({direction}). Dataset fingerprint `{k['dataset_fingerprint']}`."
+        out += [f"## {_title(k)}", "", note, ""]
         header, rows = _table_rows(t)
         out += _md_table(header, [[c[0] for c in row] for row in rows]) + [""]
     return "\n".join(out)
@@ -356,8 +358,8 @@ def render_html(agg: pd.DataFrame, path: str | Path, title: str = "LensBench lea
         families = sorted(agg["family"].unique())
         opts = '<option value="">all</option>' + "".join(f'<option value="{e(f)}">{e(f)}</option>' for f in families)
         body += [
-            f'<p class="note">Mean ± std over seeds (n); 95% CI is the t-interval of the mean. {e(RANK_RULE)} '
-            "Tables never mix task versions, presets or dataset fingerprints.</p>",
+            (f'<p class="note">Mean ± std over seeds (n); 95% CI is the t-interval of the mean. {e(RANK_RULE)} '
+             "Tables never mix task versions, presets or dataset fingerprints.</p>"),
             f'<label>Family: <select id="family" onchange="filterFamily(this)">{opts}</select></label>',
             "<h2>Overview (primary metric, mean over seeds, #rank)</h2>",
         ]
@@ -394,12 +396,13 @@ def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md
                       suite: str = "v1", strict: bool = True) -> dict[str, Path]:
     """Read every record under ``results_dir`` and write ``leaderboard.<fmt>`` files into ``out_dir``.
 
-    ``strict=False`` skips malformed records with a warning instead of failing.
-    Returns {format: path}.
+    Formats: ``md``, ``csv``, ``html``, ``json`` (the aggregate rows) and ``png`` (one CI plot per
+    table in ``out_dir/plots/``, keyed ``png:<file name>`` in the result). ``strict=False`` skips
+    malformed records with a warning instead of failing. Returns {format: path}.
     """
-    unknown = set(formats) - {"md", "csv", "html", "json"}
+    unknown = set(formats) - {"md", "csv", "html", "json", "png"}
     if unknown:
-        raise ValueError(f"formats: unknown {sorted(unknown)}; expected some of md, csv, html, json")
+        raise ValueError(f"formats: unknown {sorted(unknown)}; expected some of md, csv, html, json, png")
     agg = aggregate(records_frame(load_records(results_dir, strict=strict)))
     out_dir = Path(out_dir)
     written: dict[str, Path] = {}
@@ -410,6 +413,13 @@ def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md
         written["csv"] = render_csv(agg, out_dir / "leaderboard.csv")
     if "html" in formats:
         written["html"] = render_html(agg, out_dir / "leaderboard.html", f"LensBench leaderboard — suite {suite}")
+    if "png" in formats:  # one CI plot per table, under plots/
+        from benchmark.plots import leaderboard_ci_plot
+
+        for k, t in _tables(agg):
+            name = (f"{k['task'].replace('/', '__')}_v{k['task_version']}_{k['preset']}_"
+                    f"{k['dataset_fingerprint'][:8]}.png")
+            written[f"png:{name}"] = leaderboard_ci_plot(t, out_dir / "plots" / name)
     if "json" in formats:
         written["json"] = out_dir / "leaderboard.json"
         _atomic_write(written["json"], json.dumps(json.loads(agg.to_json(orient="records")), indent=1) + "\n")

@@ -84,7 +84,7 @@ def higher_is_better(name: str) -> bool:
 def _array(x, name: str, ndim: int | tuple[int, ...], dtype=float) -> np.ndarray:
     try:
         a = np.asarray(x)
-    except Exception as e:  # ragged lists etc.
+    except (ValueError, TypeError) as e:  # ragged lists etc.
         raise MetricInputError(f"{name}: could not be read as an array ({e})") from None
     ndims = (ndim,) if isinstance(ndim, int) else ndim
     if a.ndim not in ndims:

@@ -1,4 +1,4 @@
-"""Diagnostic PNGs for a run: ROC curves, confusion matrix, regression scatter, anomaly ROC.
+"""PNGs: per-run diagnostics (ROC, confusion matrix, regression scatter, anomaly ROC) and leaderboard CI plots.
 
 Uses matplotlib's object API with the Agg canvas directly (no pyplot, no global backend switch),
 so it is safe in worker processes and on machines without a display. Each function writes one
@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from sklearn.metrics import roc_auc_score, roc_curve
 
 DPI = 110
@@ -90,4 +91,29 @@ def anomaly_roc(is_anomaly, score, path: str | Path, fpr_mark: float = 0.1) -> P
     ax.plot(fpr, tpr, lw=1.5, label=f"AUC {roc_auc_score(a, s):.3f}")
     ax.axvline(fpr_mark, color="red", lw=0.8, ls=":", label=f"FPR = {fpr_mark}")
     _roc_axes(ax, "Anomaly detection ROC")
+    return _save(fig, path)
+
+
+def leaderboard_ci_plot(table, path: str | Path) -> Path:
+    """One leaderboard table (the ``leaderboard.aggregate`` rows of one task table) as a dot plot:
+    mean of the primary metric per model with its 95 % CI bar, best at the top, coloured by family."""
+    t = table.iloc[::-1]  # best at the top
+    metric = str(t["primary_metric"].iloc[0])
+    families = sorted(t["family"].unique())
+    colours = {f: f"C{i}" for i, f in enumerate(families)}
+    mean = t["mean"].to_numpy(dtype=float)
+    lo = np.where(np.isnan(t["ci_lo"].to_numpy(dtype=float)), mean, t["ci_lo"].to_numpy(dtype=float))
+    hi = np.where(np.isnan(t["ci_hi"].to_numpy(dtype=float)), mean, t["ci_hi"].to_numpy(dtype=float))
+    fig = Figure(figsize=(6, 0.45 * len(t) + 1.5))
+    ax = fig.add_subplot()
+    for i, (m, l, h, fam) in enumerate(zip(mean, lo, hi, t["family"])):
+        ax.errorbar(m, i, xerr=[[m - l], [h - m]], fmt="o", color=colours[fam], capsize=3, lw=1.2)
+    ax.set_yticks(range(len(t)))
+    ax.set_yticklabels([f"{m} (#{int(r)})" for m, r in zip(t["model"], t["rank"])])
+    ax.set_ylim(-0.6, len(t) - 0.4)
+    ax.grid(axis="x", lw=0.4, alpha=0.6)
+    direction = "higher is better" if bool(t["higher_is_better"].iloc[0]) else "lower is better"
+    ax.set(xlabel=f"{metric} ({direction}): mean and 95% CI over seeds",
+           title=f"{t['task'].iloc[0]} v{t['task_version'].iloc[0]} ({t['preset'].iloc[0]})")
+    ax.legend(handles=[Patch(color=colours[f], label=f) for f in families], fontsize=8, loc="best")
     return _save(fig, path)

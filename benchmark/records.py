@@ -15,14 +15,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
-import subprocess
 import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import MISSING, dataclass, field, fields
-from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
+from datetime import UTC, datetime
 from pathlib import Path
 
 SCHEMA_VERSION = 1
@@ -36,79 +33,89 @@ class RecordError(ValueError):
 
 def utc_now() -> str:
     """Current time as an ISO-8601 UTC string with seconds, e.g. ``2026-01-31T12:00:00+00:00``."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _f(doc: str, types: str, default=MISSING, factory=MISSING):
-    """A documented dataclass field. ``types`` is the JSON type checked on read (``?`` = or null)."""
-    md = {"doc": doc, "types": types}
-    if factory is not MISSING:
-        return field(default_factory=factory, metadata=md)
-    return field(default=default, metadata=md)
+def _doc(doc: str, types: str) -> dict:
+    """Field metadata: its documentation and the JSON type checked on read (``?`` = or null)."""
+    return {"doc": doc, "types": types}
 
 
 @dataclass(kw_only=True)
 class RunRecord:
     """The result of one training run of one model on one task with one seed."""
 
-    schema_version: int = _f("Version of this record schema; readers refuse versions they do not know.", "int",
-                             default=SCHEMA_VERSION)
+    schema_version: int = field(default=SCHEMA_VERSION, metadata=_doc(
+        "Version of this record schema; readers refuse versions they do not know.", "int"))
     # --- what was run
-    task: str = _f("Task id, `family/name` (e.g. `substructure/model1`).", "str")
-    task_version: int = _f("Task version; records of different versions never share a table.", "int")
-    preset: str = _f("Task preset (split sizes and training budget), e.g. `quick` or `full`.", "str")
-    model: str = _f("Registered model name.", "str")
-    model_family: str = _f("Model family: `baseline`, `pinn`, `ablation`, `reference` or `user`.", "str")
-    seed: int = _f("Training seed (model init, data order). The dataset and splits do not depend on it.", "int")
+    task: str = field(metadata=_doc("Task id, `family/name` (e.g. `substructure/model1`).", "str"))
+    task_version: int = field(metadata=_doc(
+        "Task version; records of different versions never share a table.", "int"))
+    preset: str = field(metadata=_doc(
+        "Task preset (split sizes and training budget), e.g. `quick` or `full`.", "str"))
+    model: str = field(metadata=_doc("Registered model name.", "str"))
+    model_family: str = field(metadata=_doc(
+        "Model family: `baseline`, `pinn`, `ablation`, `reference` or `user`.", "str"))
+    seed: int = field(metadata=_doc(
+        "Training seed (model init, data order). The dataset and splits do not depend on it.", "int"))
     # --- outcome
-    status: str = _f("`ok` or `failed`. Only `ok` records enter leaderboards.", "str")
-    error: str | None = _f("For a failed run: the error type and message. Null when `ok`.", "str?", default=None)
-    primary_metric: str = _f("Name of the task's primary metric (a key of `metrics_test`).", "str")
-    higher_is_better: bool = _f("Direction of the primary metric.", "bool")
-    secondary_metrics: list[str] = _f("Task's secondary metric names, shown beside the primary one.",
-                                      "list[str]", factory=list)
-    metrics_val: dict[str, float | None] = _f(
-        "Validation metrics at the selected checkpoint (name -> number; null = undefined).",
-        "dict[str,num?]", factory=dict)
-    metrics_test: dict = _f(
-        "Test metrics of the selected checkpoint, computed once (name -> number; some values are lists, "
-        "e.g. `confusion_matrix` rows = true class, or per-bin slices).", "dict[str,json]", factory=dict)
-    selected_epoch: int | None = _f("Epoch (0-based) of the checkpoint chosen on validation; null for non-epoch "
-                                    "models or failed runs.", "int?", default=None)
-    epochs_run: int = _f("Epochs actually trained (fewer than the budget when early stopping fired).", "int",
-                         default=0)
-    history: list[dict] = _f("Per-epoch dicts: `epoch`, train loss (and named loss parts), val metrics, "
-                             "`time_s`.", "list[dict]", factory=list)
+    status: str = field(metadata=_doc("`ok` or `failed`. Only `ok` records enter leaderboards.", "str"))
+    error: str | None = field(default=None, metadata=_doc(
+        "For a failed run: the error type and message. Null when `ok`.", "str?"))
+    primary_metric: str = field(metadata=_doc(
+        "Name of the task's primary metric (a key of `metrics_test`).", "str"))
+    higher_is_better: bool = field(metadata=_doc("Direction of the primary metric.", "bool"))
+    secondary_metrics: list[str] = field(default_factory=list, metadata=_doc(
+        "Task's secondary metric names, shown beside the primary one on leaderboards.", "list[str]"))
+    metrics_val: dict = field(default_factory=dict, metadata=_doc(
+        "Validation metrics at the selected checkpoint, same names and forms as `metrics_test`.", "metrics"))
+    metrics_test: dict = field(default_factory=dict, metadata=_doc(
+        "Test metrics of the selected checkpoint, computed once: name -> number (null = undefined), or a "
+        "list/object for structured metrics, e.g. `confusion_matrix` (rows = true class) or per-bin slices.",
+        "metrics"))
+    selected_epoch: int | None = field(default=None, metadata=_doc(
+        "Epoch (0-based) of the checkpoint chosen on validation; null for non-epoch models or failed runs.",
+        "int?"))
+    epochs_run: int = field(default=0, metadata=_doc(
+        "Epochs actually trained (fewer than the budget when early stopping fired).", "int"))
+    history: list[dict] = field(default_factory=list, metadata=_doc(
+        "Per-epoch dicts: `epoch`, train loss (and named loss parts), val metrics, `time_s`.", "list[dict]"))
     # --- cost
-    n_params: int | None = _f("Model parameters, `sum(p.numel() for p in model.parameters())` (OGB convention).", "int?",
-                              default=None)
-    train_time_s: float | None = _f("Seconds spent training (all epochs, including validation passes).",
-                                    "num?", default=None)
-    eval_time_s: float | None = _f("Seconds spent on the final test evaluation.", "num?", default=None)
-    wall_time_s: float | None = _f("Seconds for the whole run, data loading included.", "num?", default=None)
+    n_params: int | None = field(default=None, metadata=_doc(
+        "Model parameters, `sum(p.numel() for p in model.parameters())` (OGB convention).", "int?"))
+    train_time_s: float | None = field(default=None, metadata=_doc(
+        "Seconds spent training (all epochs, including validation passes).", "num?"))
+    eval_time_s: float | None = field(default=None, metadata=_doc(
+        "Seconds spent on the final test evaluation.", "num?"))
+    wall_time_s: float | None = field(default=None, metadata=_doc(
+        "Seconds for the whole run, data loading included.", "num?"))
     # --- provenance
-    hardware: dict = _f("Machine: `cpu`, `cpu_count`, `cuda` (device name or null), `torch_threads`, "
-                        "`platform`, `python`.", "dict", factory=dict)
-    packages: dict[str, str] = _f("Versions of the packages that can change a number (name -> version).",
-                                  "dict[str,str]", factory=dict)
-    git_commit: str | None = _f("Commit of the LensBench code (suffix `-dirty` when tracked files were "
-                                "modified); null outside a git checkout.", "str?", default=None)
-    lensbench_version: str = _f("LensBench package version.", "str")
-    dataset: str = _f("Dataset id and version used for train/val (and test unless `test_dataset_fingerprint`).",
-                      "str")
-    dataset_fingerprint: str = _f("Fingerprint of the dataset (recipe + code version + seed, or file manifest); "
-                                  "records with different fingerprints never share a table.", "str")
-    test_dataset_fingerprint: str | None = _f("Fingerprint of the test dataset for domain-shift tasks; null when "
-                                              "test comes from `dataset`.", "str?", default=None)
-    task_config_hash: str = _f("Hash of the full TaskSpec (`TaskSpec.config_hash()`).", "str")
-    model_config_hash: str = _f("Hash of the model name and config (`ModelSpec.config_hash()`).", "str")
-    mlflow_run_id: str | None = _f("MLflow run id of the same run; null when tracking was off.", "str?",
-                                   default=None)
-    mlflow_tracking_uri: str | None = _f("MLflow tracking URI the run was logged to; null when tracking was off.",
-                                         "str?", default=None)
-    checkpoint: str | None = _f("Selected checkpoint file, relative to the results directory; null if not kept.",
-                                "str?", default=None)
-    created: str = _f("When the record was written, ISO-8601 UTC.", "str", factory=utc_now)
+    hardware: dict = field(default_factory=dict, metadata=_doc(
+        "Machine: `platform`, `cpu`, `cpu_count`, `torch_threads`, `device` (torch device the run used), "
+        "`cuda_device` (GPU name or null).", "dict"))
+    packages: dict[str, str] = field(default_factory=dict, metadata=_doc(
+        "Versions of the packages that can change a number (name -> version).", "dict[str,str]"))
+    git_commit: str | None = field(default=None, metadata=_doc(
+        "Commit of the LensBench code (suffix `-dirty` when tracked files were modified); null outside a "
+        "git checkout.", "str?"))
+    lensbench_version: str = field(metadata=_doc("LensBench package version.", "str"))
+    dataset: str = field(metadata=_doc(
+        "Dataset id and version used for train/val (and test unless `test_dataset_fingerprint` is set).", "str"))
+    dataset_fingerprint: str = field(metadata=_doc(
+        "Fingerprint of the dataset (recipe + code version + seed, or file manifest); records with different "
+        "fingerprints never share a table.", "str"))
+    test_dataset_fingerprint: str | None = field(default=None, metadata=_doc(
+        "Fingerprint of the test dataset for domain-shift tasks; null when test comes from `dataset`.", "str?"))
+    task_config_hash: str = field(metadata=_doc("Hash of the full TaskSpec (`TaskSpec.config_hash()`).", "str"))
+    model_config_hash: str = field(metadata=_doc(
+        "Hash of the model name and config (`ModelSpec.config_hash()`).", "str"))
+    mlflow_run_id: str | None = field(default=None, metadata=_doc(
+        "MLflow run id of the same run; null when tracking was off.", "str?"))
+    mlflow_tracking_uri: str | None = field(default=None, metadata=_doc(
+        "MLflow tracking URI the run was logged to; null when tracking was off.", "str?"))
+    checkpoint: str | None = field(default=None, metadata=_doc(
+        "Selected checkpoint file, relative to the results directory; null if not kept.", "str?"))
+    created: str = field(default_factory=utc_now, metadata=_doc("When the record was written, ISO-8601 UTC.", "str"))
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict (numpy scalars/arrays to Python, tuples to lists, NaN/inf to None)."""
@@ -155,6 +162,12 @@ def _is_json(v) -> bool:
     return False
 
 
+def _bad_metric_keys(d: dict) -> list[str]:
+    """Keys of a metrics dict whose value is not a number, null, or a JSON list/object."""
+    return [k for k, x in d.items() if not isinstance(k, str) or not (
+        x is None or _is_num(x) or (isinstance(x, (list, dict)) and _is_json(x)))]
+
+
 def _check_type(v, spec: str) -> bool:
     if spec.endswith("?"):
         return v is None or _check_type(v, spec[:-1])
@@ -168,9 +181,7 @@ def _check_type(v, spec: str) -> bool:
         "list[dict]": lambda: isinstance(v, list) and all(isinstance(x, dict) and _is_json(x) for x in v),
         "dict[str,str]": lambda: isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str)
                                                              for k, x in v.items()),
-        "dict[str,num?]": lambda: isinstance(v, dict) and all(isinstance(k, str) and (x is None or _is_num(x))
-                                                              for k, x in v.items()),
-        "dict[str,json]": lambda: isinstance(v, dict) and _is_json(v),
+        "metrics": lambda: isinstance(v, dict) and not _bad_metric_keys(v),
     }
     return checks[spec]()
 
@@ -178,8 +189,8 @@ def _check_type(v, spec: str) -> bool:
 _TYPE_WORDS = {
     "str": "a string", "int": "an integer", "num": "a number", "bool": "true/false", "dict": "a JSON object",
     "list[str]": "a list of strings", "list[dict]": "a list of JSON objects",
-    "dict[str,str]": "an object of strings", "dict[str,num?]": "an object of numbers (or null)",
-    "dict[str,json]": "a JSON object",
+    "dict[str,str]": "an object of strings",
+    "metrics": "an object of metric values (numbers, null, or lists/objects of them)",
 }
 
 
@@ -211,11 +222,12 @@ def validate_dict(d: dict, source: str = "<dict>") -> None:
             continue
         v = d[name]
         if not _check_type(v, f.metadata["types"]):
+            where, words = "", _type_words(f.metadata["types"])
+            if f.metadata["types"] == "metrics" and isinstance(v, dict):
+                key = _bad_metric_keys(v)[0]
+                where, words, v = f" key {key!r}", "a number, null, or a JSON list/object", v[key]
             shown = repr(v) if len(repr(v)) <= 60 else repr(v)[:57] + "..."
-            raise RecordError(
-                f"{source}: field {name!r}: expected {_type_words(f.metadata['types'])}, "
-                f"got {type(v).__name__} {shown}"
-            )
+            raise RecordError(f"{source}: field {name!r}{where}: expected {words}, got {type(v).__name__} {shown}")
     if d["status"] not in STATUSES:
         raise RecordError(f"{source}: field 'status': expected one of {STATUSES}, got {d['status']!r}")
     if d["status"] == "failed" and not d.get("error"):
@@ -236,9 +248,28 @@ def validate_dict(d: dict, source: str = "<dict>") -> None:
 
 
 def record_path(results_dir: str | Path, rec: RunRecord) -> Path:
-    """``results_dir/<task with / as __>/v<version>/<preset>/<model>/seed<seed>.json``."""
-    return (Path(results_dir) / rec.task.replace("/", "__") / f"v{rec.task_version}" / rec.preset / rec.model
-            / f"seed{rec.seed}.json")
+    """``results_dir/<task with / as __>/v<version>/<preset>/<model>/seed<seed>.json`` (``/`` in a model
+    name also becomes ``__``). The dataset fingerprint is not part of the path: a rerun after the data
+    changed replaces the older record of that seed."""
+    return (Path(results_dir) / rec.task.replace("/", "__") / f"v{rec.task_version}" / rec.preset
+            / rec.model.replace("/", "__") / f"seed{rec.seed}.json")
+
+
+def existing_record(results_dir: str | Path, task: str, task_version: int, preset: str, model: str,
+                    seed: int) -> RunRecord | None:
+    """The record already written for this run, or None when there is none or it is unreadable
+    (a warning names the bad file; rerunning the seed replaces it)."""
+    probe = RunRecord(task=task, task_version=task_version, preset=preset, model=model, model_family="user",
+                      seed=seed, status="ok", primary_metric="", higher_is_better=True, lensbench_version="",
+                      dataset="", dataset_fingerprint="", task_config_hash="", model_config_hash="")
+    path = record_path(results_dir, probe)
+    if not path.exists():
+        return None
+    try:
+        return read_record(path)
+    except RecordError as e:
+        warnings.warn(f"ignoring unreadable record (the run will be redone): {e}", stacklevel=2)
+        return None
 
 
 def write_record(rec: RunRecord, results_dir: str | Path) -> Path:
@@ -305,59 +336,6 @@ def load_records(results_dir: str | Path, strict: bool = True) -> list[RunRecord
         except RecordError as e:
             warnings.warn(f"skipping bad record: {e}", stacklevel=2)
     return out
-
-
-# ----------------------------------------------------------------------------- provenance helpers
-
-DEFAULT_PACKAGES = ("lensbench", "torch", "torchvision", "timm", "numpy", "scipy", "scikit-learn", "pandas",
-                    "datasets", "mlflow", "lenstronomy", "caustics")
-
-
-def package_versions(names: tuple[str, ...] = DEFAULT_PACKAGES) -> dict[str, str]:
-    """Installed versions of ``names`` (missing packages are left out)."""
-    out = {}
-    for n in names:
-        try:
-            out[n] = version(n)
-        except PackageNotFoundError:
-            pass
-    return out
-
-
-def hardware_info() -> dict:
-    """CPU model, core count, CUDA device name (or None), torch threads, platform, Python version."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = {"cpu": cpu, "cpu_count": os.cpu_count(), "cuda": None, "torch_threads": None,
-            "platform": platform.platform(), "python": platform.python_version()}
-    try:
-        import torch
-
-        info["torch_threads"] = torch.get_num_threads()
-        if torch.cuda.is_available():
-            info["cuda"] = torch.cuda.get_device_name(0)
-    except ImportError:
-        pass
-    return info
-
-
-def git_commit(repo_dir: str | Path | None = None) -> str | None:
-    """HEAD commit of the checkout containing ``repo_dir`` (default: this package), ``-dirty`` if modified."""
-    cwd = Path(repo_dir) if repo_dir else Path(__file__).resolve().parent
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
-                             timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--"], cwd=cwd, capture_output=True,
-                               timeout=10).returncode == 1
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return sha + ("-dirty" if dirty else "") if sha else None
 
 
 # ----------------------------------------------------------------------------- schema doc

@@ -80,7 +80,8 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> r
             fitted = trainer.fit(task, model, preset.budget, train, val, seed=seed, device=device,
                                  autocast=opts.bf16, on_epoch=lambda e, row: tracker.log_epoch(e, row),
                                  progress=opts.progress)
-            rec.metrics_val, rec.history = fitted.metrics_val, fitted.history
+            rec.metrics_val = {k: v for k, v in fitted.metrics_val.items() if isinstance(v, (int, float))}
+            rec.history = fitted.history
             rec.selected_epoch, rec.epochs_run, rec.train_time_s = (
                 fitted.selected_epoch, fitted.epochs_run, fitted.train_time_s)
             scaler = train.scaler
@@ -108,7 +109,7 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> r
 def dsdict_fingerprint(dsdict) -> str:
     from benchmark import data
 
-    return data.stored_fingerprint(dsdict)
+    return data.read_meta(dsdict)["fingerprint"]
 
 
 @dataclass

@@ -147,7 +147,7 @@ class Tracker:
         scheme = urlparse(self._uri).scheme
         if scheme in ("http", "https"):  # fail fast instead of MLflow's long retry loop
             url = self._uri.rstrip("/") + "/health"
-            with urllib.request.urlopen(url, timeout=self._probe_timeout_s) as resp:  # noqa: S310
+            with urllib.request.urlopen(url, timeout=self._probe_timeout_s) as resp:
                 if resp.status != 200:
                     raise ConnectionError(f"{url} answered HTTP {resp.status}")
         _quiet_mlflow_logs()
@@ -172,11 +172,13 @@ class Tracker:
             return exp.experiment_id
 
     def _start(self, experiment: str, run_name: str, params: Mapping | None, tags: Mapping | None) -> None:
-        if self._client is None:
-            self._connect()
-        exp_id = self._experiment_id(experiment)
-        run = self._client.create_run(exp_id, run_name=run_name,
-                                      tags={_key(k): str(v) for k, v in (tags or {}).items()})
+        with warnings.catch_warnings():  # MLflow's store setup emits SQLAlchemy deprecation noise
+            warnings.simplefilter("ignore", DeprecationWarning)
+            if self._client is None:
+                self._connect()
+            exp_id = self._experiment_id(experiment)
+            run = self._client.create_run(exp_id, run_name=run_name,
+                                          tags={_key(k): str(v) for k, v in (tags or {}).items()})
         self._run_id = run.info.run_id
         if params:
             self.log_params(params)

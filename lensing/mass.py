@@ -73,7 +73,7 @@ LENS_KEYS = {
 }
 
 # Elements of one (B, Kc, H, W) block processed at a time by the substructure sums.
-_CHUNK_ELEMENTS = 1 << 22
+_CHUNK_ELEMENTS = 1 << 20
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -221,11 +221,51 @@ def _point_mass_kernel(X, Y, theta_E, center_x, center_y):
     return w * dx, w * dy
 
 
+def _is_separable_grid(x: torch.Tensor, y: torch.Tensor) -> bool:
+    """True for a 2-D grid where x depends only on the column and y only on the row."""
+    return (x.ndim == 2 and y.shape == x.shape and bool((x == x[:1]).all())
+            and bool((y == y[:, :1]).all()))
+
+
+def _point_mass_separable(x1, y1, te, cx, cy):
+    """Point-mass sum on a separable grid, layout (b, H, W, k), chunked over b and k.
+
+    r2 = dx(w, k)^2 + dy(h, k)^2 is one broadcast add; alpha_y is a batched mat-vec over k,
+    alpha_x a multiply-and-sum over the contiguous k axis. te is 0 for masked entries.
+    """
+    B, K = te.shape
+    H, W = y1.shape[0], x1.shape[0]
+    w2 = te * te
+    bc = max(1, min(B, _CHUNK_ELEMENTS // max(1, H * W * K)))
+    kc = K if bc > 1 or H * W * K <= _CHUNK_ELEMENTS else max(1, _CHUNK_ELEMENTS // (H * W))
+    out_x, out_y = [], []
+    for b0 in range(0, B, bc):
+        bs = slice(b0, b0 + bc)
+        ax = ay = None
+        for k0 in range(0, K, kc):
+            ks = slice(k0, k0 + kc)
+            dx = x1[None, None, :, None] - cx[bs, None, None, ks]       # (b, 1, W, k)
+            dy = y1[None, :, None, None] - cy[bs, None, None, ks]       # (b, H, 1, k)
+            inv = torch.reciprocal((dx * dx + dy * dy).clamp(min=POINT_MASS_R_MIN ** 2))  # (b, H, W, k)
+            wx = w2[bs, None, None, ks] * dx                            # (b, 1, W, k)
+            wy = w2[bs, None, None, ks] * dy                            # (b, H, 1, k)
+            px = (inv * wx).sum(-1)                                     # (b, H, W)
+            py = torch.matmul(inv, wy.transpose(-1, -2)).squeeze(-1)    # (b, H, W)
+            ax = px if ax is None else ax + px
+            ay = py if ay is None else ay + py
+        out_x.append(ax)
+        out_y.append(ay)
+    return torch.cat(out_x), torch.cat(out_y)
+
+
 def point_mass(x, y, theta_E, center_x, center_y, mask=None):
     """Sum of point masses (lenstronomy ``POINT_MASS``); params (B,) or (B, K), mask (B, K)."""
     ref = _ref(x, y)
     ts, mask, shape = _sub_params(ref, mask, {"theta_E": 0.0, "center_x": 0.0, "center_y": 0.0},
                                   theta_E=theta_E, center_x=center_x, center_y=center_y)
+    if _is_separable_grid(x, y):
+        te = ts["theta_E"] if mask is None else torch.where(mask, ts["theta_E"], torch.zeros_like(ts["theta_E"]))
+        return _point_mass_separable(x[0], y[:, 0], te, ts["center_x"], ts["center_y"])
     return _chunked_sum(_point_mass_kernel, x, y, shape, ts, mask)
 
 

@@ -66,3 +66,52 @@ def toy_split(task: TaskSpec, n: int, seed: int, scaler: TargetScaler | None = N
 @pytest.fixture
 def toy_task():
     return make_task()
+
+
+class ToyRecipe:
+    """A tiny deterministic stand-in for a simulator recipe: blob (no_sub) vs ring (cdm)."""
+
+    name, version, classes, image_shape, pixel_scale = "toy", 1, ("no_sub", "cdm"), (1, 16, 16), 0.1
+    columns = ("radius",)
+    description = "toy blobs and rings"
+
+    def generate(self, class_name, n, seed, *, data_root=None, device=None):
+        imgs, _, radii = toy_images(2 * n, 16, seed)
+        pick = slice(0, None, 2) if class_name == "no_sub" else slice(1, None, 2)
+        return imgs[pick], {"radius": radii[pick]}
+
+
+@pytest.fixture
+def toy_bench(tmp_path, monkeypatch):
+    """Register a toy dataset, toy tasks (classification, regression, anomaly) and a tiny model;
+    data cache, results and MLflow all under tmp_path."""
+    import sys
+
+    from benchmark import data, registry
+    from benchmark.runner import RunOptions
+    from benchmark.specs import DatasetSpec, ModelSpec
+
+    sys.path.insert(0, str(REPO / "examples" / "lensbench-example-plugin"))
+    from lensbench_example import tiny_cnn
+
+    monkeypatch.setattr(data, "get_recipe", lambda name: ToyRecipe())
+    monkeypatch.setenv("LENSBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    added = []
+
+    def add(reg, spec, name):
+        reg.register(spec, "test")
+        added.append((reg, name))
+
+    add(registry.datasets, DatasetSpec("toy", 1, "toy", ("no_sub", "cdm"), (1, 16, 16), 0.1, recipe="toy",
+                                       columns=("radius",)), "toy")
+    for kind in ("classification", "regression", "anomaly"):
+        task = make_task(kind, epochs=2)
+        add(registry.tasks, task, task.id)
+    add(registry.models, ModelSpec("toy-cnn", tiny_cnn, "user", ("classification", "regression"), "tiny"),
+        "toy-cnn")
+    opts = RunOptions(results_dir=tmp_path / "results", tracking_uri=f"sqlite:///{tmp_path}/mlflow.db",
+                      cache=tmp_path / "cache", progress=False)
+    yield opts
+    for reg, name in added:
+        reg.unregister(name)

@@ -1,5 +1,6 @@
 """Leaderboard aggregation (numbers by hand), tie-group ranks, table separation, renderers, plots."""
 
+import json
 import math
 
 import numpy as np
@@ -159,6 +160,12 @@ def test_write_leaderboard(records, tmp_path):
             write_record(r, tmp_path / "results")
     out = write_leaderboard(tmp_path / "results", tmp_path / "board")
     assert set(out) == {"md", "csv", "html"} and all(p.exists() for p in out.values())
+    more = write_leaderboard(tmp_path / "results", tmp_path / "board", formats=("json", "png"))
+    rows = json.loads(more["json"].read_text())
+    assert {(r["task_version"], r["model"], r["rank"]) for r in rows} >= {(1, "m3", 4), (2, "m1", 1)}
+    pngs = sorted(k for k in more if k.startswith("png:"))
+    assert pngs == ["png:substructure__model1_v1_quick_aaaaaaaa.png", "png:substructure__model1_v2_quick_aaaaaaaa.png"]
+    assert more[pngs[0]].read_bytes()[:4] == b"\x89PNG"
     assert "0.9200 ± 0.0200 (3)" in out["md"].read_text()
     assert not [p for p in (tmp_path / "board").iterdir() if p.name.startswith(".")]
     with pytest.raises(ValueError, match="unknown"):

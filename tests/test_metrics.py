@@ -176,7 +176,9 @@ def test_binned_metric_edges_and_errors():
     assert rows[1]["value"] == 1.0 and rows[1]["error"] is None
     assert rows[2]["value"] == pytest.approx(roc_auc_score(yt[2:], yp[2:]))
     assert (rows[2]["lo"], rows[2]["hi"]) == (1.0, 2.0)
-    mae = lambda a, b: float(np.abs(a - b).mean())  # noqa: E731
+    def mae(a, b):
+        return float(np.abs(a - b).mean())
+
     q = binned_metric(np.arange(10.0), np.zeros(10), np.arange(10.0), 2, mae)
     assert [r["n"] for r in q] == [5, 5] and q[0]["value"] == pytest.approx(2.0)
     assert worst_bin(q, higher_better=False)["value"] == pytest.approx(7.0)

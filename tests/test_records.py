@@ -12,10 +12,9 @@ from benchmark.records import (
     SCHEMA_VERSION,
     RecordError,
     RunRecord,
-    hardware_info,
+    existing_record,
     iter_records,
     load_records,
-    package_versions,
     read_record,
     record_path,
     schema_markdown,
@@ -24,30 +23,33 @@ from benchmark.records import (
 
 
 def make_record(**kw) -> RunRecord:
-    base = dict(
-        task="substructure/model1", task_version=2, preset="quick", model="resnet18", model_family="baseline",
-        seed=0, status="ok", primary_metric="auc_macro", higher_is_better=True,
-        secondary_metrics=["accuracy"],
-        metrics_val={"auc_macro": 0.9, "accuracy": 0.8},
-        metrics_test={"auc_macro": 0.91, "accuracy": 0.81, "confusion_matrix": [[5, 1], [2, 4]]},
-        selected_epoch=3, epochs_run=5, history=[{"epoch": 0, "train_loss": 1.0, "val_auc_macro": 0.7}],
-        n_params=11_000_000, train_time_s=12.5, eval_time_s=0.5, wall_time_s=14.0,
-        hardware={"cpu": "x", "cuda": None, "torch_threads": 2}, packages={"torch": "2.14.1"},
-        git_commit="abc123", lensbench_version="0.1.0", dataset="model1-sim@v1",
-        dataset_fingerprint="f" * 16, task_config_hash="t" * 16, model_config_hash="m" * 16,
-    )
+    base = {
+        "task": "substructure/model1", "task_version": 2, "preset": "quick", "model": "resnet18",
+        "model_family": "baseline", "seed": 0, "status": "ok", "primary_metric": "auc_macro",
+        "higher_is_better": True, "secondary_metrics": ["accuracy"],
+        "metrics_val": {"auc_macro": 0.9, "accuracy": 0.8},
+        "metrics_test": {"auc_macro": 0.91, "accuracy": 0.81, "confusion_matrix": [[5, 1], [2, 4]]},
+        "selected_epoch": 3, "epochs_run": 5,
+        "history": [{"epoch": 0, "train_loss": 1.0, "val_auc_macro": 0.7}],
+        "n_params": 11_000_000, "train_time_s": 12.5, "eval_time_s": 0.5, "wall_time_s": 14.0,
+        "hardware": {"cpu": "x", "cuda": None, "torch_threads": 2}, "packages": {"torch": "2.14.1"},
+        "git_commit": "abc123", "lensbench_version": "0.1.0", "dataset": "model1-sim@v1",
+        "dataset_fingerprint": "f" * 16, "task_config_hash": "t" * 16, "model_config_hash": "m" * 16,
+    }
     base.update(kw)
     return RunRecord(**base)
 
 
 def test_round_trip_and_path(tmp_path):
-    rec = make_record(metrics_val={"auc_macro": np.float32(0.5)}, n_params=np.int64(7),
+    rec = make_record(metrics_val={"auc_macro": np.float32(0.5), "confusion_matrix": np.eye(2, dtype=int)},
+                      n_params=np.int64(7),
                       history=[{"epoch": 0, "loss": float("nan")}])
     path = write_record(rec, tmp_path)
     assert path == tmp_path / "substructure__model1" / "v2" / "quick" / "resnet18" / "seed0.json"
     assert path == record_path(tmp_path, rec)
     raw = json.loads(path.read_text())  # strict JSON: NaN became null, numpy became Python
     assert raw["history"][0]["loss"] is None and raw["metrics_val"]["auc_macro"] == 0.5
+    assert raw["metrics_val"]["confusion_matrix"] == [[1, 0], [0, 1]]
     assert raw["schema_version"] == SCHEMA_VERSION and raw["n_params"] == 7
     back = read_record(path)
     assert back.to_dict() == rec.to_dict()
@@ -96,7 +98,9 @@ def _write_json(tmp_path: Path, d, name="seed0.json") -> Path:
         (lambda d: d.update(seed="0"), r"field 'seed': expected an integer, got str"),
         (lambda d: d.update(seed=True), r"field 'seed': expected an integer, got bool"),
         (lambda d: d.update(higher_is_better=1), r"field 'higher_is_better': expected true/false"),
-        (lambda d: d.update(metrics_val={"auc": "high"}), r"field 'metrics_val': expected an object of numbers"),
+        (lambda d: d.update(metrics_val={"auc": 0.5, "f1": "high"}),
+         r"field 'metrics_val' key 'f1': expected a number, null, or a JSON list/object, got str 'high'"),
+        (lambda d: d.update(metrics_test={"auc_macro": 0.5, "flag": True}), r"field 'metrics_test' key 'flag'"),
         (lambda d: d.update(n_params=1.5), r"field 'n_params': expected an integer or null"),
         (lambda d: d.update(schema_version=99), r"field 'schema_version' is 99"),
         (lambda d: d.pop("schema_version"), r"field 'schema_version' is missing"),
@@ -155,10 +159,11 @@ def test_schema_markdown_lists_every_field():
     assert f"version {SCHEMA_VERSION}" in md
 
 
-def test_provenance_helpers():
-    hw = hardware_info()
-    assert {"cpu", "cpu_count", "cuda", "torch_threads"} <= set(hw) and hw["torch_threads"] >= 1
-    pv = package_versions()
-    assert "numpy" in pv and pv["numpy"] == np.__version__
-    rec = make_record(hardware=hw, packages=pv)
-    rec.validate()  # provenance dicts are valid record content
+def test_existing_record(tmp_path):
+    args = (tmp_path, "substructure/model1", 2, "quick", "resnet18", 0)
+    assert existing_record(*args) is None
+    write_record(make_record(), tmp_path)
+    assert existing_record(*args).metrics_test["auc_macro"] == 0.91
+    record_path(tmp_path, make_record()).write_text("{")
+    with pytest.warns(UserWarning, match="unreadable record"):
+        assert existing_record(*args) is None

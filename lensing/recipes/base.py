@@ -48,6 +48,7 @@ SERSIC_COLUMNS = ("src_amp", "src_R", "src_n", "src_e1", "src_e2", "src_x", "src
 COSMOS_COLUMNS = ("src_amp", "src_R", "src_x", "src_y", "src_phi", "src_index")
 SUB_COLUMNS = ("n_sub", "sub_mass_total", "sub_mass_fraction", "log10_m_a")
 OBS_COLUMNS = ("snr", "exposure_time")
+LINE_KEYS = ("line_theta_E", "line_x", "line_y", "line_half_length", "line_angle")
 
 
 # ----------------------------------------------------------------------------- spec dataclasses
@@ -124,7 +125,8 @@ class PointMassSubhalos:
 
 @dataclass(frozen=True)
 class Vortex:
-    """Axion vortex: ``n_points`` equal point masses (total ``mass`` Msun) on a straight line.
+    """Axion vortex: ``n_points`` equal point masses (total ``mass`` Msun) on a straight line, or
+    with ``n_points = 0`` one continuous uniform line mass (``lensing.mass.line_mass``).
 
     The line passes through the lens centre (``through="lens"``) or the image centre
     (``"origin"``, DeepLense) at a random angle U(0, 2 pi); half-length
@@ -139,7 +141,8 @@ class Vortex:
     through: str = "lens"
 
     def describe(self) -> str:
-        return (f"{self.n_points} equal point masses, total mass {self.mass} Msun, on a line through the "
+        what = "a continuous uniform line mass" if self.n_points == 0 else f"{self.n_points} equal point masses"
+        return (f"{what}, total mass {self.mass} Msun, on a line through the "
                 f"{'lens centre' if self.through == 'lens' else 'image centre'} at angle U(0, 2pi); "
                 f"half-length {self.length_coeff:g} * 1e-22 / (2 m_a) arcsec, log10(m_a / eV) ~ {self.log10_m_a}")
 
@@ -193,17 +196,22 @@ def matched_snr(img: torch.Tensor, exposure_time: torch.Tensor, background_rms: 
 
 
 def solve_amp_for_snr(unit_img: torch.Tensor, target: torch.Tensor, exposure_time: torch.Tensor,
-                      background_rms: float, iters: int = 80) -> torch.Tensor:
-    """Scale ``a`` (B,) with matched_snr(a * unit_img) = target (monotone in a; bisection in log a)."""
-    lo = torch.full_like(target, -30.0, dtype=torch.float64)
-    hi = torch.full_like(target, 30.0, dtype=torch.float64)
+                      background_rms: float, iters: int = 48) -> torch.Tensor:
+    """Scale ``a`` (B,) with matched_snr(a * unit_img) = target (monotone in a; bisection in log a).
+
+    Bracket: the background-only SNR a sqrt(sum s^2) / sigma is an upper bound, so
+    a >= a0 = target sigma / sqrt(sum s^2); the solution lies below a0 * 1e6 for any sane image.
+    """
     s = unit_img.clamp(min=0).double()
     t = exposure_time.double().view(-1, 1, 1)
+    target = target.double()
+    a0 = target * background_rms / torch.sqrt((s * s).sum(dim=(-2, -1))).clamp(min=1e-300)
+    lo, hi = torch.log(a0), torch.log(a0) + math.log(1e6)
     for _ in range(iters):
         mid = 0.5 * (lo + hi)
         a = torch.exp(mid).view(-1, 1, 1)
         snr = torch.sqrt(((a * s) ** 2 / (a * s / t + background_rms**2)).sum(dim=(-2, -1)))
-        below = snr < target.double()
+        below = snr < target
         lo = torch.where(below, mid, lo)
         hi = torch.where(below, hi, mid)
     return torch.exp(0.5 * (lo + hi))
@@ -344,17 +352,24 @@ class Recipe:
             log_ma = spec.log10_m_a.sample(g, n)
             ang = 2 * math.pi * torch.rand(n, generator=g, dtype=torch.float64)
             L = torch.from_numpy(vortex_half_length(10.0 ** log_ma.numpy()))
-            K = spec.n_points
-            t = torch.linspace(-1.0, 1.0, K, dtype=torch.float64).view(1, K) * L.view(n, 1)
             cx = p["center_x"] if spec.through == "lens" else torch.zeros(n, dtype=torch.float64)
             cy = p["center_y"] if spec.through == "lens" else torch.zeros(n, dtype=torch.float64)
+            out = {"log10_m_a": log_ma, "vortex_half_length": L, "vortex_angle": ang}
+            if spec.n_points == 0:  # continuous uniform line mass (lensing.mass.line_mass)
+                z = torch.zeros(n, 1, dtype=torch.float64)
+                out.update(sub_theta_E=z, sub_x=z.clone(), sub_y=z.clone(), sub_mask=torch.zeros(n, 1, dtype=torch.bool),
+                           sub_mass=total.view(n, 1), n_sub=torch.ones(n, dtype=torch.float64),
+                           line_theta_E=k_te * torch.sqrt(total), line_x=cx.clone(), line_y=cy.clone(),
+                           line_half_length=L, line_angle=ang)
+                return out
+            K = spec.n_points
+            t = torch.linspace(-1.0, 1.0, K, dtype=torch.float64).view(1, K) * L.view(n, 1)
             x = cx.view(n, 1) + t * torch.cos(ang).view(n, 1)
             y = cy.view(n, 1) + t * torch.sin(ang).view(n, 1)
             m = (total / K).view(n, 1).expand(n, K).clone()
-            return {"sub_theta_E": k_te * torch.sqrt(m), "sub_x": x, "sub_y": y,
-                    "sub_mask": torch.ones(n, K, dtype=torch.bool), "sub_mass": m,
-                    "n_sub": torch.full((n,), float(K), dtype=torch.float64), "log10_m_a": log_ma,
-                    "vortex_half_length": L, "vortex_angle": ang}
+            out.update(sub_theta_E=k_te * torch.sqrt(m), sub_x=x, sub_y=y, sub_mask=torch.ones(n, K, dtype=torch.bool),
+                       sub_mass=m, n_sub=torch.full((n,), float(K), dtype=torch.float64))
+            return out
         raise TypeError(f"recipe {self.name!r}: unknown substructure spec {spec!r}")
 
     # -- images
@@ -394,11 +409,15 @@ class Recipe:
     def _render_batch(self, p: dict, sl: slice, inst, galaxies, device, noise_gen):
         f32 = dict(dtype=torch.float32, device=device)
         lens = {k: p[k][sl].to(**f32) for k in LENS_COLUMNS}
-        has_sub = bool(p["sub_mask"][sl].any())
+        has_points = bool(p["sub_mask"][sl].any())
+        has_line = "line_theta_E" in p
+        has_sub = has_points or has_line
         full = dict(lens)
-        if has_sub:
+        if has_points:
             full.update(sub_theta_E=p["sub_theta_E"][sl].to(**f32), sub_x=p["sub_x"][sl].to(**f32),
                         sub_y=p["sub_y"][sl].to(**f32), sub_mask=p["sub_mask"][sl].to(device))
+        if has_line:
+            full.update({k: p[k][sl].to(**f32) for k in LINE_KEYS})
         B = sl.stop - sl.start
         source, source_image = None, None
         if isinstance(self.source, SersicSource):

@@ -39,7 +39,7 @@ SNR = Brightness("snr", Uniform(20.0, 100.0))
 # --- substructure (calibrated: see RECIPES.md)
 CDM = PointMassSubhalos(count=20.0, mass=PowerLaw(1e7, 1e10, -1.9), radius=Uniform(0.3, 2.5),
                         poisson=True, radial="area", k_max=64)
-AXION = Vortex(mass=LogUniform(1e10, 3e10), log10_m_a=Uniform(-24.0, -22.0), n_points=100, through="lens")
+AXION = Vortex(mass=LogUniform(1e10, 3e10), log10_m_a=Uniform(-24.0, -22.0), n_points=0, through="lens")
 SUBSTRUCTURE = {"no_sub": NoSubstructure(), "cdm": CDM, "axion": AXION}
 
 

@@ -472,6 +472,8 @@ def import_dataset(
     pixel_scale: float = 0.0,
     seed: int = 0,
     description: str | None = None,
+    licence: str = "unknown (see the source folder)",
+    citation: str = "",
     progress: bool = True,
 ):
     """Read the folder ``path`` in format ``fmt`` into the cache as dataset ``name``.
@@ -508,6 +510,8 @@ def import_dataset(
             adapter=fmt,
             seed=int(seed),
             columns=columns_for(fmt, classes),
+            licence=licence,
+            citation=citation,
         )
     except SpecError as e:
         raise DataError(str(e)) from e

@@ -414,6 +414,15 @@ def _load_valid(path: Path, fp: str):
     return None
 
 
+def _intact(path: Path, fp: str) -> bool:
+    """True when ``path`` holds a complete build with fingerprint ``fp`` (meta and file sizes agree)."""
+    try:
+        meta = json.loads((path / META).read_text())
+        return meta.get("fingerprint") == fp and meta.get("files") == _file_sizes(path)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -501,11 +510,10 @@ def materialise(
             **extra,
         }
         (build / META).write_text(json.dumps(meta, indent=2))
-        old = None
-        if path.exists():
-            old = tmp / "old"
-            os.replace(path, old)
-        os.replace(build, path)
+        if not _intact(path, fp):  # else another process finished the same build first: keep that one
+            if path.exists():
+                os.replace(path, tmp / "old")  # deleted with tmp below
+            os.replace(build, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return datasets.load_from_disk(str(path))

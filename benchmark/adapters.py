@@ -454,7 +454,9 @@ def _reader(items: list[Item], root: Path, target, fmt: str, columns, split: str
                 m_a[i] = m
             cols = {"m_a": m_a} if "m_a" in columns else {}
             names = [it.name(root) for it in part]
-            yield Chunk(imgs, cols, names, f"{fmt} files {split}/{cls} ({names[0]} .. {names[-1]})", len(part))
+            yield Chunk(
+                imgs, cols, names, f"{fmt} files {split}/{cls} ({names[0]} .. {names[-1]})", len(part)
+            )
 
     return gen
 

@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     lb = sub.add_parser("leaderboard", help="render leaderboard tables from the records")
     lb.add_argument("--results", type=Path, default=Path("leaderboards/results"))
-    lb.add_argument("--format", nargs="*", choices=["md", "csv", "html"], default=["md", "csv", "html"])
+    lb.add_argument("--format", nargs="*", choices=["md", "csv", "html", "json", "png"],
+                    default=["md", "csv", "html", "png"])
     lb.add_argument("--out", type=Path, default=Path("leaderboards"))
     lb.add_argument("--print", dest="print_md", action="store_true", help="print the markdown tables")
     lb.set_defaults(func=cmd_leaderboard)
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--cache", type=Path, default=None)
     b.add_argument("--data-root", type=Path, default=None)
     b.add_argument("--force", action="store_true", help="rebuild even when the cache is valid")
+    b.add_argument("--device", default=None, help="simulate on this device (cpu | cuda); part of the fingerprint")
     b.set_defaults(func=cmd_data_build)
     s = dsub.add_parser("show", help="counts, fingerprint, dataset card and gallery PNG")
     s.add_argument("name")
@@ -106,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--format", required=True, choices=["deeplense", "lens-finding", "cutouts"])
     i.add_argument("--as", dest="name", required=True)
     i.add_argument("--cache", type=Path, default=None)
+    i.add_argument("--image-size", nargs=2, type=int, metavar=("H", "W"), help="resize cutouts to H x W")
+    i.add_argument("--pixel-scale", type=float, default=0.0, help="arcsec per pixel, when known")
+    i.add_argument("--seed", type=int, default=0, help="seed of the val split carved from train")
     i.set_defaults(func=cmd_data_import)
     return p
 
@@ -215,38 +220,42 @@ def cmd_show(args) -> int:
     return 0
 
 
-def _dataset_sizes(name: str, preset: str) -> list[dict]:
-    """The distinct split sizes that the registered tasks ask of a dataset at a preset."""
+def _dataset_sizes(spec, preset: str) -> list[dict | None]:
+    """The distinct split sizes that the registered tasks ask of a dataset at a preset
+    (``[None]`` = every file, for imported and other adapter datasets)."""
+    if spec.adapter is not None:
+        return [None]
     sizes = []
     for t in registry.tasks.all():
-        if name in (t.dataset, t.test_dataset) and preset in t.presets:
+        if spec.name in (t.dataset, t.test_dataset) and preset in t.presets:
             s = dict(t.presets[preset].sizes)
             if s not in sizes:
                 sizes.append(s)
     if not sizes:
-        raise data.DataError(f"no registered task uses dataset {name!r} with preset {preset!r}")
+        raise data.DataError(f"no registered task uses dataset {spec.name!r} with preset {preset!r}")
     return sizes
 
 
 def cmd_data_build(args) -> int:
-    spec = registry.datasets.get(args.name)
-    for sizes in _dataset_sizes(args.name, args.preset):
-        ds = data.materialise(spec, sizes, cache=args.cache, data_root=args.data_root, force=args.force)
-        print(f"{spec.name}: {sizes} per class, fingerprint {data.read_meta(ds)['fingerprint']}")
+    spec = data.resolve_spec(args.name, args.cache)
+    for sizes in _dataset_sizes(spec, args.preset):
+        ds = data.materialise(spec, sizes, cache=args.cache, data_root=args.data_root, force=args.force,
+                              device=args.device)
+        print(f"{spec.name}: {sizes or 'all files'} per class, fingerprint {data.read_meta(ds)['fingerprint']}")
     return 0
 
 
 def cmd_data_show(args) -> int:
     from benchmark import datacard
 
-    spec = registry.datasets.get(args.name)
-    sizes = _dataset_sizes(args.name, args.preset)[0]
+    spec = data.resolve_spec(args.name, args.cache)
+    sizes = _dataset_sizes(spec, args.preset)[0]
     ds = data.materialise(spec, sizes, cache=args.cache, data_root=args.data_root)
-    for split in ds:
-        counts = ds[split].to_pandas()["class_name"].value_counts().to_dict()
+    meta = data.read_meta(ds)
+    for split, counts in meta["counts"].items():
         print(f"{split}: {counts}")
-    print(f"fingerprint: {data.read_meta(ds)['fingerprint']}")
-    for what, path in datacard.show(spec, ds, sizes, cache=args.cache).items():
+    print(f"fingerprint: {meta['fingerprint']}")
+    for what, path in datacard.show(spec, ds, sizes, cache=args.cache, data_root=args.data_root).items():
         print(f"{what}: {path}")
     return 0
 
@@ -254,7 +263,9 @@ def cmd_data_show(args) -> int:
 def cmd_data_import(args) -> int:
     from benchmark import adapters
 
-    spec, ds = adapters.import_dataset(args.path, args.format, args.name, cache=args.cache)
+    spec, ds = adapters.import_dataset(args.path, args.format, args.name, cache=args.cache,
+                                       image_size=tuple(args.image_size) if args.image_size else None,
+                                       pixel_scale=args.pixel_scale, seed=args.seed)
     print(f"imported {spec.name}: {ds}  fingerprint {data.read_meta(ds)['fingerprint']}")
     return 0
 

@@ -24,7 +24,11 @@ of ``CHUNK`` or the recipe's ``generate(n, seed)`` is itself prefix-consistent.
 
 A cached folder is used only when ``lensbench.json`` exists, its fingerprint equals the expected one,
 and the Arrow files have the recorded sizes and row counts; otherwise it is rebuilt (with a warning).
-Builds go to a temporary folder that is renamed into place when complete.
+Builds go to a temporary folder that is renamed into place when complete; a failed build leaves the
+previous folder untouched, and if another process completed the same build meanwhile, that one is kept.
+
+Imported file datasets (``adapters.import_dataset``) are recorded in ``<cache>/imports/<name>.json``;
+``resolve_spec(name)`` finds registered and imported datasets alike.
 """
 
 from __future__ import annotations
@@ -510,7 +514,7 @@ def materialise(
             **extra,
         }
         (build / META).write_text(json.dumps(meta, indent=2))
-        if not _intact(path, fp):  # else another process finished the same build first: keep that one
+        if force or not _intact(path, fp):  # else another process finished this build first: keep it
             if path.exists():
                 os.replace(path, tmp / "old")  # deleted with tmp below
             os.replace(build, path)

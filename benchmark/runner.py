@@ -19,7 +19,7 @@ import torch
 
 from benchmark import __version__, plots, provenance, records, taskdata, trainer
 from benchmark.specs import ModelSpec, TaskSpec
-from benchmark.tracking import Tracker
+from benchmark.tracking import Tracker, standard_tags
 
 log = logging.getLogger("lensbench")
 DEFAULT_RESULTS = Path("leaderboards/results")
@@ -64,16 +64,16 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> r
         task_config_hash=task.config_hash(), model_config_hash=model_spec.config_hash(),
         mlflow_run_id=None, mlflow_tracking_uri=None, checkpoint=None,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        secondary_metrics=list(task.secondary_metrics),
     )
-    path = records.record_path(opts.results_dir, rec)
     tracker = Tracker(opts.tracking_uri)
     params = {"task": task.id, "task_version": task.version, "preset": opts.preset, "model": model_spec.name,
               "seed": seed, "epochs": preset.budget.epochs, "batch_size": preset.budget.batch_size,
               "lr": preset.budget.lr, "weight_decay": preset.budget.weight_decay, "n_params": rec.n_params,
               **{f"model.{k}": v for k, v in model_spec.config.items()}}
-    tags = {"task_version": str(task.version), "dataset_fingerprint": rec.dataset_fingerprint,
-            "git_commit": str(rec.git_commit), "lensbench_version": __version__, "family": model_spec.family,
-            "record_path": str(path)}
+    tags = standard_tags(task=task.id, task_version=task.version, preset=opts.preset, model=model_spec.name,
+                         model_family=model_spec.family, seed=seed, dataset_fingerprint=rec.dataset_fingerprint,
+                         git_commit=rec.git_commit, lensbench_version=__version__)
     with tracker.run(experiment=task.id, run_name=f"{model_spec.name}-seed{seed}", params=params, tags=tags):
         rec.mlflow_run_id, rec.mlflow_tracking_uri = tracker.run_id, tracker.tracking_uri
         try:
@@ -100,6 +100,9 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> r
         rec.wall_time_s = time.perf_counter() - t_wall
         path = records.write_record(rec, opts.results_dir)
         tracker.log_metrics({k: v for k, v in rec.metrics_test.items()}, prefix="test_")
+        tracker.set_tag("lensbench.record", str(path))
+        if rec.test_dataset_fingerprint:
+            tracker.set_tag("lensbench.test_dataset_fingerprint", rec.test_dataset_fingerprint)
         tracker.log_artifact(path)
         if rec.status == "ok":
             _log_plots(tracker, task, result)

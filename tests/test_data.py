@@ -149,6 +149,22 @@ def test_cache_hit_force_and_layout(tmp_path):
     assert data.builds(make_spec(), tmp_path / "cache")[0] == (SIZES, folder)
 
 
+def test_concurrent_identical_build_is_kept(tmp_path):
+    class Racing(FakeRecipe):  # another process completes the same build while this one runs
+        def generate(self, class_name, n, seed, **kw):
+            if not self.calls:
+                self.calls.append(("race", 0, 0))
+                self.other = build(tmp_path)
+                (data.dataset_dir(self.other) / "marker").write_text("first")
+            return super().generate(class_name, n, seed, **kw)
+
+    rec = Racing()
+    dsd = build(tmp_path, recipe=rec)
+    assert (data.dataset_dir(dsd) / "marker").read_text() == "first"  # the first finished build stays
+    assert not [p for p in data.dataset_dir(dsd).parent.iterdir() if p.name.startswith(".tmp")]
+    np.testing.assert_array_equal(load_split(dsd, "val").images, load_split(rec.other, "val").images)
+
+
 @pytest.mark.parametrize("damage", ["missing_meta", "corrupt_meta", "other_fingerprint", "truncated_arrow"])
 def test_damaged_cache_is_rebuilt(tmp_path, caplog, damage):
     rec = FakeRecipe()

@@ -156,24 +156,38 @@ def test_twin_has_no_physics_terms_and_zero_deflection(data, name):
         assert torch.equal(bx[0], twin.lensing.x) and torch.equal(by[3], twin.lensing.y)
 
 
-@pytest.mark.parametrize("name,kind", [(n, "classification") for n in SPECS]
-                         + [("lens-inversion", "regression"), ("lens-synthesis", "anomaly"),
-                            ("lens-synthesis-nophys", "anomaly")])
-def test_model_trains_on_simulated_lenses(data, name, kind):
-    task = make_task(kind)
-    model = _build(name, task).train()
+def _train(name: str, task, d, steps: int = 25) -> list[dict[str, float]]:
+    """``steps`` full-batch AdamW steps on the 64 simulated lenses; the logged parts per step."""
+    small = {"width": 8, **({"tokens_per_side": 4, "d_model": 32} if name.startswith("lensiformer") else {})}
+    model = _build(name, task, **small).train()
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
-    batch = _batch(task, data)
-    losses = []
-    for _ in range(25):
+    batch = _batch(task, d)
+    log = []
+    for _ in range(steps):
         parts = model.loss(batch, model(batch["image"]))
         opt.zero_grad()
         parts["loss"].backward()
         opt.step()
-        losses.append(float(parts["loss"]))
+        log.append({k: v.item() for k, v in parts.items()})
+    return log
+
+
+@pytest.mark.parametrize("name,kind", [(n, "classification") for n in SPECS]
+                         + [("lens-inversion", "regression"), ("lens-synthesis", "anomaly")])
+def test_model_trains_on_simulated_lenses(data, name, kind):
+    losses = [p["loss"] for p in _train(name, make_task(kind), data)]
     first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
     assert all(math.isfinite(v) for v in losses)
     assert last < 0.8 * first, f"{name}/{kind}: loss {first:.4f} -> {last:.4f}"
+
+
+def test_lensed_synthesis_explains_lenses_better_than_its_lens_free_twin(data):
+    """Anomaly training (reconstruction of the image by the smooth model): a lensed Sersic fits
+    rings and arcs, an unlensed one cannot (measured after 25 steps: about 0.16 vs 0.98)."""
+    task = make_task("anomaly")
+    pinn = _train("lens-synthesis", task, data)[-1]["task"]
+    twin = _train("lens-synthesis-nophys", task, data)[-1]["task"]
+    assert pinn < 0.5 * twin, (pinn, twin)
 
 
 def test_eval_without_aux_and_anomaly_score(data):

@@ -23,8 +23,8 @@ def test_run_writes_record_and_mlflow_run(toy_bench):
     assert back.metrics_test == json.loads(json.dumps(rec.metrics_test))
     assert back.dataset_fingerprint and back.mlflow_run_id
     run = MlflowClient(toy_bench.tracking_uri).get_run(back.mlflow_run_id)
-    assert run.data.tags["record_path"] == str(path)
-    assert run.data.tags["dataset_fingerprint"] == back.dataset_fingerprint
+    assert run.data.tags["lensbench.record"] == str(path)
+    assert run.data.tags["lensbench.dataset_fingerprint"] == back.dataset_fingerprint
     assert run.data.params["epochs"] == "2"
     assert run.data.metrics["test_auc_macro"] == pytest.approx(rec.metrics_test["auc_macro"])
     history = MlflowClient(toy_bench.tracking_uri).get_metric_history(back.mlflow_run_id, "val_auc_macro")

@@ -21,10 +21,9 @@ def store(tmp_path_factory):
 
     _quiet_mlflow_logs()
     uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
-    client = MlflowClient(uri)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # SQLAlchemy noise from MLflow's store
-        client.search_experiments()  # creates the tables now, once
+        client = MlflowClient(uri)  # creates the tables now, once
     return uri, client
 
 

@@ -1,0 +1,209 @@
+"""Simulator throughput: lenstronomy (one image per call) vs caustics (batched) vs lensing/ (batched).
+
+Same parameter draws for all three, Model II-like recipe (SIE + external shear + elliptical Sersic
+source, Gaussian PSF, no supersampling, no noise) for the classes no_sub, cdm (25 point masses) and
+axion (100 equal point masses on a line), at 64x64 (Euclid-like 0.101"/px, FWHM 0.16") and 150x150
+(Model I 0.05"/px, FWHM 0.087"). Also the peak RSS of a chunked dataset-building loop.
+
+caustics is timed through its functional API (``caustics.lenses.func.reduced_deflection_angle_sie``,
+``..._point``, ``..._external_shear`` and ``caustics.light.func.brightness_sersic``), with parameters
+broadcast over the batch ((B, 1, 1) tensors) and point masses broadcast over (B, Kc, H, W) chunks
+of 10 subhalos. caustics has no PSF operator in its functional API, so its timing uses the same
+torch ``conv2d`` Gaussian kernel as lensing/ (its images are not compared pixel by pixel; SIE
+parametrisations differ: caustics takes q, phi, Rein).
+
+Run: ``python perf/simulator.py`` (writes the "simulator" section of perf/README.md and prints it);
+``--quick`` for a short smoke run. torch uses 2 threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from lensing import instruments, psf as lpsf, render  # noqa: E402
+
+CLASSES = {"no_sub": 0, "cdm": 25, "axion": 100}
+
+
+# ------------------------------------------------------------------------------ parameter draws
+def draw(cls: str, n: int, seed: int) -> dict[str, np.ndarray]:
+    """Model II-like parameters as numpy arrays (n,) / (n, K)."""
+    rng = np.random.default_rng(seed)
+    p = dict(theta_E=rng.uniform(1.1, 1.45, n), e1=rng.uniform(-0.2, 0.2, n), e2=rng.uniform(-0.2, 0.2, n),
+             center_x=rng.uniform(-0.05, 0.05, n), center_y=rng.uniform(-0.05, 0.05, n),
+             gamma1=rng.uniform(-0.08, 0.08, n), gamma2=rng.uniform(-0.08, 0.08, n),
+             amp=rng.uniform(10, 30, n), R_sersic=rng.uniform(0.15, 0.4, n), n_sersic=rng.uniform(0.8, 2.0, n),
+             s_e1=rng.uniform(-0.2, 0.2, n), s_e2=rng.uniform(-0.2, 0.2, n),
+             s_x=rng.uniform(-0.35, 0.35, n), s_y=rng.uniform(-0.35, 0.35, n))
+    K = CLASSES[cls]
+    if cls == "cdm":
+        # theta_E ~ sqrt(m): m ~ m^-0.9 on [1e6, 1e10] Msun, theta_E(1e10) ~ 0.13"
+        u = rng.random((n, K))
+        m = (1e6 ** 0.1 + u * (1e10 ** 0.1 - 1e6 ** 0.1)) ** 10
+        r, phi = rng.uniform(0.25, 2.0, (n, K)), rng.uniform(0, 2 * np.pi, (n, K))
+        p.update(sub_theta_E=0.13 * np.sqrt(m / 1e10), sub_x=r * np.cos(phi), sub_y=r * np.sin(phi))
+    elif cls == "axion":
+        L = 0.06 * 1e-22 / (2 * 10 ** rng.uniform(-24, -22, n))
+        ang = rng.uniform(0, np.pi, n)
+        t = np.linspace(-1, 1, K)[None] * L[:, None]
+        p.update(sub_theta_E=np.full((n, K), 0.022), sub_x=t * np.cos(ang)[:, None], sub_y=t * np.sin(ang)[:, None])
+    return p
+
+
+def torch_dicts(p: dict, sl: slice, dtype=torch.float32):
+    T = lambda k: torch.as_tensor(p[k][sl], dtype=dtype)  # noqa: E731
+    lens = {k: T(k) for k in ("theta_E", "e1", "e2", "center_x", "center_y", "gamma1", "gamma2")}
+    if "sub_theta_E" in p:
+        lens.update(sub_theta_E=T("sub_theta_E"), sub_x=T("sub_x"), sub_y=T("sub_y"))
+    src = dict(amp=T("amp"), R_sersic=T("R_sersic"), n_sersic=T("n_sersic"), e1=T("s_e1"), e2=T("s_e2"),
+               center_x=T("s_x"), center_y=T("s_y"))
+    return lens, src
+
+
+# ------------------------------------------------------------------------------ lenstronomy
+def lenstronomy_rate(inst, p: dict, n: int) -> float:
+    from lenstronomy.Data.imaging_data import ImageData
+    from lenstronomy.Data.psf import PSF
+    from lenstronomy.ImSim.image_model import ImageModel
+    from lenstronomy.LensModel.lens_model import LensModel
+    from lenstronomy.LightModel.light_model import LightModel
+    import lenstronomy.Util.util as lutil
+
+    _, _, ra0, dec0, _, _, pix2ang, _ = lutil.make_grid_with_coordtransform(
+        inst.npix, inst.pixel_scale, center_ra=0, center_dec=0, subgrid_res=1, inverse=True)
+    data = ImageData(image_data=np.zeros((inst.npix, inst.npix)), ra_at_xy_0=ra0, dec_at_xy_0=dec0,
+                     transform_pix2angle=pix2ang)
+    ps = PSF(psf_type="GAUSSIAN", fwhm=inst.psf_fwhm, pixel_size=inst.pixel_scale, truncation=inst.psf_truncation)
+    K = p["sub_theta_E"].shape[1] if "sub_theta_E" in p else 0
+    im = ImageModel(data, ps, lens_model_class=LensModel(["SIE", "SHEAR"] + ["POINT_MASS"] * K),
+                    source_model_class=LightModel(["SERSIC_ELLIPSE"]), kwargs_numerics={"supersampling_factor": 1})
+    t0 = time.perf_counter()
+    for i in range(n):
+        kl = [dict(theta_E=p["theta_E"][i], e1=p["e1"][i], e2=p["e2"][i], center_x=p["center_x"][i],
+                   center_y=p["center_y"][i]), dict(gamma1=p["gamma1"][i], gamma2=p["gamma2"][i])]
+        kl += [dict(theta_E=p["sub_theta_E"][i, k], center_x=p["sub_x"][i, k], center_y=p["sub_y"][i, k])
+               for k in range(K)]
+        ks = [dict(amp=p["amp"][i], R_sersic=p["R_sersic"][i], n_sersic=p["n_sersic"][i], e1=p["s_e1"][i],
+                   e2=p["s_e2"][i], center_x=p["s_x"][i], center_y=p["s_y"][i])]
+        im.image(kl, ks)
+    return n / (time.perf_counter() - t0)
+
+
+# ------------------------------------------------------------------------------ caustics
+def caustics_render(inst, lens: dict, src: dict, kernel: torch.Tensor) -> torch.Tensor:
+    from caustics.lenses import func as lf
+    from caustics.light import func as sf
+    from lensing.grid import pixel_grid
+
+    x, y = pixel_grid(inst.npix, inst.pixel_scale, dtype=lens["theta_E"].dtype)
+    c = lambda v: v[:, None, None]  # noqa: E731
+
+    def phi_q(e1, e2):
+        return torch.atan2(e2, e1) / 2, (1 - torch.hypot(e1, e2)) / (1 + torch.hypot(e1, e2))
+
+    phi, q = phi_q(lens["e1"], lens["e2"])
+    ax, ay = lf.reduced_deflection_angle_sie(c(lens["center_x"]), c(lens["center_y"]), c(q), c(phi),
+                                             c(lens["theta_E"]), x, y)
+    sx, sy = lf.reduced_deflection_angle_external_shear(0.0, 0.0, c(lens["gamma1"]), c(lens["gamma2"]), x, y)
+    ax, ay = ax + sx, ay + sy
+    if "sub_theta_E" in lens:
+        K = lens["sub_theta_E"].shape[1]
+        for k0 in range(0, K, 10):
+            sl = slice(k0, k0 + 10)
+            px, py = lf.reduced_deflection_angle_point(lens["sub_x"][:, sl, None, None], lens["sub_y"][:, sl, None, None],
+                                                       lens["sub_theta_E"][:, sl, None, None], x, y)
+            ax, ay = ax + px.sum(1), ay + py.sum(1)
+    sphi, sq = phi_q(src["e1"], src["e2"])
+    k = sf.k_lenstronomy(src["n_sersic"])
+    img = sf.brightness_sersic(c(src["center_x"]), c(src["center_y"]), c(sq), c(sphi), c(src["n_sersic"]),
+                               c(src["R_sersic"]), c(src["amp"]), x - ax, y - ay, c(k))
+    return lpsf.convolve(img, kernel, padding="nearest") * inst.pixel_scale ** 2
+
+
+# ------------------------------------------------------------------------------ timing helpers
+def torch_rate(fn, p: dict, batch: int, n_batches: int) -> float:
+    with torch.no_grad():
+        fn(*torch_dicts(p, slice(0, batch)))            # warm-up
+        t0 = time.perf_counter()
+        for b in range(n_batches):
+            fn(*torch_dicts(p, slice(b * batch, (b + 1) * batch)))
+        return batch * n_batches / (time.perf_counter() - t0)
+
+
+def peak_rss_chunked(n_images: int, chunk: int) -> tuple[float, float]:
+    """Build n_images 64x64 images (classes in turn) in chunks into one float32 array; peak RSS in GB."""
+    inst = instruments.EUCLID
+    out = np.empty((n_images, 1, inst.npix, inst.npix), dtype=np.float32)
+    names = list(CLASSES)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for i, s in enumerate(range(0, n_images, chunk)):
+            m = min(chunk, n_images - s)
+            p = draw(names[i % 3], m, 1000 + i)
+            out[s:s + m, 0] = render.render(*torch_dicts(p, slice(0, m)), inst).numpy()
+    dt = time.perf_counter() - t0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2, n_images / dt
+
+
+def main(argv=None) -> str:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="few images, no README update")
+    ap.add_argument("--rss-images", type=int, default=30000)
+    ap.add_argument("--no-readme", action="store_true")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(2)
+    try:
+        import caustics  # noqa: F401
+        have_caustics = True
+    except Exception:  # pragma: no cover - optional
+        have_caustics = False
+    q = args.quick
+    rows = []
+    for inst, batch, n_len in ((instruments.EUCLID, 256, 200), (instruments.MODEL_I, 64, 40)):
+        if q:
+            batch, n_len = batch // 8, max(5, n_len // 20)
+        n_batches = 2 if q else 3
+        kernel = inst.psf_kernel()
+        for cls in CLASSES:
+            p = draw(cls, batch * (n_batches + 1), seed=7)
+            r_len = lenstronomy_rate(inst, p, n_len)
+            r_ours = torch_rate(lambda lens, src: render.render(lens, src, inst), p, batch, n_batches)
+            r_cau = (torch_rate(lambda lens, src: caustics_render(inst, lens, src, kernel), p, batch, n_batches)
+                     if have_caustics else float("nan"))
+            rows.append((f"{inst.npix}x{inst.npix}", cls, r_len, r_cau, r_ours))
+            print(rows[-1], flush=True)
+    n_rss = 3000 if q else args.rss_images
+    rss_gb, rss_rate = peak_rss_chunked(n_rss, 1000)
+    lines = ["| grid | class | lenstronomy img/s (1/call) | caustics img/s (batched) | lensing/ img/s (batched) "
+             "| lensing/ vs lenstronomy | lensing/ vs caustics |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for g, cls, a, b, c in rows:
+        lines.append(f"| {g} | {cls} | {a:,.0f} | {b:,.0f} | {c:,.0f} | {c / a:.1f}x | {c / b:.2f}x |")
+    body = "\n".join(lines) + (
+        f"\n\nSettings: float32, torch {torch.__version__} with 2 threads, batch 256 (64x64) / 64 (150x150), "
+        "no supersampling, Gaussian PSF, no noise, same parameter draws for all three. lenstronomy: one "
+        "`ImageModel.image` call per image (model built once per class). caustics: functional API, batched "
+        "by broadcasting (see perf/simulator.py docstring).\n\n"
+        f"Peak RSS of building {n_rss:,} 64x64 images in chunks of 1,000 into one float32 array "
+        f"(the array alone is {n_rss * 64 * 64 * 4 / 1e9:.2f} GB): **{rss_gb:.2f} GB** "
+        f"({rss_rate:,.0f} images/s over the mixed classes).\n")
+    print(body)
+    if not (q or args.no_readme):
+        from perf_readme import write_section
+        write_section("simulator", body)
+    return body
+
+
+if __name__ == "__main__":
+    main()

@@ -87,6 +87,21 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("record", type=Path)
     sh.set_defaults(func=cmd_show)
 
+    v = sub.add_parser("validate", help="check records before they join the leaderboard")
+    v.add_argument("results", type=Path, nargs="?", default=Path("leaderboards/results"))
+    v.add_argument("--cache", type=Path, default=None)
+    v.set_defaults(func=cmd_validate)
+    vf = sub.add_parser("verify", help="reload a record's checkpoint and recompute its test metric")
+    vf.add_argument("record", type=Path)
+    vf.add_argument("--checkpoint-dir", type=Path, required=True, help="the --checkpoint-dir of the run")
+    vf.add_argument("--cache", type=Path, default=None)
+    vf.add_argument("--data-root", type=Path, default=None)
+    vf.add_argument("--device", default=None)
+    vf.set_defaults(func=cmd_verify)
+    c = sub.add_parser("cite", help="BibTeX for a task")
+    c.add_argument("task")
+    c.set_defaults(func=cmd_cite)
+
     d = sub.add_parser("data", help="build, inspect and import datasets")
     dsub = d.add_subparsers(dest="data_command", required=True)
     b = dsub.add_parser("build", help="materialise a dataset for a task preset")
@@ -217,6 +232,34 @@ def cmd_leaderboard(args) -> int:
 def cmd_show(args) -> int:
     rec = records.read_record(args.record)
     print(json.dumps(rec.to_dict(), indent=2, default=str))
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from benchmark import submission
+
+    report = submission.validate(args.results, cache=args.cache)
+    for problem in report.problems:
+        print(f"- {problem}", file=sys.stderr)
+    verdict = "valid" if report.ok else f"INVALID ({len(report.problems)} problem(s))"
+    print(f"{args.results}: {report.n_records} record(s), {verdict}")
+    return 0 if report.ok else 1
+
+
+def cmd_verify(args) -> int:
+    from benchmark import submission
+
+    ok, recorded, recomputed = submission.verify(args.record, args.checkpoint_dir, cache=args.cache,
+                                                 data_root=args.data_root, device=args.device)
+    print(f"{args.record}: recorded {recorded:.6f}, recomputed {recomputed:.6f} -> "
+          f"{'verified' if ok else 'MISMATCH'} (tolerance {submission.VERIFY_TOLERANCE})")
+    return 0 if ok else 1
+
+
+def cmd_cite(args) -> int:
+    from benchmark import submission
+
+    print(submission.cite(args.task))
     return 0
 
 

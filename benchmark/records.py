@@ -56,6 +56,8 @@ class RunRecord:
     model: str = field(metadata=_doc("Registered model name.", "str"))
     model_family: str = field(metadata=_doc(
         "Model family: `baseline`, `pinn`, `ablation`, `reference` or `user`.", "str"))
+    model_source: str | None = field(default=None, metadata=_doc(
+        "Where the model's code lives: `package.module:factory`, `file.py:factory` or a URL.", "str?"))
     seed: int = field(metadata=_doc(
         "Training seed (model init, data order). The dataset and splits do not depend on it.", "int"))
     # --- outcome
@@ -74,7 +76,8 @@ class RunRecord:
         "list/object for structured metrics, e.g. `confusion_matrix` (rows = true class) or per-bin slices.",
         "metrics"))
     selected_epoch: int | None = field(default=None, metadata=_doc(
-        "Epoch (0-based) of the checkpoint chosen on validation; null for non-epoch models or failed runs.",
+        "Epoch (1-based) of the checkpoint chosen on validation; 0 for models fitted without epochs "
+        "(`fit_classical`); null for failed runs.",
         "int?"))
     epochs_run: int = field(default=0, metadata=_doc(
         "Epochs actually trained (fewer than the budget when early stopping fired).", "int"))
@@ -114,7 +117,11 @@ class RunRecord:
     mlflow_tracking_uri: str | None = field(default=None, metadata=_doc(
         "MLflow tracking URI the run was logged to; null when tracking was off.", "str?"))
     checkpoint: str | None = field(default=None, metadata=_doc(
-        "Selected checkpoint file, relative to the results directory; null if not kept.", "str?"))
+        "Selected weights (safetensors), relative to the `--checkpoint-dir` of the run; null if not kept.",
+        "str?"))
+    verified: bool | None = field(default=None, metadata=_doc(
+        "True once `lensbench verify` reloaded the checkpoint and recomputed the test metric within its "
+        "tolerance; null when never verified.", "bool?"))
     created: str = field(default_factory=utc_now, metadata=_doc("When the record was written, ISO-8601 UTC.", "str"))
 
     def to_dict(self) -> dict:

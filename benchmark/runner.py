@@ -54,7 +54,7 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> r
     model = model_spec.factory(task)
     rec = records.RunRecord(
         schema_version=records.SCHEMA_VERSION, task=task.id, task_version=task.version, preset=opts.preset,
-        model=model_spec.name, model_family=model_spec.family, seed=seed, status="running", error=None,
+        model=model_spec.name, model_family=model_spec.family, model_source=model_spec.source or None, seed=seed, status="running", error=None,
         primary_metric=task.primary_metric, higher_is_better=task.higher_is_better,
         metrics_val={}, metrics_test={}, selected_epoch=0, epochs_run=0, history=[],
         n_params=trainer.n_params(model), train_time_s=0.0, eval_time_s=0.0, wall_time_s=0.0,

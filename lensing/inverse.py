@@ -32,14 +32,14 @@ from lensing import grid as _grid
 from lensing import mass as _mass
 
 __all__ = [
-    "grid_affine",
     "angle_to_pixel",
     "bilinear_splat",
-    "resample",
-    "source_grid",
+    "grid_affine",
+    "ray_shoot",
     "reconstruct_source",
     "relens",
-    "ray_shoot",
+    "resample",
+    "source_grid",
     "zero_lens_rays",
 ]
 

@@ -2,7 +2,8 @@
 
 One training step = forward + ``loss()`` + backward + AdamW step, batch 64 of 1 x 64 x 64 images
 (pixel scale 0.101"/px, classification, 3 classes), on the CPU with 2 threads (or the first CUDA
-device with ``--device cuda``). Median of ``--steps`` timed steps after ``--warmup`` untimed ones.
+device with ``--device cuda``). Median of ``--steps`` timed steps after ``--warmup`` untimed ones,
+the model's and its twin's steps interleaved (so a change in machine load hits both alike).
 Goal: PINN step <= 2 x its twin's. Prints a markdown table and writes it into perf/README.md
 between the markers ``<!-- pinn:begin -->`` and ``<!-- pinn:end -->`` (other sections untouched).
 
@@ -35,27 +36,39 @@ def bench_task(npix: int = 64, pixel_scale: float = 0.101) -> TaskSpec:
         input_shape=(1, npix, npix), pixel_scale=pixel_scale)
 
 
-def step_time(spec, task, batch: int, steps: int, warmup: int, device: torch.device) -> tuple[float, int]:
+def _stepper(spec, task, batch: int, device: torch.device):
     torch.manual_seed(0)
     model = spec.factory(task).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     x = torch.randn(batch, *task.input_shape, device=device)
     data = {"image": x, "target": torch.randint(0, task.n_outputs, (batch,), device=device)}
-    times = []
-    for i in range(warmup + steps):
+
+    def step() -> float:
         if device.type == "cuda":
             torch.cuda.synchronize()
         t0 = time.perf_counter()
-        out = model(x)
-        loss = model.loss(data, out)["loss"]
+        loss = model.loss(data, model(x))["loss"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if device.type == "cuda":
             torch.cuda.synchronize()
+        return time.perf_counter() - t0
+
+    return step, sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def pair_times(spec, twin, task, batch: int, steps: int, warmup: int, device: torch.device):
+    """Median step time of a model and its twin, their steps interleaved so that load changes on
+    the machine hit both alike. Returns (t_model, n_model, t_twin, n_twin)."""
+    (a, na), (b, nb) = _stepper(spec, task, batch, device), _stepper(twin, task, batch, device)
+    ta, tb = [], []
+    for i in range(warmup + steps):
+        t1, t2 = a(), b()
         if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times), sum(p.numel() for p in model.parameters() if p.requires_grad)
+            ta.append(t1)
+            tb.append(t2)
+    return statistics.median(ta), na, statistics.median(tb), nb
 
 
 def table(rows: list[tuple], header: str) -> str:
@@ -96,15 +109,15 @@ def main(argv=None) -> None:
     for s in by_name.values():
         if s.family != "pinn":
             continue
-        t, n = step_time(s, task, args.batch, args.steps, args.warmup, device)
-        tt, tn = step_time(by_name[s.twin], task, args.batch, args.steps, args.warmup, device)
+        t, n, tt, tn = pair_times(s, by_name[s.twin], task, args.batch, args.steps, args.warmup, device)
         rows.append((s.name, n, t, s.twin, tn, tt))
         print(f"{s.name}: {1e3 * t:.0f} ms  {s.twin}: {1e3 * tt:.0f} ms  ratio {t / tt:.2f}", flush=True)
     where = (f"{args.device}, {args.threads} threads" if device.type == "cpu"
              else torch.cuda.get_device_name(device))
     header = (f"### PINN training step vs physics-off twin (`perf/pinn_step.py`)\n\n"
               f"Forward + loss + backward + AdamW step, batch {args.batch} x 1 x 64 x 64, classification "
-              f"(3 classes); median of {args.steps} steps after {args.warmup} warm-up; {where}; "
+              f"(3 classes); median of {args.steps} steps after {args.warmup} warm-up, "
+              f"model and twin steps interleaved; {where}; "
               f"torch {torch.__version__}, {platform.processor() or platform.machine()}. Goal: ratio <= 2.")
     text = table(rows, header)
     print(text)

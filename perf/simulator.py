@@ -161,8 +161,9 @@ def main(argv=None) -> str:
     ap.add_argument("--quick", action="store_true", help="few images, no README update")
     ap.add_argument("--rss-images", type=int, default=30000)
     ap.add_argument("--no-readme", action="store_true")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     args = ap.parse_args(argv)
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     try:
         import caustics  # noqa: F401
         have_caustics = True
@@ -191,7 +192,7 @@ def main(argv=None) -> str:
     for g, cls, a, b, c in rows:
         lines.append(f"| {g} | {cls} | {a:,.0f} | {b:,.0f} | {c:,.0f} | {c / a:.1f}x | {c / b:.2f}x |")
     body = "\n".join(lines) + (
-        f"\n\nSettings: float32, torch {torch.__version__} with 2 threads, batch 256 (64x64) / 64 (150x150), "
+        f"\n\nSettings: float32, torch {torch.__version__} with {args.threads} thread(s), batch 256 (64x64) / 64 (150x150), "
         "no supersampling, Gaussian PSF, no noise, same parameter draws for all three. lenstronomy: one "
         "`ImageModel.image` call per image (model built once per class). caustics: functional API, batched "
         "by broadcasting (see perf/simulator.py docstring).\n\n"

@@ -25,17 +25,17 @@ _MODELS = (
     ("lens-inversion", lens_inversion, _CLS_REG,
      {"width": 32, "n_src": 32, "source_frac": 0.3, "consistency_weight": 1.0, "prior_weight": 1e-2,
       "aux_weight": 0.1},
-     "CNN predicts SIE+shear; differentiable inverse lensing (ray shooting + bilinear splatting) "
-     "reconstructs the source; CNN head on image, source and re-lensing residual"),
+     ("CNN predicts SIE+shear; differentiable inverse lensing (ray shooting + bilinear splatting) "
+     "reconstructs the source; CNN head on image, source and re-lensing residual")),
     ("lens-synthesis", synthesis, (*_CLS_REG, "anomaly"),
      {"width": 32, "supersample": 2, "reconstruction_weight": 1.0, "prior_weight": 1e-2, "aux_weight": 0.1},
-     "CNN predicts SIE+shear and a Sersic source; differentiable rendering of the smooth lens; "
-     "head on the residual (anomaly score: residual energy)"),
+     ("CNN predicts SIE+shear and a Sersic source; differentiable rendering of the smooth lens; "
+     "head on the residual (anomaly score: residual energy)")),
     ("lensiformer", lensiformer, _CLS_REG,
      {"width": 32, "d_model": 64, "heads": 4, "layers": 2, "tokens_per_side": 8, "n_src": 32,
       "source_frac": 0.3, "consistency_weight": 1.0, "prior_weight": 1e-2, "aux_weight": 0.1},
-     "image-plane patch tokens cross-attend to source-plane tokens from a differentiable inverse "
-     "mapping through a predicted SIE+shear"),
+     ("image-plane patch tokens cross-attend to source-plane tokens from a differentiable inverse "
+     "mapping through a predicted SIE+shear")),
 )
 
 

@@ -13,7 +13,9 @@
   the "source plane" is just the image resampled onto the source grid. Everything else (tensors,
   shapes, trainable parameters) is identical, which makes the ``-nophys`` twin a fair ablation.
 - ``PhysicsModel``: base class owning the lens encoder, the parameter head, the loss assembly
-  (task loss + named physics terms) and the forward cache that ``loss()`` reads.
+  (task loss + named physics terms) and the forward cache that ``loss()`` reads;
+  ``InversionModel`` adds ``LensPhysics`` and the re-lensing consistency term (used by
+  ``lens-inversion`` and ``lensiformer``; ``lens-synthesis`` renders instead).
 
 Physics runs in float32 with autocast disabled: ray positions in bfloat16 would be off by a
 quarter pixel and destroy the gradient the physics is there to provide.
@@ -24,15 +26,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from lensing import grid as lgrid
 from lensing import inverse
 
 NOMINAL_PIXEL_SCALE = 0.1  # arcsec / px, used when task.pixel_scale == 0
 LENS_NAMES = ("theta_E", "e1", "e2", "center_x", "center_y", "gamma1", "gamma2")
-SOURCE_NAMES = ("R_sersic", "n_sersic", "e1", "e2", "center_x", "center_y")
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,8 @@ class LensPhysics(nn.Module):
 
     def source_on_image_grid(self, source: torch.Tensor) -> torch.Tensor:
         """The source-plane image resized to the image size (a channel the CNN head can stack)."""
-        return F.interpolate(source, size=(self.geom.npix, self.geom.npix), mode="bilinear", align_corners=True)
+        size = (self.geom.npix, self.geom.npix)
+        return F.interpolate(source, size=size, mode="bilinear", align_corners=True)
 
 
 def task_loss(kind: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -182,22 +184,27 @@ def gaussian_prior(values: dict[str, torch.Tensor], bounds: dict[str, tuple[floa
     return 0.5 * torch.stack(terms, dim=1).sum(dim=1).mean()
 
 
-def aux_key(name: str) -> str:
-    """Dataset column holding the true value of a predicted parameter ("src_X" -> "source_X")."""
-    return "source_" + name[4:] if name.startswith("src_") else name
+# Dataset columns (lensing.recipes) holding the true value of each predicted parameter. Source
+# columns are used only for Sersic-source recipes (they carry "src_n"; real-galaxy recipes do not,
+# and their "src_R" is not a Sersic radius).
+AUX_COLUMNS = {**{n: n for n in LENS_NAMES}, "src_R_sersic": "src_R", "src_n_sersic": "src_n",
+               "src_e1": "src_e1", "src_e2": "src_e2", "src_center_x": "src_x", "src_center_y": "src_y"}
 
 
 def aux_param_loss(values: dict[str, torch.Tensor], bounds: dict[str, tuple[float, float, float]],
                    aux: dict[str, torch.Tensor] | None) -> torch.Tensor | None:
     """Supervised parameter loss from the dataset's true simulation parameters (train batches only).
 
-    Mean over the parameters found in ``aux`` (column ``aux_key(name)``) of the squared error in
+    Mean over the parameters whose column (``AUX_COLUMNS``) is in ``aux`` of the squared error in
     units of the parameter's half-range. ``None`` when ``aux`` is absent or holds none of them.
     """
     if not aux:
         return None
-    terms = [((values[n] - aux[aux_key(n)].to(values[n].dtype)) / (0.5 * (b[1] - b[0]))) ** 2
-             for n, b in bounds.items() if aux_key(n) in aux]
+    sersic = "src_n" in aux
+    cols = {n: AUX_COLUMNS.get(n) for n in bounds}
+    terms = [((values[n] - aux[c].to(values[n].dtype)) / (0.5 * (b[1] - b[0]))) ** 2
+             for n, b in bounds.items()
+             if (c := cols[n]) in aux and (sersic or not n.startswith("src_"))]
     return torch.stack(terms, dim=1).mean() if terms else None
 
 
@@ -207,7 +214,9 @@ class PhysicsModel(nn.Module):
     Subclasses implement ``_forward(x) -> (output, extras)``; ``extras`` holds at least
     ``params`` (dict of predicted parameters) and the tensors the physics terms need. ``forward``
     caches them for ``loss(batch, output)``, which adds to the task loss the weighted physics terms
-    returned by ``_physics_terms(extras)`` (only when ``physics`` is True) and logs each by name.
+    returned by ``_physics_terms(extras)``, the prior and the optional aux term (only when
+    ``physics`` is True) and returns each by name. ``loss`` consumes the cache; when ``output`` is
+    not the last forward's, the extras are recomputed from ``batch["image"]``.
     """
 
     def __init__(self, task, physics: bool, width: int = 32, prior_weight: float = 1e-2,
@@ -233,10 +242,10 @@ class PhysicsModel(nn.Module):
         return out
 
     def _extras_for(self, batch: dict, output: torch.Tensor) -> dict:
-        if self._cache is not None and self._cache[0] is output:
-            return self._cache[1]
-        out, extras = self._forward(batch["image"])  # output did not come from the last forward
-        return extras
+        cache, self._cache = self._cache, None  # released here: no graph outlives the step
+        if cache is not None and cache[0] is output:
+            return cache[1]
+        return self._forward(batch["image"])[1]  # output did not come from the last forward
 
     def _physics_terms(self, extras: dict) -> dict[str, tuple[float, torch.Tensor]]:
         """name -> (weight, value) of the physics loss terms; override."""

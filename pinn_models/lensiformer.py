@@ -21,7 +21,7 @@ physics terms off; same modules and parameter count.
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from pinn_models.common import InversionModel, mlp
 
@@ -48,7 +48,8 @@ class Lensiformer(InversionModel):
     def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
         feat, unit, extras = self.invert(x)
         img_tok = self.image_tokens(x).flatten(2).transpose(1, 2) + self.image_pos
-        src_tok = self.source_tokens(extras["source"].to(x.dtype)).flatten(2).transpose(1, 2) + self.source_pos
+        src = extras["source"].to(x.dtype)
+        src_tok = self.source_tokens(src).flatten(2).transpose(1, 2) + self.source_pos
         tokens = self.decoder(img_tok, src_tok)
         out = self.head(torch.cat([tokens.mean(dim=1), feat, unit.to(feat.dtype)], dim=1))
         return out, extras

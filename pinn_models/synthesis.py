@@ -14,7 +14,8 @@ into the residual in the same way for both twins.
   [image, residual], the head also sees the lens-encoder features and the parameters.
   Loss = task + ``reconstruction_weight`` x mean(residual^2) + ``prior_weight`` x weak prior +
   ``aux_weight`` x supervised parameter loss when the train batch carries the true lens and source
-  parameters (columns theta_E ... gamma2 and source_R_sersic ... source_center_y).
+  parameters (``lensing.recipes`` columns theta_E ... gamma2 and, for Sersic-source recipes,
+  src_R, src_n, src_e1, src_e2, src_x, src_y; see ``common.AUX_COLUMNS``).
 - anomaly: ``forward`` returns the fitted render (N, C, H, W); the task loss is the reconstruction
   error of the image by the smooth model (plus prior and aux terms with physics on);
   ``anomaly_score`` = mean squared residual per image (what a smooth lens cannot explain, e.g.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from benchmark.specs import Budget, Preset
 
-LENSBENCH_CITATION = "LensBench v1 (2026), https://github.com/lensbench/lensbench"
+LENSBENCH_CITATION = "LensBench v1 (2026): benchmark suite for physics-guided ML on strong lensing images"
 DEEPLENSE_CITATION = (
     "Alexander et al. 2020, ApJ 893, 15 (arXiv:1909.07346); "
     "DeepLenseSim, M. W. Toomey, https://github.com/mwt5345/DeepLenseSim"

@@ -20,8 +20,10 @@ from lensing import inverse, mass, render
 from lensing.instruments import Instrument
 
 NPIX, PS = 64, 0.08
-TRUE_LENS = dict(theta_E=1.2, e1=0.1, e2=-0.05, center_x=0.02, center_y=-0.03, gamma1=0.03, gamma2=-0.02)
-SOURCE = dict(amp=1.0, R_sersic=0.25, n_sersic=1.0, e1=0.05, e2=-0.1, center_x=0.1, center_y=-0.05)
+TRUE_LENS = {"theta_E": 1.2, "e1": 0.1, "e2": -0.05, "center_x": 0.02, "center_y": -0.03,
+             "gamma1": 0.03, "gamma2": -0.02}
+SOURCE = {"amp": 1.0, "R_sersic": 0.25, "n_sersic": 1.0, "e1": 0.05, "e2": -0.1,
+          "center_x": 0.1, "center_y": -0.05}
 
 
 def _t(d: dict, dtype=torch.float64, **over) -> dict:
@@ -106,9 +108,9 @@ def test_true_lens_reconstructs_source_and_wrong_lens_does_not():
     err, res, cover = _reconstruct(_t(TRUE_LENS))
     assert cover > 0.8, f"only {cover:.0%} of the source grid is covered by rays"
     assert err < 0.1, f"relative L2 error with the true lens {err:.3f}"
-    for wrong in (dict(theta_E=1.3), dict(center_x=0.1)):
+    for wrong in ({"theta_E": 1.3}, {"center_x": 0.1}):
         err_w, res_w, _ = _reconstruct(_t(TRUE_LENS, **wrong))
-        assert err_w > 2.5 * err and err_w > 0.1, f"{wrong}: error {err_w:.3f} vs {err:.3f} with the true lens"
+        assert err_w > 2.5 * err and err_w > 0.1, f"{wrong}: error {err_w:.3f} vs {err:.3f} (true lens)"
         assert res_w > 2.0 * res, f"{wrong}: re-lensing residual {res_w:.4g} vs {res:.4g}"
 
 

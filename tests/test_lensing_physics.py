@@ -145,11 +145,15 @@ def test_chunked_point_mass_sum_equals_unchunked(monkeypatch):
     x, y = grid.pixel_grid(8, 0.3, dtype=D)
     g = torch.Generator().manual_seed(1)
     te, cx, cy = (torch.rand(2, 37, generator=g, dtype=D) for _ in range(3))
-    ref = mass.point_mass(x, y, te, cx, cy)
+    ref = mass.point_mass(x, y, te, cx, cy)                       # separable-grid path
+    gen = mass.point_mass(x[None].expand(2, 8, 8), y[None].expand(2, 8, 8), te, cx, cy)  # general path
+    torch.testing.assert_close(gen[0], ref[0])
+    torch.testing.assert_close(gen[1], ref[1])
     monkeypatch.setattr(mass, "_CHUNK_ELEMENTS", 2 * 64 * 5)
-    out = mass.point_mass(x, y, te, cx, cy)
-    torch.testing.assert_close(out[0], ref[0])
-    torch.testing.assert_close(out[1], ref[1])
+    for xx, yy in ((x, y), (x[None].expand(2, 8, 8), y[None].expand(2, 8, 8))):
+        out = mass.point_mass(xx, yy, te, cx, cy)
+        torch.testing.assert_close(out[0], ref[0])
+        torch.testing.assert_close(out[1], ref[1])
 
 
 def test_point_mass_at_pixel_centre_is_finite():

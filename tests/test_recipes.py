@@ -69,7 +69,7 @@ def test_cosmology_matches_astropy_and_deeplense_quirk():
 @pytest.mark.parametrize("name", SIM_RECIPES)
 def test_generate_shapes_dtypes_columns(name):
     r = recipes.get(name)
-    n = 3
+    n = 2
     for c in r.classes:
         im, cols = r.generate(c, n, seed=5)
         assert im.shape == (n, *r.image_shape) and im.dtype == np.float32

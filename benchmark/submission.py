@@ -1,0 +1,141 @@
+"""Checks before records join the board (``validate``), re-evaluation of a saved checkpoint
+(``verify``) and citations (``cite``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from benchmark import data, records, registry, runner, taskdata
+
+VERIFY_TOLERANCE = 1e-4  # absolute, on the primary metric; same machine, same code: usually exact
+
+
+@dataclass
+class ValidationReport:
+    problems: list[str] = field(default_factory=list)
+    n_records: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.n_records > 0
+
+
+def validate(results_dir: Path, *, check_fingerprints: bool = True, cache=None) -> ValidationReport:
+    """Schema, registered task version and dataset fingerprint, full seed sets, resolvable models,
+    no duplicate runs. Every problem names the record file."""
+    report = ValidationReport()
+    results_dir = Path(results_dir)
+    files = sorted(results_dir.rglob("*.json"))
+    if not files:
+        report.problems.append(f"{results_dir}: no record files (*.json) found")
+        return report
+    seen: dict[tuple, Path] = {}
+    seeds: dict[tuple, set[int]] = defaultdict(set)
+    expected_fp: dict[tuple, str | None] = {}
+    for path in files:
+        try:
+            rec = records.read_record(path)
+        except records.RecordError as exc:
+            report.problems.append(str(exc))
+            continue
+        report.n_records += 1
+        if rec.status != "ok":
+            continue
+        key = (rec.task, rec.task_version, rec.preset, rec.model, rec.seed)
+        if key in seen:
+            report.problems.append(f"{path}: duplicate run of {key}; also in {seen[key]}")
+        seen[key] = path
+        if rec.task not in registry.tasks:
+            report.problems.append(f"{path}: field 'task': {rec.task!r} is not a registered task")
+            continue
+        task = registry.tasks.get(rec.task)
+        if rec.task_version != task.version:
+            report.problems.append(f"{path}: field 'task_version' is {rec.task_version}; the registered "
+                                   f"task {task.id!r} is version {task.version}")
+            continue
+        if rec.preset not in task.presets:
+            report.problems.append(f"{path}: field 'preset': task {task.id!r} has no preset {rec.preset!r}")
+            continue
+        if check_fingerprints:
+            fkey = (task.id, rec.preset)
+            if fkey not in expected_fp:
+                expected_fp[fkey] = _expected_fingerprint(task, rec.preset, cache)
+            want = expected_fp[fkey]
+            if want is not None and rec.dataset_fingerprint != want:
+                report.problems.append(f"{path}: field 'dataset_fingerprint' is {rec.dataset_fingerprint[:12]}…; "
+                                       f"task {task.id!r} v{task.version} [{rec.preset}] expects {want[:12]}…")
+        if rec.model not in registry.models and not rec.model_source:
+            report.problems.append(f"{path}: model {rec.model!r} is not registered and the record has no "
+                                   "'model_source' code reference")
+        seeds[(rec.task, rec.task_version, rec.preset, rec.model)].add(rec.seed)
+    for (task_id, _, preset, model), got in sorted(seeds.items()):
+        want = set(registry.tasks.get(task_id).seeds)
+        if not want <= got:
+            report.problems.append(f"{results_dir}: {task_id} [{preset}] {model}: seeds {sorted(got)}; the "
+                                   f"task requires {sorted(want)} (missing {sorted(want - got)})")
+    return report
+
+
+def _expected_fingerprint(task, preset: str, cache) -> str | None:
+    spec = registry.datasets.get(task.dataset)
+    if spec.recipe is None:
+        return None  # file datasets: the manifest lives on the submitter's disk
+    return data.fingerprint(spec, dict(task.preset(preset).sizes), cache=cache)
+
+
+def verify(record_path: Path, checkpoint_dir: Path, *, cache=None, data_root=None, device=None,
+           tolerance: float = VERIFY_TOLERANCE, write: bool = True) -> tuple[bool, float, float]:
+    """Reload the record's safetensors checkpoint, recompute the test primary metric and compare.
+    Returns (matches, recorded, recomputed); with ``write`` the record is marked ``verified``."""
+    from safetensors.torch import load_file
+
+    rec = records.read_record(record_path)
+    if rec.status != "ok":
+        raise records.RecordError(f"{record_path}: field 'status' is {rec.status!r}; only ok runs can be verified")
+    if not rec.checkpoint:
+        raise records.RecordError(f"{record_path}: field 'checkpoint' is null; rerun with --checkpoint-dir to keep "
+                                  "the weights")
+    weights = Path(checkpoint_dir) / rec.checkpoint
+    if not weights.is_file():
+        raise FileNotFoundError(f"checkpoint {weights} (from {record_path}) does not exist")
+    task = registry.tasks.get(rec.task)
+    if task.version != rec.task_version:
+        raise records.RecordError(f"{record_path}: field 'task_version' is {rec.task_version}; registered is "
+                                  f"{task.version}")
+    model = registry.models.get(rec.model).factory(task)
+    model.load_state_dict(load_file(str(weights)))  # safetensors: tensors only, no pickle
+    dev = torch.device(device) if device else torch.device("cpu")
+    model.to(dev)
+    opts = runner.RunOptions(preset=rec.preset, cache=cache, data_root=data_root, progress=False)
+    scaler = None
+    if task.kind == "regression":
+        _, ds = taskdata.materialise(task, rec.preset, cache=cache, data_root=data_root, progress=False)
+        scaler = taskdata.build_split(task, ds, "train").scaler
+    result = runner.evaluate_test(task, model, opts, dev, scaler)
+    recomputed, recorded = float(result.metrics[rec.primary_metric]), float(rec.metrics_test[rec.primary_metric])
+    ok = math.isclose(recomputed, recorded, abs_tol=tolerance)
+    if write:
+        records.write_record(replace(rec, verified=ok), Path(record_path).parents[4])
+    return ok, recorded, recomputed
+
+
+def cite(task_id: str) -> str:
+    """BibTeX for a task: the LensBench suite entry plus the task's own references."""
+    task = registry.tasks.get(task_id)
+    key = task.id.replace("/", "-")
+    refs = "\n".join(f"%   {part.strip()}" for part in task.citation.split(";") if part.strip())
+    return (
+        f"@misc{{lensbench-{key}-v{task.version},\n"
+        f"  title  = {{LensBench task {task.id}, version {task.version}}},\n"
+        f"  author = {{{{LensBench contributors}}}},\n"
+        f"  year   = {{2026}},\n"
+        f"  note   = {{{task.description} Primary metric: {task.primary_metric}. Dataset: {task.dataset}.}}\n"
+        f"}}\n"
+        f"% Also cite the work this task builds on:\n{refs}\n"
+    )

@@ -4,8 +4,10 @@ One training step = forward + ``loss()`` + backward + AdamW step, batch 64 of 1 
 (pixel scale 0.101"/px, classification, 3 classes), on the CPU with 2 threads (or the first CUDA
 device with ``--device cuda``). Median of ``--steps`` timed steps after ``--warmup`` untimed ones,
 the model's and its twin's steps interleaved (so a change in machine load hits both alike).
-Goal: PINN step <= 2 x its twin's. Prints a markdown table and writes it into perf/README.md
-between the markers ``<!-- pinn:begin -->`` and ``<!-- pinn:end -->`` (other sections untouched).
+Goal: PINN step <= 2 x its twin's, compared on the best (minimum) step time, the usual estimate of
+the intrinsic cost on a shared machine (medians are printed beside it). Prints a markdown table and
+writes it into perf/README.md between ``<!-- pinn:begin -->`` and ``<!-- pinn:end -->`` with
+``perf_readme.write_section`` (other sections untouched).
 
     python perf/pinn_step.py [--steps 10] [--warmup 3] [--threads 2] [--device cpu] [--no-write]
 """
@@ -13,18 +15,20 @@ between the markers ``<!-- pinn:begin -->`` and ``<!-- pinn:end -->`` (other sec
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from perf_readme import write_section
+
 from benchmark.specs import Budget, Preset, TaskSpec
 from pinn_models.catalog import specs
-
-BEGIN, END = "<!-- pinn:begin -->", "<!-- pinn:end -->"
-README = Path(__file__).resolve().parent / "README.md"
 
 
 def bench_task(npix: int = 64, pixel_scale: float = 0.101) -> TaskSpec:
@@ -59,8 +63,8 @@ def _stepper(spec, task, batch: int, device: torch.device):
 
 
 def pair_times(spec, twin, task, batch: int, steps: int, warmup: int, device: torch.device):
-    """Median step time of a model and its twin, their steps interleaved so that load changes on
-    the machine hit both alike. Returns (t_model, n_model, t_twin, n_twin)."""
+    """Step times (seconds, one per timed step) of a model and its twin, their steps interleaved so
+    that load changes on the machine hit both alike. Returns (times_model, n_model, times_twin, n_twin)."""
     (a, na), (b, nb) = _stepper(spec, task, batch, device), _stepper(twin, task, batch, device)
     ta, tb = [], []
     for i in range(warmup + steps):
@@ -68,28 +72,22 @@ def pair_times(spec, twin, task, batch: int, steps: int, warmup: int, device: to
         if i >= warmup:
             ta.append(t1)
             tb.append(t2)
-    return statistics.median(ta), na, statistics.median(tb), nb
+    return ta, na, tb, nb
 
 
 def table(rows: list[tuple], header: str) -> str:
+    """rows: (name, n_params, times, twin, twin_n_params, twin_times). Ratios of the best (minimum)
+    step times, the usual estimate of the intrinsic cost on a shared machine; medians beside them."""
     lines = [header, "",
-             "| model | params | step (ms) | twin | twin params | twin step (ms) | ratio | <= 2x |",
-             "|---|---|---|---|---|---|---|---|"]
+             ("| model | params | step min / median (ms) | twin | twin params | twin step min / median (ms) "
+              "| ratio (min) | ratio (median) | <= 2x |"),
+             "|---|---:|---:|---|---:|---:|---:|---:|---|"]
     for name, n, t, twin, tn, tt in rows:
-        r = t / tt
-        lines.append(f"| {name} | {n:,} | {1e3 * t:.0f} | {twin} | {tn:,} | {1e3 * tt:.0f} | {r:.2f} | "
-                     f"{'yes' if r <= 2 else 'no'} |")
+        med, tmed = statistics.median(t), statistics.median(tt)
+        r, rm = min(t) / min(tt), med / tmed
+        lines.append(f"| {name} | {n:,} | {1e3 * min(t):.0f} / {1e3 * med:.0f} | {twin} | {tn:,} | "
+                     f"{1e3 * min(tt):.0f} / {1e3 * tmed:.0f} | {r:.2f} | {rm:.2f} | {'yes' if r <= 2 else 'no'} |")
     return "\n".join(lines)
-
-
-def write_section(text: str, path: Path = README) -> None:
-    block = f"{BEGIN}\n{text}\n{END}"
-    old = path.read_text() if path.exists() else "# Performance benchmarks\n"
-    if BEGIN in old and END in old:
-        new = old[:old.index(BEGIN)] + block + old[old.index(END) + len(END):]
-    else:
-        new = old.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(new)
 
 
 def main(argv=None) -> None:
@@ -111,18 +109,18 @@ def main(argv=None) -> None:
             continue
         t, n, tt, tn = pair_times(s, by_name[s.twin], task, args.batch, args.steps, args.warmup, device)
         rows.append((s.name, n, t, s.twin, tn, tt))
-        print(f"{s.name}: {1e3 * t:.0f} ms  {s.twin}: {1e3 * tt:.0f} ms  ratio {t / tt:.2f}", flush=True)
+        print(f"{s.name}: {1e3 * min(t):.0f} ms  {s.twin}: {1e3 * min(tt):.0f} ms  "
+              f"ratio {min(t) / min(tt):.2f} (best of {len(t)})", flush=True)
     where = (f"{args.device}, {args.threads} threads" if device.type == "cpu"
              else torch.cuda.get_device_name(device))
-    header = (f"### PINN training step vs physics-off twin (`perf/pinn_step.py`)\n\n"
-              f"Forward + loss + backward + AdamW step, batch {args.batch} x 1 x 64 x 64, classification "
-              f"(3 classes); median of {args.steps} steps after {args.warmup} warm-up, "
-              f"model and twin steps interleaved; {where}; "
-              f"torch {torch.__version__}, {platform.processor() or platform.machine()}. Goal: ratio <= 2.")
+    header = (f"PINN training step vs its physics-off twin (`perf/pinn_step.py`): forward + loss + backward "
+              f"+ AdamW step, batch {args.batch} x 1 x 64 x 64 at 0.101\"/px, classification (3 classes); "
+              f"{args.steps} timed steps after {args.warmup} warm-up, model and twin steps interleaved; "
+              f"{where}; torch {torch.__version__}. Goal: ratio (min) <= 2.")
     text = table(rows, header)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section("pinn", text)
 
 
 if __name__ == "__main__":

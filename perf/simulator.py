@@ -19,7 +19,8 @@ Run: ``python perf/simulator.py`` (writes the "simulator" section of perf/README
 from __future__ import annotations
 
 import argparse
-import math
+import math  # noqa: F401
+import os
 import resource
 import sys
 import time
@@ -198,7 +199,9 @@ def main(argv=None) -> str:
         "by broadcasting (see perf/simulator.py docstring).\n\n"
         f"Peak RSS of building {n_rss:,} 64x64 images in chunks of 1,000 into one float32 array "
         f"(the array alone is {n_rss * 64 * 64 * 4 / 1e9:.2f} GB): **{rss_gb:.2f} GB** "
-        f"({rss_rate:,.0f} images/s over the mixed classes).\n")
+        f"({rss_rate:,.0f} images/s over the mixed classes).\n\n"
+        f"Machine load average during the run (1/5/15 min): {', '.join(f'{v:.1f}' for v in os.getloadavg())} "
+        f"on {os.cpu_count()} CPUs; rates are only comparable when the load is well below the CPU count.\n")
     print(body)
     if not (q or args.no_readme):
         from perf_readme import write_section

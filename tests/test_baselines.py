@@ -22,7 +22,7 @@ from benchmark.specs import Budget, ModelSpec, Preset, TaskSpec
 @pytest.fixture(autouse=True, scope="module")
 def _two_threads():
     before = torch.get_num_threads()
-    torch.set_num_threads(min(2, before))
+    torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
 

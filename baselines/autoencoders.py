@@ -15,6 +15,8 @@ backward pass (see :class:`AdversarialAutoencoder`).
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -52,10 +54,11 @@ class ConvCoder(nn.Module):
         for wd in widths:
             enc += [nn.Conv2d(ch, wd, 4, 2, 1), nn.BatchNorm2d(wd), nn.LeakyReLU(0.2)]
             ch = wd
-        self.encoder = nn.Sequential(*enc, nn.Flatten(), nn.Linear(ch * self.grid[0] * self.grid[1], code_dim))
-        self.fc = nn.Linear(latent_dim, ch * self.grid[0] * self.grid[1])
+        flat = ch * self.grid[0] * self.grid[1]
+        self.encoder = nn.Sequential(*enc, nn.Flatten(), nn.Linear(flat, code_dim))
+        self.fc = nn.Linear(latent_dim, flat)
         dec, rev = [], list(widths[::-1]) + [c]
-        for i, (a, b) in enumerate(zip(rev[:-1], rev[1:])):
+        for i, (a, b) in enumerate(pairwise(rev)):
             dec.append(nn.ConvTranspose2d(a, b, 4, 2, 1))
             if i < len(widths) - 1:
                 dec += [nn.BatchNorm2d(b), nn.LeakyReLU(0.2)]
@@ -64,7 +67,7 @@ class ConvCoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         if tuple(x.shape[1:]) != self.shape:
-            raise ValueError(f"autoencoder built for images {self.shape}, got a batch of {tuple(x.shape[1:])}")
+            raise ValueError(f"autoencoder built for images {self.shape}, got images {tuple(x.shape[1:])}")
         return self.encoder(F.pad(x, self.pad))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -169,10 +172,11 @@ class AdversarialAutoencoder(nn.Module):
         ones, zeros = torch.ones(len(z), device=z.device), torch.zeros(len(z), device=z.device)
         d_real = self.discriminator(prior).squeeze(1).float()
         d_fake = self.discriminator(z.detach()).squeeze(1).float()
-        disc = F.binary_cross_entropy_with_logits(d_real, ones) + F.binary_cross_entropy_with_logits(d_fake, zeros)
+        bce = F.binary_cross_entropy_with_logits
+        disc = bce(d_real, ones) + bce(d_fake, zeros)
         frozen = {k: v.detach() for k, v in self.discriminator.named_parameters()}
         g_logit = functional_call(self.discriminator, frozen, (z,)).squeeze(1).float()
-        gen_loss = F.binary_cross_entropy_with_logits(g_logit, ones)
+        gen_loss = bce(g_logit, ones)
         total = recon + self.adv_weight * gen_loss + disc if self.training else recon
         return {"loss": total, "recon": recon.detach(), "gen": gen_loss.detach(), "disc": disc.detach()}
 

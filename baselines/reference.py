@@ -38,7 +38,8 @@ class ClassPrior(nn.Module):
         y = np.asarray(targets).astype(np.int64).ravel()
         k = self.log_prior.numel()
         if y.size == 0 or y.min() < 0 or y.max() >= k:
-            raise ValueError(f"class-prior: targets must be integer labels in [0, {k}), got {np.unique(y)[:10]}")
+            raise ValueError(f"class-prior: targets must be integer labels in [0, {k}), "
+                             f"got values {np.unique(y)[:10]}")
         counts = np.bincount(y, minlength=k).astype(np.float64)
         prior = np.maximum(counts / counts.sum(), 1e-12)
         self.log_prior.copy_(torch.as_tensor(np.log(prior), dtype=torch.float32))

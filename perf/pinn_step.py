@@ -86,7 +86,8 @@ def table(rows: list[tuple], header: str) -> str:
         med, tmed = statistics.median(t), statistics.median(tt)
         r, rm = min(t) / min(tt), med / tmed
         lines.append(f"| {name} | {n:,} | {1e3 * min(t):.0f} / {1e3 * med:.0f} | {twin} | {tn:,} | "
-                     f"{1e3 * min(tt):.0f} / {1e3 * tmed:.0f} | {r:.2f} | {rm:.2f} | {'yes' if r <= 2 else 'no'} |")
+                     f"{1e3 * min(tt):.0f} / {1e3 * tmed:.0f} | {r:.2f} | {rm:.2f} | "
+                     f"{'yes' if r <= 2 else 'no'} |")
     return "\n".join(lines)
 
 

@@ -136,8 +136,9 @@ def cmd_list(args) -> int:
     if args.what == "tasks":
         rows = [{"task": t.id, "v": t.version, "kind": t.kind, "dataset": t.dataset,
                  "metric": f"{t.primary_metric} ({'higher' if t.higher_is_better else 'lower'} is better)",
-                 "quick train/val/test per class": "/".join(str(t.presets['quick'].sizes[s])
-                                                           for s in ("train", "val", "test")),
+                 "quick train/val/test per class": "/".join(
+                     str(v) for v in (t.presets["quick"].train_per_class, t.presets["quick"].sizes["val"],
+                                      t.presets["quick"].sizes["test"])),
                  "presets": ",".join(t.presets), "citation": t.citation.split(";")[0][:40]}
                 for t in registry.tasks.all()]
     elif args.what == "models":

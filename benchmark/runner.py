@@ -12,7 +12,7 @@ import tempfile
 import time
 import traceback
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -49,7 +49,7 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> r
     dspec, dsdict = taskdata.materialise(task, opts.preset, cache=opts.cache, data_root=opts.data_root,
                                          progress=opts.progress)
     provenance.seed_everything(seed)
-    train = taskdata.build_split(task, dsdict, "train")
+    train = taskdata.train_split(task, opts.preset, dsdict)
     val = taskdata.build_split(task, dsdict, "val", train.scaler)
     model = model_spec.factory(task)
     rec = records.RunRecord(
@@ -63,7 +63,7 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> r
         dataset=dspec.name, dataset_fingerprint=dsdict_fingerprint(dsdict), test_dataset_fingerprint=None,
         task_config_hash=task.config_hash(), model_config_hash=model_spec.config_hash(),
         mlflow_run_id=None, mlflow_tracking_uri=None, checkpoint=None,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
         secondary_metrics=list(task.secondary_metrics),
     )
     tracker = Tracker(opts.tracking_uri)

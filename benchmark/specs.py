@@ -88,18 +88,25 @@ class Budget:
 
 @dataclass(frozen=True)
 class Preset:
-    """Split sizes (images per class per split; the test size is per class too) and budget.
+    """Split sizes to materialise (images per class per split) and the training budget.
 
-    ``train_classes`` restricts the training and validation classes (anomaly detection trains on
-    normal data only); ``None`` means all task classes.
+    ``train_subset`` trains on the first n images per class of the stored train split, so tasks
+    that differ only in training-set size (low-data tasks) share one materialised dataset.
     """
 
     sizes: Mapping[str, int]
     budget: Budget
+    train_subset: int | None = None
 
     def __post_init__(self) -> None:
         if set(self.sizes) != set(SPLITS) or any(int(v) < 1 for v in self.sizes.values()):
             raise SpecError(f"Preset: sizes must give train/val/test >= 1, got {dict(self.sizes)}")
+        if self.train_subset is not None and not 1 <= self.train_subset <= self.sizes["train"]:
+            raise SpecError(f"Preset: train_subset must be in [1, {self.sizes['train']}], got {self.train_subset}")
+
+    @property
+    def train_per_class(self) -> int:
+        return self.train_subset or int(self.sizes["train"])
 
 
 @dataclass(frozen=True)
@@ -148,9 +155,8 @@ class TaskSpec:
             _fail(k, self.id, "classes/target", "classification needs >= 2 classes, target ('label',)")
         if self.kind == "regression" and (not self.target or "label" in self.target):
             _fail(k, self.id, "target", "regression needs one or more dataset columns")
-        if self.kind == "anomaly":
-            if not self.normal_classes or not set(self.normal_classes) < set(self.classes):
-                _fail(k, self.id, "normal_classes", "must be a proper subset of classes")
+        if self.kind == "anomaly" and (not self.normal_classes or not set(self.normal_classes) < set(self.classes)):
+            _fail(k, self.id, "normal_classes", "must be a proper subset of classes")
         if self.target_transform not in (None, "log10"):
             _fail(k, self.id, "target_transform", "must be None or 'log10'")
         if self.preprocessing not in PREPROCESSING:

@@ -116,7 +116,7 @@ def verify(record_path: Path, checkpoint_dir: Path, *, cache=None, data_root=Non
     scaler = None
     if task.kind == "regression":
         _, ds = taskdata.materialise(task, rec.preset, cache=cache, data_root=data_root, progress=False)
-        scaler = taskdata.build_split(task, ds, "train").scaler
+        scaler = taskdata.train_split(task, rec.preset, ds).scaler
     result = runner.evaluate_test(task, model, opts, dev, scaler)
     recomputed, recorded = float(result.metrics[rec.primary_metric]), float(rec.metrics_test[rec.primary_metric])
     ok = math.isclose(recomputed, recorded, abs_tol=tolerance)

@@ -66,6 +66,11 @@ def preprocess(images: np.ndarray, how: str) -> torch.Tensor:
     return (x - lo[:, None, None, None]) / (hi - lo).clamp_min(1e-8)[:, None, None, None]
 
 
+def train_split(task: TaskSpec, preset: str, dsdict) -> TaskSplit:
+    """The training split as the preset defines it (its ``train_subset``, its fitted target scaler)."""
+    return build_split(task, dsdict, "train", per_class=task.preset(preset).train_subset)
+
+
 def materialise(task: TaskSpec, preset: str, *, dataset: str | None = None, cache=None, data_root=None,
                 progress: bool = True):
     spec = registry.datasets.get(dataset or task.dataset)
@@ -77,10 +82,17 @@ def materialise(task: TaskSpec, preset: str, *, dataset: str | None = None, cach
     return spec, data.materialise(spec, sizes, cache=cache, data_root=data_root, progress=progress)
 
 
-def build_split(task: TaskSpec, dsdict, split: str, scaler: TargetScaler | None = None) -> TaskSplit:
-    """Images and targets of one split. Anomaly train/val hold the normal classes only."""
+def build_split(task: TaskSpec, dsdict, split: str, scaler: TargetScaler | None = None,
+                per_class: int | None = None) -> TaskSplit:
+    """Images and targets of one split. Anomaly train/val hold the normal classes only.
+    ``per_class`` keeps the first n images of each class (the preset's ``train_subset``)."""
     classes = task.classes if (split == "test" or task.kind != "anomaly") else task.normal_classes
     arr = data.load_split(dsdict, split, classes=list(classes))
+    if per_class is not None:
+        keep = np.concatenate([np.flatnonzero(arr.labels == lab)[:per_class] for lab in np.unique(arr.labels)])
+        keep.sort()
+        arr = data.SplitArrays(arr.images[keep], arr.labels[keep], arr.class_names,
+                               {k: v[keep] for k, v in arr.columns.items()})
     names = np.asarray(arr.class_names)[arr.labels] if len(arr.class_names) else np.asarray([])
     images = preprocess(arr.images, task.preprocessing)
     if task.kind == "classification":

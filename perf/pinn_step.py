@@ -15,6 +15,7 @@ writes it into perf/README.md between ``<!-- pinn:begin -->`` and ``<!-- pinn:en
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -103,6 +104,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     task = bench_task()
+    load0 = os.getloadavg()[0]
     by_name = {s.name: s for s in specs()}
     rows = []
     for s in by_name.values():
@@ -117,7 +119,9 @@ def main(argv=None) -> None:
     header = (f"PINN training step vs its physics-off twin (`perf/pinn_step.py`): forward + loss + backward "
               f"+ AdamW step, batch {args.batch} x 1 x 64 x 64 at 0.101\"/px, classification (3 classes); "
               f"{args.steps} timed steps after {args.warmup} warm-up, model and twin steps interleaved; "
-              f"{where}; torch {torch.__version__}. Goal: ratio (min) <= 2.")
+              f"{where}; torch {torch.__version__}; 1-min load average {load0:.1f} at start, "
+              f"{os.getloadavg()[0]:.1f} at end ({os.cpu_count()} CPUs: above that, timings are inflated "
+              f"and noisy, the min is then the better estimate). Goal: ratio (min) <= 2.")
     text = table(rows, header)
     print(text)
     if not args.no_write:

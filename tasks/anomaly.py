@@ -11,7 +11,6 @@ from benchmark.specs import TaskSpec
 from tasks.common import ANOMALY_CITATION, ANOMALY_MODELS, CLASSES, dataset, presets
 
 
-
 def specs() -> list[TaskSpec]:
     ds = dataset("lensbench-v1")
     return [TaskSpec(

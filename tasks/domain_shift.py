@@ -13,7 +13,6 @@ from benchmark.specs import TaskSpec
 from tasks.common import CLASSES, CLASSIFICATION_METRICS, CLASSIFIERS, DOMAIN_CITATION, dataset, presets
 
 
-
 def specs() -> list[TaskSpec]:
     ds = dataset("lensbench-v1")
     return [TaskSpec(

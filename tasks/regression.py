@@ -17,7 +17,6 @@ from benchmark.specs import TaskSpec
 from tasks.common import CLASSES, DEEPLENSE_CITATION, LENSBENCH_CITATION, REGRESSORS, dataset, presets
 
 
-
 def _regression(task_id, classes, target, description, citation, **sizes) -> TaskSpec:
     ds = dataset("lensbench-v1")
     return TaskSpec(
@@ -34,8 +33,7 @@ def specs() -> list[TaskSpec]:
                     "log10 axion mass from vortex images (MAE per mass bin shows the resolution floor).",
                     DEEPLENSE_CITATION),
         _regression("regression/macro-lens", CLASSES, ("theta_E", "e1", "e2", "gamma1", "gamma2"),
-                    "SIE Einstein radius and ellipticity, external shear, standardised.", LENSBENCH_CITATION,
-                    quick_train=400),
+                    "SIE Einstein radius and ellipticity, external shear, standardised.", LENSBENCH_CITATION),
         _regression("regression/subhalo-fraction", ("cdm",), ("sub_mass_fraction",),
                     "substructure mass fraction from CDM images.", LENSBENCH_CITATION),
     ]

@@ -16,10 +16,16 @@ Citation: DeepLense (Alexander et al. 2020) for the recipes; LensBench for the p
 from __future__ import annotations
 
 from benchmark.specs import TaskSpec
-from tasks.common import (CLASSES, CLASSIFICATION_METRICS, CLASSIFIERS, DEEPLENSE_CITATION, LENSBENCH_CITATION,
-                          dataset,
-                          presets)
-
+from tasks.common import (
+    CLASSES,
+    CLASSIFICATION_METRICS,
+    CLASSIFIERS,
+    DEEPLENSE_CITATION,
+    LENSBENCH_CITATION,
+    QUICK_SIZES,
+    dataset,
+    presets,
+)
 
 
 def _classification(task_id: str, dataset_name: str, description: str, citation: str, **sizes) -> TaskSpec:
@@ -36,7 +42,8 @@ def specs() -> list[TaskSpec]:
     out = [
         _classification(f"substructure/model{n}", f"deeplense-model{n}",
                         f"3-class substructure classification on the regenerated DeepLense Model {roman} recipe.",
-                        DEEPLENSE_CITATION, **({"quick_train": 300} if n == 1 else {}))
+                        DEEPLENSE_CITATION,
+                        quick_sizes={"train": 300 if n == 1 else 600, "val": 150, "test": 300}, quick_subset=None)
         for n, roman in ((1, "I"), (2, "II"), (3, "III"))
     ]
     out.append(_classification("substructure/lensbench-v1", "lensbench-v1",
@@ -45,5 +52,6 @@ def specs() -> list[TaskSpec]:
     for n in (250, 1000):
         out.append(_classification(f"lowdata/lensbench-v1-{n}", "lensbench-v1",
                                    f"substructure/lensbench-v1 with {n} training images per class.",
-                                   LENSBENCH_CITATION, quick_train=n, standard_train=n))
+                                   LENSBENCH_CITATION, quick_subset=n if n < QUICK_SIZES["train"] else None,
+                                   standard_subset=n))
     return out

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from benchmark.specs import Budget, Preset, TaskSpec
-from benchmark.taskdata import TaskSplit, TargetScaler
+from benchmark.taskdata import TargetScaler, TaskSplit
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 REPO = Path(__file__).resolve().parent.parent
@@ -23,16 +23,17 @@ def real_data_root() -> Path | None:
 
 
 def make_task(kind: str = "classification", epochs: int = 3, size: int = 16, **kw) -> TaskSpec:
-    classes = kw.pop("classes", ("no_sub", "cdm") if kind != "anomaly" else ("no_sub", "cdm"))
+    classes = kw.pop("classes", ("no_sub", "cdm"))
     target = kw.pop("target", ("label",) if kind != "regression" else ("radius",))
     budget = Budget(epochs=epochs, batch_size=16, lr=3e-3, weight_decay=0.0, patience=kw.pop("patience", None))
     sizes = {"train": 64, "val": 32, "test": 32}
-    defaults = dict(
-        id=f"test/{kind}", version=1, kind=kind, dataset="toy", description="toy task", classes=classes,
-        target=target, primary_metric={"classification": "auc_macro", "regression": "mse", "anomaly": "auc"}[kind],
-        higher_is_better=kind != "regression", presets={"quick": Preset(sizes, budget)},
-        input_shape=(1, size, size), normal_classes=("no_sub",) if kind == "anomaly" else (),
-    )
+    defaults = {
+        "id": f"test/{kind}", "version": 1, "kind": kind, "dataset": "toy", "description": "toy task",
+        "classes": classes, "target": target,
+        "primary_metric": {"classification": "auc_macro", "regression": "mse", "anomaly": "auc"}[kind],
+        "higher_is_better": kind != "regression", "presets": {"quick": Preset(sizes, budget)},
+        "input_shape": (1, size, size), "normal_classes": ("no_sub",) if kind == "anomaly" else (),
+    }
     defaults.update(kw)
     return TaskSpec(**defaults)
 

@@ -6,12 +6,12 @@ import sys
 import textwrap
 
 import pytest
+from conftest import REPO
 
 from benchmark import records, registry
 from benchmark.cli import main
 from benchmark.registry import Registry
 from benchmark.specs import ModelSpec
-from conftest import REPO
 
 PLUGIN = REPO / "examples" / "lensbench-example-plugin"
 
@@ -39,7 +39,7 @@ def test_list_shows_registered_things(capsys):
     (["data", "import", "nowhere", "--format", "cutouts", "--as", "x"], "nowhere"),
 ])
 def test_user_errors_exit_2_without_traceback(capsys, argv, needle):
-    code, out, err = _run(capsys, *argv)
+    code, _, err = _run(capsys, *argv)
     assert code == 2
     assert needle in " ".join(err.split()) and "Traceback" not in err
 

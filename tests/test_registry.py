@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from conftest import make_task
 
 from benchmark import registry
 from benchmark.registry import Registry, RegistryError
 from benchmark.specs import Budget, DatasetSpec, ModelSpec, Preset, SpecError, TaskSpec
-from conftest import make_task
 
 
 def test_task_spec_validation_names_the_field():
     with pytest.raises(SpecError, match="'kind'"):
-        make_task(kind="classification", **{}).__class__(**{**make_task().to_dict(), "kind": "clustering"})
+        make_task(kind="classification").__class__(**{**make_task().to_dict(), "kind": "clustering"})
     with pytest.raises(SpecError, match="'id'"):
         TaskSpec(**{**make_task().to_dict(), "id": "NoFamily"})
     with pytest.raises(SpecError, match="normal_classes"):

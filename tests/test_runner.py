@@ -43,9 +43,9 @@ def test_test_split_is_read_once_and_only_after_training(toy_bench, monkeypatch)
     events = []
     real_build, real_fit = taskdata.build_split, trainer.fit
 
-    def build(task, dsdict, split, scaler=None):
+    def build(task, dsdict, split, scaler=None, **kw):
         events.append(split)
-        return real_build(task, dsdict, split, scaler)
+        return real_build(task, dsdict, split, scaler, **kw)
 
     def fit(*a, **kw):
         out = real_fit(*a, **kw)

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from conftest import make_task, toy_split
 from torch import nn
 
 from benchmark import trainer
 from benchmark.provenance import seed_everything
-from conftest import make_task, toy_split
-
-import sys
-from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples" / "lensbench-example-plugin"))
-from lensbench_example import TinyCNN  # noqa: E402
+from lensbench_example import TinyCNN
 
 CPU = torch.device("cpu")
 

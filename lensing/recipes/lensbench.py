@@ -34,10 +34,10 @@ SERSIC = SersicSource(
     position=SOURCE_POSITION)
 COSMOS = CosmosSource(half_light_radius=LogUniform(0.1, 0.4), rotation=Uniform(0.0, 2 * math.pi),
                       position=SOURCE_POSITION)
-SNR = Brightness("snr", Uniform(20.0, 100.0))
+SNR = Brightness("snr", Uniform(40.0, 200.0))
 
 # --- substructure (calibrated: see RECIPES.md)
-CDM = PointMassSubhalos(count=20.0, mass=PowerLaw(1e7, 1e10, -1.9), radius=Uniform(0.3, 2.5),
+CDM = PointMassSubhalos(count=40.0, mass=PowerLaw(1e8, 1e10, -1.9), radius=Uniform(0.3, 2.5),
                         poisson=True, radial="area", k_max=64)
 AXION = Vortex(mass=LogUniform(1e10, 3e10), log10_m_a=Uniform(-24.0, -22.0), n_points=0, through="lens")
 SUBSTRUCTURE = {"no_sub": NoSubstructure(), "cdm": CDM, "axion": AXION}
@@ -53,7 +53,7 @@ _COMMON = dict(version=1, lens=MACRO, brightness=SNR, substructure=SUBSTRUCTURE,
 RECIPES = [
     Recipe(name="lensbench-v1", instrument="euclid", source=SERSIC, noise=_noise(EUCLID_VIS),
            description="Main LensBench substructure data: Euclid VIS-like 64x64, varying SIE + shear macro lens, "
-                       "varying Sersic source, SNR 20-100; no_sub / cdm (Poisson point-mass subhalos) / axion "
+                       "varying Sersic source, SNR 40-200; no_sub / cdm (Poisson point-mass subhalos) / axion "
                        "(vortex line); identical macro-lens and source priors for all classes.", **_COMMON),
     Recipe(name="lensbench-v1-hst", instrument="hst", source=SERSIC, noise=_noise(HST_TDLMC_F160W),
            description="lensbench-v1 observed with an HST-like camera (64x64, 0.08\"/px, PSF FWHM 0.08\").",

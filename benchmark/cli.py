@@ -183,21 +183,27 @@ def cmd_sweep(args) -> int:
     for t in tasks:
         t.preset(args.preset)
     opts = _options(args)
-    failed = []
+    failed, skipped = [], []
     for task in tasks:
         if args.models == ["all"]:
             specs = registry.models.all()
         else:
             specs = [usermodels.resolve(m) for m in (args.models or task.default_models)]
-        for rec in runner.sweep([task], specs, args.seeds, opts):
-            print(_summary(rec))
-            if rec.status != "ok":
-                failed.append(rec)
+        try:
+            for rec in runner.sweep([task], specs, args.seeds, opts):
+                print(_summary(rec))
+                if rec.status != "ok":
+                    failed.append(rec)
+        except data.DataError as exc:  # e.g. a real-data task without --data-root: skip it, go on
+            skipped.append(task.id)
+            print(textwrap.fill(f"skipped {task.id}: {exc}", width=100), file=sys.stderr)
     from benchmark import leaderboard
 
     print(leaderboard.render_markdown(leaderboard.aggregate(leaderboard.records_frame(
         records.load_records(args.results)))))
     _print_tracking(args)
+    if skipped:
+        print(f"{len(skipped)} task(s) skipped for missing data: {', '.join(skipped)}", file=sys.stderr)
     if failed:
         print(f"{len(failed)} run(s) failed; see their records for the error.", file=sys.stderr)
     return 1 if failed else 0

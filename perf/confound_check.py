@@ -55,7 +55,9 @@ def check(name: str, n: int, seed: int, folds: int, data_root=None) -> dict:
         cols.append(col)
         labels.append(np.full(n, k))
     y = np.concatenate(labels)
-    feats = [f for f in MACRO_SOURCE if f in r.columns]
+    # ``snr`` is a drawn input only for Brightness(kind="snr") recipes; elsewhere it is measured on the
+    # full image (substructure included), i.e. an observable rather than a macro/source parameter.
+    feats = [f for f in MACRO_SOURCE if f in r.columns and (f != "snr" or r.brightness.kind == "snr")]
     X = np.stack([np.concatenate([c[f] for c in cols]) for f in feats], axis=1).astype(np.float64)
     varying = [f for i, f in enumerate(feats) if np.ptp(X[:, i]) > 0]
     auc, sd = _cv_auc(X, y, folds, seed)
@@ -69,7 +71,9 @@ def table(rows: list[dict], folds: int, seconds: float) -> str:
     out = ["### Confound check (macro-lens + source columns only)", "",
            f"HistGradientBoostingClassifier, {folds}-fold stratified CV, one-vs-rest macro ROC AUC from pooled "
            "out-of-fold probabilities (+/- the spread over folds). Chance = 0.5; target for lensbench-v1: "
-           "0.5 +/- 0.03. Control: the same classifier with `sub_mass_fraction` added.", "",
+           "0.5 +/- 0.03. Control: the same classifier with `sub_mass_fraction` added. `snr` is used only where "
+           "it is a drawn input (lensbench); in the DeepLense recipes it is measured on the full image and "
+           "carries real substructure signal (magnification), so it is left out there.", "",
            "| recipe | images/class | varying macro/source columns | AUC (macro/source only) | control AUC |",
            "|---|---|---|---|---|"]
     for r in rows:

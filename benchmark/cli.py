@@ -81,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
                     default=["md", "csv", "html", "png"])
     lb.add_argument("--out", type=Path, default=Path("leaderboards"))
     lb.add_argument("--print", dest="print_md", action="store_true", help="print the markdown tables")
+    lb.add_argument("--readme", type=Path, default=None,
+                    help="also write the tables into this Markdown file between <!-- results:begin/end --> markers")
+    lb.add_argument("--command", default="lensbench sweep --preset quick --seeds 0 1 2 --models all",
+                    help="the command that produced the records (quoted in the --readme section)")
     lb.set_defaults(func=cmd_leaderboard)
 
     sh = sub.add_parser("show", help="print one run record")
@@ -229,6 +233,9 @@ def cmd_leaderboard(args) -> int:
     from benchmark import leaderboard
 
     paths = leaderboard.write_leaderboard(args.results, args.out, formats=tuple(args.format))
+    if args.readme:
+        paths["readme"] = leaderboard.replace_section(args.readme, "results",
+                                                      leaderboard.readme_results(args.results, args.command))
     if args.print_md and "md" in paths:
         print(Path(paths["md"]).read_text())
     for fmt, path in paths.items():

@@ -424,3 +424,27 @@ def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md
         written["json"] = out_dir / "leaderboard.json"
         _atomic_write(written["json"], json.dumps(json.loads(agg.to_json(orient="records")), indent=1) + "\n")
     return written
+
+
+def replace_section(path: str | Path, name: str, body: str) -> Path:
+    """Replace the text between ``<!-- name:begin -->`` and ``<!-- name:end -->`` in a Markdown file
+    (appending a new section when the markers are absent). Used for generated README sections."""
+    path = Path(path)
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    block = f"{begin}\n{body.rstrip()}\n{end}"
+    text = path.read_text() if path.exists() else ""
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + f"\n\n## {name}\n\n{block}\n"
+    _atomic_write(path, text)
+    return path
+
+
+def readme_results(results_dir: str | Path, command: str, suite: str = "v1") -> str:
+    """The README's results section: generated from the records, with the command that made them."""
+    md = render_markdown(aggregate(records_frame(load_records(results_dir))), suite)
+    body = md.split("\n", 1)[1].replace("\n## ", "\n### ")  # drop the page title, demote headings
+    return (f"_Generated from the records in `{results_dir}` by `lensbench leaderboard --readme README.md`; "
+            f"reproduce the records with `{command}`._\n{body}")

@@ -85,3 +85,18 @@ def test_example_plugin_registers_through_entry_point(tmp_path, monkeypatch, toy
     rec = runner.run(registry.tasks.get("test/classification"), models.get("example-tiny-cnn"), 0, toy_bench)
     assert rec.status == "ok" and rec.metrics_test["auc_macro"] > 0.7
     sys.modules.pop("lensbench_example", None)
+
+
+def test_sweep_then_leaderboard_writes_tables_and_readme_section(capsys, toy_bench, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# Title\n\n<!-- results:begin -->\nold\n<!-- results:end -->\n\nafter\n")
+    common = ["--results", str(toy_bench.results_dir)]
+    code, out, _ = _run(capsys, "sweep", "--tasks", "test/classification", "--models", "toy-cnn", "--seeds", "0",
+                        "1", *common, "--tracking-uri", toy_bench.tracking_uri, "--no-progress")
+    assert code == 0 and "| toy-cnn" in out  # the sweep ends by printing the leaderboard
+    code, out, _ = _run(capsys, "leaderboard", *common, "--out", str(tmp_path / "lb"), "--readme", str(readme))
+    assert code == 0
+    text = readme.read_text()
+    assert text.startswith("# Title") and text.rstrip().endswith("after") and "old" not in text
+    assert "toy-cnn" in text and "(2)" in text  # mean ± std (n) over the two seeds
+    assert (tmp_path / "lb" / "leaderboard.html").is_file() and (tmp_path / "lb" / "leaderboard.csv").is_file()

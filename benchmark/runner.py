@@ -48,6 +48,7 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> r
     preset = task.preset(opts.preset)
     dspec, dsdict = taskdata.materialise(task, opts.preset, cache=opts.cache, data_root=opts.data_root,
                                          progress=opts.progress)
+    taskdata.check_test_data(task, cache=opts.cache, data_root=opts.data_root)  # real test files present?
     provenance.seed_everything(seed)
     train = taskdata.train_split(task, opts.preset, dsdict)
     val = taskdata.build_split(task, dsdict, "val", train.scaler)
@@ -126,13 +127,14 @@ class TestResult:
 def evaluate_test(task: TaskSpec, model: torch.nn.Module, opts: RunOptions, device,
                   scaler: taskdata.TargetScaler | None) -> TestResult:
     """The one evaluation on test. For domain-shift tasks the target dataset's test split is primary
-    and the source test split is reported beside it with a ``source_`` prefix."""
+    and the source test split is reported beside it with a ``source_`` prefix. An adapter (real
+    files) target dataset is an external test set: every file, all its splits (``taskdata.is_external``)."""
     batch = task.preset(opts.preset).budget.batch_size
 
     def one(dataset: str | None):
         _, ds = taskdata.materialise(task, opts.preset, dataset=dataset, cache=opts.cache,
                                      data_root=opts.data_root, progress=opts.progress)
-        split = taskdata.build_split(task, ds, "test", scaler)
+        split = taskdata.build_split(task, ds, "all" if taskdata.is_external(dataset) else "test", scaler)
         pred = trainer.predict(model, split, task.kind, device, batch, opts.bf16)
         return trainer.score(task, split, pred), split, pred, ds
 

@@ -6,13 +6,15 @@ the trainer makes once, after training, so no test label exists in memory while 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from benchmark import data, registry
-from benchmark.specs import TaskSpec
+from benchmark.specs import SPLITS, TaskSpec
+from lensing.sources import RealDataError
 
 
 @dataclass
@@ -71,6 +73,28 @@ def train_split(task: TaskSpec, preset: str, dsdict) -> TaskSplit:
     return build_split(task, dsdict, "train", per_class=task.preset(preset).train_subset)
 
 
+# Adapter datasets whose files must be re-arranged before the adapter can read them register
+# ``prepare(data_root, cache) -> folder`` under their name (e.g. tasks.real_datasets, Space Warps gallery).
+PREPARERS: dict[str, Callable] = {}
+
+
+def is_external(dataset: str | None) -> bool:
+    """True for a registered adapter (file) dataset used as a task's ``test_dataset``: an external
+    test set, materialised with every file and evaluated on all its rows (all splits)."""
+    return dataset is not None and registry.datasets.get(dataset).adapter is not None
+
+
+def _adapter_root(spec, data_root, cache):
+    return PREPARERS[spec.name](data_root, cache) if spec.name in PREPARERS else data_root
+
+
+def check_test_data(task: TaskSpec, cache=None, data_root=None) -> None:
+    """Fail early (``DataError`` naming the folder) when an external test set's files are absent."""
+    if is_external(task.test_dataset):
+        spec = registry.datasets.get(task.test_dataset)
+        data.fingerprint(spec, None, data_root=_adapter_root(spec, data_root, cache), cache=cache)
+
+
 def materialise(task: TaskSpec, preset: str, *, dataset: str | None = None, cache=None, data_root=None,
                 progress: bool = True):
     spec = registry.datasets.get(dataset or task.dataset)
@@ -78,16 +102,29 @@ def materialise(task: TaskSpec, preset: str, *, dataset: str | None = None, cach
         raise data.DataError(
             f"task {task.id!r} expects images {task.input_shape}, dataset {spec.name!r} has {spec.image_shape}"
         )
+    if is_external(dataset):
+        root = _adapter_root(spec, data_root, cache)
+        return spec, data.materialise(spec, None, cache=cache, data_root=root, progress=progress)
     sizes = task.preset(preset).sizes
-    return spec, data.materialise(spec, sizes, cache=cache, data_root=data_root, progress=progress)
+    try:
+        return spec, data.materialise(spec, sizes, cache=cache, data_root=data_root, progress=progress)
+    except RealDataError as e:  # a recipe that reads real files (hosts, sources) without them
+        raise data.DataError(str(e)) from e
 
 
 def build_split(task: TaskSpec, dsdict, split: str, scaler: TargetScaler | None = None,
                 per_class: int | None = None) -> TaskSplit:
     """Images and targets of one split. Anomaly train/val hold the normal classes only.
-    ``per_class`` keeps the first n images of each class (the preset's ``train_subset``)."""
-    classes = task.classes if (split == "test" or task.kind != "anomaly") else task.normal_classes
-    arr = data.load_split(dsdict, split, classes=list(classes))
+    ``per_class`` keeps the first n images of each class (the preset's ``train_subset``).
+    ``split="all"`` concatenates train, val and test (an external test set, evaluated whole)."""
+    classes = task.classes if (split in ("test", "all") or task.kind != "anomaly") else task.normal_classes
+    if split == "all":
+        parts = [data.load_split(dsdict, s, classes=list(classes)) for s in SPLITS]
+        arr = data.SplitArrays(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]),
+                               parts[0].class_names,
+                               {k: np.concatenate([p.columns[k] for p in parts]) for k in parts[0].columns})
+    else:
+        arr = data.load_split(dsdict, split, classes=list(classes))
     if per_class is not None:
         keep = np.concatenate([np.flatnonzero(arr.labels == lab)[:per_class] for lab in np.unique(arr.labels)])
         keep.sort()

@@ -157,7 +157,7 @@ def _prepare(img: np.ndarray, pixel_scale: float) -> tuple[np.ndarray, float] | 
     if (img * region).sum() / (sigma * np.sqrt(region.sum())) < _MIN_SNR:
         return None  # too faint: the cutout noise would dominate the lensed source
     cy, cx = (gal * yy).sum() / total, (gal * xx).sum() / total
-    sy, sx = int(round(cy - (h - 1) / 2)), int(round(cx - (w - 1) / 2))
+    sy, sx = round(cy - (h - 1) / 2), round(cx - (w - 1) / 2)
     gal = np.roll(gal, (-sy, -sx), axis=(0, 1))
     r = (np.hypot(yy - (h - 1) / 2, xx - (w - 1) / 2) * pixel_scale).ravel()
     order = np.argsort(r)

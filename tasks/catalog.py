@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from benchmark.specs import TaskSpec
-from tasks import anomaly, domain_shift, regression, substructure
+from tasks import anomaly, domain_shift, lens_finding, regression, substructure
 
 
 def specs() -> list[TaskSpec]:
-    return [*substructure.specs(), *regression.specs(), *anomaly.specs(), *domain_shift.specs()]
+    return [*substructure.specs(), *regression.specs(), *anomaly.specs(), *domain_shift.specs(),
+            *lens_finding.specs()]

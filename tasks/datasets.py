@@ -28,4 +28,6 @@ def _spec(recipe: recipes.Recipe) -> DatasetSpec:
 
 def specs() -> list[DatasetSpec]:
     """One DatasetSpec per recipe, in name order."""
-    return [_spec(r) for r in recipes.all_recipes()]
+    from tasks import real_datasets
+
+    return [_spec(r) for r in recipes.all_recipes()] + real_datasets.specs()

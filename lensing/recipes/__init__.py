@@ -7,12 +7,12 @@ The recipes are documented in ``lensing/RECIPES.md``.
 
 from __future__ import annotations
 
-from . import deeplense, lensbench
+from . import deeplense, lensbench, lensfinding
 from .base import CLASSES, Recipe, vortex_half_length
 
 __all__ = ["Recipe", "get", "names", "all_recipes", "CLASSES", "vortex_half_length"]
 
-_RECIPES: dict[str, Recipe] = {r.name: r for r in (*deeplense.RECIPES, *lensbench.RECIPES)}
+_RECIPES: dict[str, Recipe] = {r.name: r for r in (*deeplense.RECIPES, *lensbench.RECIPES, *lensfinding.RECIPES)}
 
 
 def names() -> list[str]:

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 import torch
@@ -38,7 +38,7 @@ from .. import cosmo
 from .. import instruments as _instruments
 from .. import noise as _noise
 from .. import render as _render
-from .priors import Fixed, Polar, PowerLaw, Prior, Uniform
+from .priors import Polar, PowerLaw, Prior, Uniform
 
 BATCH = 128  # images rendered at once (memory bound: B * (npix*s)^2 * K floats)
 CLASSES = ("no_sub", "cdm", "axion")
@@ -135,7 +135,7 @@ class Vortex:
     """
 
     mass: Prior
-    log10_m_a: Uniform = Uniform(-24.0, -22.0)
+    log10_m_a: Uniform = Uniform(-24.0, -22.0)  # noqa: RUF009 (frozen, immutable)
     n_points: int = 100
     length_coeff: float = 0.06
     through: str = "lens"
@@ -407,7 +407,7 @@ class Recipe:
         return images, self._columns(p)
 
     def _render_batch(self, p: dict, sl: slice, inst, galaxies, device, noise_gen):
-        f32 = dict(dtype=torch.float32, device=device)
+        f32 = {"dtype": torch.float32, "device": device}
         lens = {k: p[k][sl].to(**f32) for k in LENS_COLUMNS}
         has_points = bool(p["sub_mask"][sl].any())
         has_line = "line_theta_E" in p
@@ -466,10 +466,10 @@ class Recipe:
     def describe(self) -> str:
         """A markdown block listing every prior (used to build RECIPES.md)."""
         lines = [f"### `{self.name}` (v{self.version})", "", self.description, "",
-                 f"- instrument: `{self.instrument}` ({self.inst.description}); image {self.image_shape}, "
-                 f"{self.pixel_scale}\"/px, supersampling {self.supersample}",
-                 f"- redshifts z_l = {self.z_lens}, z_s = {self.z_source}; mass -> theta_E with "
-                 f"`{self.distance_convention}` distances (theta_E = {self.theta_E_factor():.4e} sqrt(M/Msun)\")"]
+                 (f"- instrument: `{self.instrument}` ({self.inst.description}); image {self.image_shape}, "
+                 f"{self.pixel_scale}\"/px, supersampling {self.supersample}"),
+                 (f"- redshifts z_l = {self.z_lens}, z_s = {self.z_source}; mass -> theta_E with "
+                 f"`{self.distance_convention}` distances (theta_E = {self.theta_E_factor():.4e} sqrt(M/Msun)\")")]
         for k, v in self.lens.items():
             lines.append(f"- lens `{'/'.join(k) if isinstance(k, tuple) else k}`: {v}")
         for k, v in vars(self.source).items():

@@ -12,8 +12,7 @@ from __future__ import annotations
 import math
 
 from .. import cosmo
-from .base import (Brightness, Noise, NoSubstructure, PointMassSubhalos, Recipe, SersicSource,
-                   Vortex)
+from .base import Brightness, Noise, NoSubstructure, PointMassSubhalos, Recipe, SersicSource, Vortex
 from .priors import Fixed, LogUniform, PowerLaw, Uniform
 
 CITATION = ("Alexander, Gleyzer, McDonough, Toomey, Usai, 'Deep Learning the Morphology of Dark "
@@ -33,10 +32,10 @@ def bkg_rms(read_noise: float, exposure_time: float, num_exposures: int, sky_mag
 
 
 # lenstronomy 1.9.2 observation configs (the versions DeepLenseSim pinned)
-EUCLID_VIS = dict(read_noise=4.2, exposure_time=565.0, num_exposures=4, sky_mag=22.35, zero_point=24.0,
-                  pixel_scale=0.101)
-HST_TDLMC_F160W = dict(read_noise=4.0, exposure_time=5400.0, num_exposures=1, sky_mag=22.0,
-                       zero_point=25.9463, pixel_scale=0.08)
+EUCLID_VIS = {"read_noise": 4.2, "exposure_time": 565.0, "num_exposures": 4, "sky_mag": 22.35, "zero_point": 24.0,
+                  "pixel_scale": 0.101}
+HST_TDLMC_F160W = {"read_noise": 4.0, "exposure_time": 5400.0, "num_exposures": 1, "sky_mag": 22.0,
+                       "zero_point": 25.9463, "pixel_scale": 0.08}
 
 MACRO = {
     "theta_E": Fixed(THETA_E_MAIN),
@@ -70,9 +69,9 @@ def _euclid_like(name: str, instrument: str, obs: dict, description: str, extra_
         noise=Noise(exposure_time=Fixed(t), background_rms=bkg_rms(**obs), kind="poisson_gaussian"),
         distance_convention="deeplense", supersample=1, citation=CITATION,
         deviations=COMMON_DEVIATIONS + (
-            "noise IS added: DeepLenseSim's simple_sim_2 computed lenstronomy's noise_for_model but saved "
+            ("noise IS added: DeepLenseSim's simple_sim_2 computed lenstronomy's noise_for_model but saved "
             "image_model + image_model (2x the noiseless image); we save image + Poisson(image * t)/t + "
-            "N(0, sigma_bkg) with sigma_bkg from the lenstronomy 1.9.2 observation config (sky + read noise)",
+            "N(0, sigma_bkg) with sigma_bkg from the lenstronomy 1.9.2 observation config (sky + read noise)"),
             "images are in e-/s (lenstronomy units), not doubled",
         ) + extra_dev)
 
@@ -96,6 +95,6 @@ RECIPES = [
         "deeplense-model3", "hst", HST_TDLMC_F160W,
         "DeepLense Model III: 64x64 HST-like (0.08\"/px, Gaussian PSF FWHM 0.08\"), Sersic source of magnitude 20 "
         "(zero point 25.9463), fixed SIE + shear macro lens, HST TDLMC_F160W noise (5400 s, sky 22.0, read noise 4).",
-        ("the published code cannot produce Model III (set_instrument('hst') is a no-op); we follow the fork "
-         "that uses lenstronomy HST(band='TDLMC_F160W', psf_type='GAUSSIAN') with seeing 0.08\" and a 0.08\" pixel",)),
+        (("the published code cannot produce Model III (set_instrument('hst') is a no-op); we follow the fork "
+         "that uses lenstronomy HST(band='TDLMC_F160W', psf_type='GAUSSIAN') with seeing 0.08\" and a 0.08\" pixel"),)),
 ]

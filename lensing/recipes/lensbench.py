@@ -12,8 +12,16 @@ from __future__ import annotations
 
 import math
 
-from .base import (Brightness, CosmosSource, Noise, NoSubstructure, PointMassSubhalos, Recipe,
-                   SersicSource, Vortex)
+from .base import (
+    Brightness,
+    CosmosSource,
+    Noise,
+    NoSubstructure,
+    PointMassSubhalos,
+    Recipe,
+    SersicSource,
+    Vortex,
+)
 from .deeplense import EUCLID_VIS, HST_TDLMC_F160W, bkg_rms
 from .priors import Fixed, LogUniform, Polar, PowerLaw, Uniform
 
@@ -21,25 +29,25 @@ CITATION = ("LensBench lensbench-v1 recipes; physics after DeepLenseSim (Alexand
             "arXiv:1909.07346) and lenstronomy (Birrer & Amara 2018)")
 
 MACRO = {
-    "theta_E": Uniform(0.9, 1.6),
-    ("e1", "e2"): Polar(Uniform(0.6, 1.0), Uniform(0.0, math.pi), "ellipticity"),
-    ("gamma1", "gamma2"): Polar(Uniform(0.0, 0.08), Uniform(0.0, math.pi), "shear"),
-    "center_x": Uniform(-0.1, 0.1),
-    "center_y": Uniform(-0.1, 0.1),
+    "theta_E": Uniform(1.0, 1.5),
+    ("e1", "e2"): Polar(Uniform(0.7, 1.0), Uniform(0.0, math.pi), "ellipticity"),
+    ("gamma1", "gamma2"): Polar(Uniform(0.0, 0.05), Uniform(0.0, math.pi), "shear"),
+    "center_x": Uniform(-0.05, 0.05),
+    "center_y": Uniform(-0.05, 0.05),
 }
-SOURCE_POSITION = Polar(Uniform(0.0, 0.4), Uniform(0.0, 2 * math.pi), "disk")
+SOURCE_POSITION = Polar(Uniform(0.0, 0.3), Uniform(0.0, 2 * math.pi), "disk")
 SERSIC = SersicSource(
-    R_sersic=LogUniform(0.1, 0.4), n_sersic=Uniform(0.7, 2.0),
-    ellipticity=Polar(Uniform(0.5, 1.0), Uniform(0.0, math.pi), "ellipticity"),
+    R_sersic=LogUniform(0.15, 0.35), n_sersic=Uniform(0.8, 1.5),
+    ellipticity=Polar(Uniform(0.6, 1.0), Uniform(0.0, math.pi), "ellipticity"),
     position=SOURCE_POSITION)
-COSMOS = CosmosSource(half_light_radius=LogUniform(0.1, 0.4), rotation=Uniform(0.0, 2 * math.pi),
+COSMOS = CosmosSource(half_light_radius=LogUniform(0.15, 0.35), rotation=Uniform(0.0, 2 * math.pi),
                       position=SOURCE_POSITION)
-SNR = Brightness("snr", Uniform(40.0, 200.0))
+SNR = Brightness("snr", Uniform(50.0, 200.0))
 
 # --- substructure (calibrated: see RECIPES.md)
-CDM = PointMassSubhalos(count=40.0, mass=PowerLaw(1e8, 1e10, -1.9), radius=Uniform(0.3, 2.5),
+CDM = PointMassSubhalos(count=30.0, mass=PowerLaw(5e8, 2e10, -1.9), radius=Uniform(0.5, 2.0),
                         poisson=True, radial="area", k_max=64)
-AXION = Vortex(mass=LogUniform(1e10, 3e10), log10_m_a=Uniform(-24.0, -22.0), n_points=0, through="lens")
+AXION = Vortex(mass=LogUniform(2e10, 6e10), log10_m_a=Uniform(-24.0, -22.0), n_points=0, through="lens")
 SUBSTRUCTURE = {"no_sub": NoSubstructure(), "cdm": CDM, "axion": AXION}
 
 
@@ -47,8 +55,8 @@ def _noise(obs: dict) -> Noise:
     return Noise(exposure_time=Fixed(obs["exposure_time"] * obs["num_exposures"]), background_rms=bkg_rms(**obs))
 
 
-_COMMON = dict(version=1, lens=MACRO, brightness=SNR, substructure=SUBSTRUCTURE, distance_convention="angular",
-               supersample=2, citation=CITATION)
+_COMMON = {"version": 1, "lens": MACRO, "brightness": SNR, "substructure": SUBSTRUCTURE, "distance_convention": "angular",
+               "supersample": 2, "citation": CITATION}
 
 RECIPES = [
     Recipe(name="lensbench-v1", instrument="euclid", source=SERSIC, noise=_noise(EUCLID_VIS),

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Fixed", "Uniform", "LogUniform", "TruncNormal", "PowerLaw", "Polar", "Prior"]
+__all__ = ["Fixed", "LogUniform", "Polar", "PowerLaw", "Prior", "TruncNormal", "Uniform"]
 
 
 def _u(gen: torch.Generator, n: int) -> torch.Tensor:

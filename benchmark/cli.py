@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="folder of the real data (for real-galaxy and real-image tasks)")
         r.add_argument("--checkpoint-dir", type=Path, default=None, help="save chosen weights (safetensors)")
         r.add_argument("--force", action="store_true", help="rerun even when a record exists")
+        r.add_argument("--threads", type=int, default=None,
+                       help="torch CPU threads (recorded; numbers can differ in the last digits across counts)")
         r.add_argument("--no-progress", action="store_true")
         r.set_defaults(func=cmd_run if name == "run" else cmd_sweep)
 
@@ -159,6 +161,10 @@ def cmd_list(args) -> int:
 def _options(args):
     from benchmark.runner import RunOptions
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     return RunOptions(preset=args.preset, results_dir=args.results, tracking_uri=args.tracking_uri,
                       device=args.device, bf16=args.bf16, cache=args.cache, data_root=args.data_root,
                       checkpoint_dir=args.checkpoint_dir, progress=not args.no_progress, force=args.force)

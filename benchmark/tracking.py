@@ -38,8 +38,8 @@ _BATCH = 900  # MLflow accepts at most 1000 metrics and 100 params per batch
 
 
 def default_tracking_uri() -> str:
-    """``$MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<cwd>/mlflow.db``."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    """``$MLFLOW_TRACKING_URI`` if set, else ``sqlite:///mlflow.db`` (relative: the working directory)."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
 
 
 def standard_tags(*, task: str, task_version: int, preset: str, model: str, model_family: str, seed: int,

@@ -127,6 +127,6 @@ def test_disabled_tracker_is_silent(recwarn):
 def test_default_tracking_uri(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert default_tracking_uri() == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert default_tracking_uri() == "sqlite:///mlflow.db"  # relative: no machine path lands in records
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
     assert default_tracking_uri() == "http://mlflow.example:5000" == Tracker().tracking_uri

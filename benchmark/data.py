@@ -90,16 +90,42 @@ def dataset_path(spec: DatasetSpec, sizes: Mapping[str, int] | None, cache: Path
 # ------------------------------------------------------------------------------------ fingerprinting
 
 
-def simulator_version() -> str:
-    """sha256 over the sources of the ``lensing`` package (relative path + bytes of every .py), so a
-    change to the physics invalidates cached simulated datasets."""
+# The physics every recipe shares. A dataset's fingerprint hashes these sources plus its own recipe
+# (``recipe_identity``), so editing one recipe does not invalidate the datasets of the others.
+SIMULATOR_CORE = ("grid", "mass", "light", "psf", "noise", "render", "instruments", "cosmo", "sources",
+                  "recipes/base", "recipes/priors")
+
+
+def _lensing_root() -> Path | None:
     found = importlib.util.find_spec("lensing")
     if found is None or not found.submodule_search_locations:
+        return None
+    return Path(next(iter(found.submodule_search_locations)))
+
+
+def simulator_version() -> str:
+    """sha256 over the sources of the shared lensing physics (``SIMULATOR_CORE``), so a change to
+    the physics invalidates cached simulated datasets."""
+    root = _lensing_root()
+    if root is None:
         return "no-lensing-package"
     h = hashlib.sha256()
-    for root in found.submodule_search_locations:
-        for p in sorted(Path(root).rglob("*.py")):
-            h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    for name in SIMULATOR_CORE:
+        p = root / f"{name}.py"
+        h.update(name.encode() + b"\0" + (p.read_bytes() if p.is_file() else b"<absent>") + b"\0")
+    return h.hexdigest()
+
+
+def recipe_identity(rec) -> str:
+    """sha256 of the recipe's full parameter set (the repr of a dataclass recipe: every prior as data)
+    and, for a recipe class of its own, the source of the module that defines it."""
+    h = hashlib.sha256((repr(rec) if dataclasses.is_dataclass(rec) else f"{rec.name}|{rec.version}").encode())
+    module = type(rec).__module__
+    if module.startswith("lensing.") and module != "lensing.recipes.base":
+        root = _lensing_root()
+        path = root / (module.removeprefix("lensing.").replace(".", "/") + ".py") if root else None
+        if path is not None and path.is_file():
+            h.update(path.read_bytes())
     return h.hexdigest()
 
 
@@ -167,6 +193,7 @@ def _fingerprint(
             columns=list(rec.columns),
             chunk=CHUNK,
             simulator=simulator_version(),
+            recipe_identity=recipe_identity(rec),
         )
         if _device_kind(device) != "cpu":  # other hardware gives other floating-point results
             blob["device"] = _device_kind(device)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from benchmark import __version__, plots, provenance, records, taskdata, trainer
+from benchmark import __version__, plots, provenance, records, registry, taskdata, trainer
 from benchmark.specs import ModelSpec, TaskSpec
 from benchmark.tracking import Tracker, standard_tags
 
@@ -175,16 +175,28 @@ def save_checkpoint(model: torch.nn.Module, directory: Path, rec: records.RunRec
 
 
 def sweep(tasks: list[TaskSpec], models: list[ModelSpec], seeds: list[int] | None, opts: RunOptions):
-    """Run the grid; skip runs whose ok record exists (unless ``opts.force``). Yields records."""
+    """Run the grid; skip runs whose ok record exists for the current dataset fingerprint (unless
+    ``opts.force``): a stopped sweep resumes, and a record made on other data is rerun. Yields records."""
     for task in tasks:
+        current = expected_fingerprint(task, opts)
         for spec in models:
             if not spec.supports(task):
                 continue
             for seed in (seeds if seeds is not None else task.seeds):
                 existing = records.existing_record(opts.results_dir, task.id, task.version, opts.preset,
                                                    spec.name, seed)
-                if existing is not None and existing.status == "ok" and not opts.force:
+                if (existing is not None and existing.status == "ok" and not opts.force
+                        and existing.dataset_fingerprint == current):
                     log.info("skip %s / %s / seed %d: record exists", task.id, spec.name, seed)
                     yield existing
                     continue
                 yield run(task, spec, seed, opts)
+
+
+def expected_fingerprint(task: TaskSpec, opts: RunOptions) -> str:
+    """The fingerprint the task's training dataset has now (cheap: no data is built)."""
+    from benchmark import data
+
+    spec = registry.datasets.get(task.dataset)
+    sizes = dict(task.preset(opts.preset).sizes) if spec.recipe is not None else None
+    return data.fingerprint(spec, sizes, data_root=opts.data_root, cache=opts.cache)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from benchmark import data, records, registry, runner, taskdata
+from benchmark import records, registry, runner, taskdata
 
 VERIFY_TOLERANCE = 1e-4  # absolute, on the primary metric; same machine, same code: usually exact
 
@@ -65,9 +65,9 @@ def validate(results_dir: Path, *, check_fingerprints: bool = True, cache=None) 
         if check_fingerprints:
             fkey = (task.id, rec.preset)
             if fkey not in expected_fp:
-                expected_fp[fkey] = _expected_fingerprint(task, rec.preset, cache)
+                expected_fp[fkey] = runner.expected_fingerprint(task, runner.RunOptions(preset=rec.preset, cache=cache))
             want = expected_fp[fkey]
-            if want is not None and rec.dataset_fingerprint != want:
+            if rec.dataset_fingerprint != want:
                 report.problems.append(f"{path}: field 'dataset_fingerprint' is {rec.dataset_fingerprint[:12]}…; "
                                        f"task {task.id!r} v{task.version} [{rec.preset}] expects {want[:12]}…")
         if rec.model not in registry.models and not rec.model_source:
@@ -80,13 +80,6 @@ def validate(results_dir: Path, *, check_fingerprints: bool = True, cache=None) 
             report.problems.append(f"{results_dir}: {task_id} [{preset}] {model}: seeds {sorted(got)}; the "
                                    f"task requires {sorted(want)} (missing {sorted(want - got)})")
     return report
-
-
-def _expected_fingerprint(task, preset: str, cache) -> str | None:
-    spec = registry.datasets.get(task.dataset)
-    if spec.recipe is None:
-        return None  # file datasets: the manifest lives on the submitter's disk
-    return data.fingerprint(spec, dict(task.preset(preset).sizes), cache=cache)
 
 
 def verify(record_path: Path, checkpoint_dir: Path, *, cache=None, data_root=None, device=None,

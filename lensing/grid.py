@@ -47,3 +47,18 @@ def downsample(img: torch.Tensor, s: int) -> torch.Tensor:
     if hs % s or ws % s:
         raise ValueError(f"lensing.grid.downsample: image shape {(hs, ws)} not divisible by factor {s}")
     return img.reshape(*lead, hs // s, s, ws // s, s).mean(dim=(-3, -1))
+
+
+def per_image(v, ref: torch.Tensor) -> torch.Tensor:
+    """A per-image parameter (scalar or (B,)) as a tensor broadcastable against (B, H, W)."""
+    t = torch.as_tensor(v, dtype=ref.dtype, device=ref.device)
+    if t.ndim == 0:
+        return t
+    if t.ndim == 1:
+        return t.view(-1, 1, 1)
+    raise ValueError(f"lensing: per-image parameter must be scalar or (B,), got shape {tuple(t.shape)}")
+
+
+def batch3(a: torch.Tensor) -> torch.Tensor:
+    """(H, W) -> (1, H, W); (B, H, W) unchanged."""
+    return a if a.ndim == 3 else a.unsqueeze(0)

@@ -23,23 +23,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from lensing.grid import batch3, per_image
+
 __all__ = ["sersic_ellipse", "interpolated", "b_n", "SERSIC_SMOOTHING"]
 
 SERSIC_SMOOTHING = 1e-4
 SERSIC_MAX_R_FRAC = 1000.0
 
 
-def _p(v, ref: torch.Tensor) -> torch.Tensor:
-    t = torch.as_tensor(v, dtype=ref.dtype, device=ref.device)
-    if t.ndim == 0:
-        return t
-    if t.ndim == 1:
-        return t.view(-1, 1, 1)
-    raise ValueError(f"lensing.light: per-image parameter must be scalar or (B,), got shape {tuple(t.shape)}")
 
 
-def _b3(a: torch.Tensor) -> torch.Tensor:
-    return a if a.ndim == 3 else a.unsqueeze(0)
 
 
 def b_n(n: torch.Tensor) -> torch.Tensor:
@@ -51,9 +44,9 @@ def sersic_ellipse(x, y, amp, R_sersic, n_sersic, e1, e2, center_x=0.0, center_y
     """Elliptical Sersic surface brightness (lenstronomy ``SERSIC_ELLIPSE``) -> (B, H, W)."""
     if not torch.is_tensor(x) or not x.is_floating_point():
         raise TypeError("lensing.light.sersic_ellipse: x must be a floating torch tensor")
-    amp, Rs, n = _p(amp, x), _p(R_sersic, x), _p(n_sersic, x)
-    e1, e2 = _p(e1, x), _p(e2, x)
-    dx, dy = x - _p(center_x, x), y - _p(center_y, x)
+    amp, Rs, n = per_image(amp, x), per_image(R_sersic, x), per_image(n_sersic, x)
+    e1, e2 = per_image(e1, x), per_image(e2, x)
+    dx, dy = x - per_image(center_x, x), y - per_image(center_y, x)
     norm = torch.sqrt((1 - e1 * e1 - e2 * e2).abs().clamp(min=1e-6))
     xe = ((1 - e1) * dx - e2 * dy) / norm
     ye = (-e2 * dx + (1 + e1) * dy) / norm
@@ -64,7 +57,7 @@ def sersic_ellipse(x, y, amp, R_sersic, n_sersic, e1, e2, center_x=0.0, center_y
     inside = frac <= SERSIC_MAX_R_FRAC
     frac_s = torch.where(inside, frac, torch.ones_like(frac))
     val = torch.exp(-bn * (frac_s ** (1.0 / n) - 1.0))
-    return _b3(amp * torch.where(inside, val, torch.zeros_like(val)))
+    return batch3(amp * torch.where(inside, val, torch.zeros_like(val)))
 
 
 def interpolated(x, y, image, scale, center_x=0.0, center_y=0.0, phi_G=0.0, amp=1.0):
@@ -77,13 +70,13 @@ def interpolated(x, y, image, scale, center_x=0.0, center_y=0.0, phi_G=0.0, amp=
         raise ValueError("lensing.light.interpolated: image must be a (B, h, w) or (h, w) tensor")
     img = image if image.ndim == 3 else image.unsqueeze(0)
     img = img.to(dtype=x.dtype, device=x.device)
-    scale, cx, cy, phi = _p(scale, x), _p(center_x, x), _p(center_y, x), _p(phi_G, x)
+    scale, cx, cy, phi = per_image(scale, x), per_image(center_x, x), per_image(center_y, x), per_image(phi_G, x)
     xs = (x - cx) / scale
     ys = (y - cy) / scale
     c, s = torch.cos(phi), torch.sin(phi)
     col = xs * c + ys * s
     row = -xs * s + ys * c
-    col, row = _b3(col), _b3(row)
+    col, row = batch3(col), batch3(row)
     B = max(img.shape[0], col.shape[0])
     h, w = img.shape[-2:]
     gx = col / ((w - 1) / 2.0) if w > 1 else col * 0
@@ -91,4 +84,4 @@ def interpolated(x, y, image, scale, center_x=0.0, center_y=0.0, phi_G=0.0, amp=
     grid = torch.stack([gx, gy], dim=-1).expand(B, *col.shape[1:], 2)
     out = F.grid_sample(img.expand(B, h, w).unsqueeze(1), grid, mode="bilinear",
                         padding_mode="zeros", align_corners=True)[:, 0]
-    return _p(amp, x) * out
+    return per_image(amp, x) * out

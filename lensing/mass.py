@@ -49,6 +49,8 @@ import math
 
 import torch
 
+from lensing.grid import batch3, per_image
+
 __all__ = [
     "sis", "sie", "shear", "point_mass", "tnfw", "line_mass", "deflection", "ray_shoot",
     "LENS_KEYS", "POINT_MASS_R_MIN", "SIE_S_SCALE",
@@ -85,18 +87,8 @@ def _ref(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def _p(v, ref: torch.Tensor) -> torch.Tensor:
-    """Per-image parameter -> tensor broadcastable against (B, H, W)."""
-    t = torch.as_tensor(v, dtype=ref.dtype, device=ref.device)
-    if t.ndim == 0:
-        return t
-    if t.ndim == 1:
-        return t.view(-1, 1, 1)
-    raise ValueError(f"lensing.mass: per-image parameter must be scalar or (B,), got shape {tuple(t.shape)}")
 
 
-def _grid3(x: torch.Tensor) -> torch.Tensor:
-    return x if x.ndim == 3 else x.unsqueeze(0)
 
 
 def _out(a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -132,8 +124,8 @@ def _sub_params(ref: torch.Tensor, mask, safe: dict, **params):
 
 def _chunked_sum(fn, x, y, shape, ts: dict, mask):
     """Sum ``fn(X, Y, **params)`` over K in chunks; params are (B, Kc, 1, 1), X/Y (1|B, 1, H, W)."""
-    X = _grid3(x).unsqueeze(1)
-    Y = _grid3(y).unsqueeze(1)
+    X = batch3(x).unsqueeze(1)
+    Y = batch3(y).unsqueeze(1)
     B, K = shape
     npix = X.shape[-1] * X.shape[-2]
     kc = max(1, min(K, _CHUNK_ELEMENTS // max(1, B * npix)))
@@ -172,7 +164,7 @@ def _ellipticity_to_phi_q(e1: torch.Tensor, e2: torch.Tensor, e_min: float):
 def sis(x, y, theta_E, center_x=0.0, center_y=0.0):
     """Singular isothermal sphere (lenstronomy ``SIS``). Returns ``(alpha_x, alpha_y)`` (B, H, W)."""
     ref = _ref(x, y)
-    te, cx, cy = _p(theta_E, ref), _p(center_x, ref), _p(center_y, ref)
+    te, cx, cy = per_image(theta_E, ref), per_image(center_x, ref), per_image(center_y, ref)
     dx, dy = x - cx, y - cy
     r2 = dx * dx + dy * dy
     zero = r2 == 0
@@ -187,8 +179,8 @@ def sie(x, y, theta_E, e1, e2, center_x=0.0, center_y=0.0):
     ``theta_E`` is lenstronomy's circularised (product-average) Einstein radius.
     """
     ref = _ref(x, y)
-    te, cx, cy = _p(theta_E, ref), _p(center_x, ref), _p(center_y, ref)
-    cos_p, sin_p, q, c = _ellipticity_to_phi_q(_p(e1, ref), _p(e2, ref), SIE_E_MIN)
+    te, cx, cy = per_image(theta_E, ref), per_image(center_x, ref), per_image(center_y, ref)
+    cos_p, sin_p, q, c = _ellipticity_to_phi_q(per_image(e1, ref), per_image(e2, ref), SIE_E_MIN)
     sq = torch.sqrt(q)
     b = te * sq
     s = SIE_S_SCALE / sq
@@ -208,8 +200,8 @@ def sie(x, y, theta_E, e1, e2, center_x=0.0, center_y=0.0):
 def shear(x, y, gamma1, gamma2, ra_0=0.0, dec_0=0.0):
     """External shear (lenstronomy ``SHEAR``)."""
     ref = _ref(x, y)
-    g1, g2 = _p(gamma1, ref), _p(gamma2, ref)
-    dx, dy = x - _p(ra_0, ref), y - _p(dec_0, ref)
+    g1, g2 = per_image(gamma1, ref), per_image(gamma2, ref)
+    dx, dy = x - per_image(ra_0, ref), y - per_image(dec_0, ref)
     return _out(g1 * dx + g2 * dy, x), _out(g2 * dx - g1 * dy, x)
 
 

@@ -108,7 +108,7 @@ def gallery_image(path: Path) -> np.ndarray:
     except OSError as e:
         raise DataError(f"{path}: cannot read PNG ({e})") from e
     chw = np.ascontiguousarray(np.moveaxis(rgb, -1, 0)[::-1])  # (R, G, B) = (i, r, g) -> (g, r, i)
-    side = int(round(NPIX * HSC_PIXEL_SCALE / CFHTLS_PIXEL_SCALE))
+    side = round(NPIX * HSC_PIXEL_SCALE / CFHTLS_PIXEL_SCALE)
     h, w = chw.shape[1:]
     side = min(side, h, w)
     r0, c0 = (h - side) // 2, (w - side) // 2

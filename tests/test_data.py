@@ -329,3 +329,21 @@ def test_real_recipe_tiny(tmp_path):
     assert tr.images[2:].tobytes() == img.tobytes()
     for c in rec.columns:
         np.testing.assert_array_equal(tr.columns[c][2:], np.asarray(cols[c], np.float32))
+
+
+def test_fingerprint_follows_the_recipe_not_other_recipes():
+    """Editing one recipe's priors changes its datasets' fingerprints and no one else's."""
+    import dataclasses
+
+    from benchmark import registry
+    from lensing import recipes
+    from lensing.recipes.priors import Uniform
+
+    sizes = {"train": 2, "val": 1, "test": 1}
+    v1, m2 = registry.datasets.get("lensbench-v1"), registry.datasets.get("deeplense-model2")
+    rec = recipes.get("lensbench-v1")
+    changed = dataclasses.replace(rec, lens={**rec.lens, "theta_E": Uniform(1.0, 1.6)})
+    assert data.fingerprint(v1, sizes) == data.fingerprint(v1, sizes, recipe=rec)
+    assert data.fingerprint(v1, sizes, recipe=changed) != data.fingerprint(v1, sizes)
+    assert data.recipe_identity(recipes.get("deeplense-model2")) == data.recipe_identity(recipes.get("deeplense-model2"))
+    assert data.fingerprint(m2, sizes) == data.fingerprint(m2, sizes)

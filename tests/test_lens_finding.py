@@ -9,11 +9,11 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from conftest import real_data_root
 from sklearn.metrics import roc_auc_score
 
 from benchmark import data, metrics, registry, runner, taskdata
 from benchmark.specs import Budget, Preset
-from conftest import real_data_root
 
 ROOT = real_data_root()
 needs_real = pytest.mark.skipif(ROOT is None, reason="real data absent: set LENSBENCH_REAL_DATA or "
@@ -98,7 +98,7 @@ def test_recipe_deterministic_shapes_and_columns():
     assert ((ca["arc_snr"] >= 10) & (ca["arc_snr"] <= 150)).all()
     assert (ca["mu"] > 1.5).all()  # sources inside 0.6 theta_E are strongly magnified
     assert np.isfinite(ca["src_mag"]).all() and ((ca["host_index"] >= 0) & (ca["host_index"] < 46)).all()
-    n, cn = r.generate("nonlens", 6, 3, data_root=ROOT)
+    _, cn = r.generate("nonlens", 6, 3, data_root=ROOT)
     assert (cn["arc_snr"] == 0).all() and np.isnan(cn["theta_E"]).all() and np.isnan(cn["mu"]).all()
 
 
@@ -116,7 +116,7 @@ def test_lenses_differ_from_their_host_and_negatives_hold_no_injected_flux():
     host_only = r._batch(p, slice(0, 5), hosts, None, "cpu", gen).numpy()
     assert np.array_equal(neg, host_only)
     # lens images = the same host draw plus arcs: differ clearly, and mostly in g (blue source, red host)
-    lens, cols = r.generate("lens", 5, 11, data_root=ROOT)
+    lens, _ = r.generate("lens", 5, 11, data_root=ROOT)
     p = r.sample("lens", 5, 11, n_hosts=len(hosts.images), n_galaxies=56)
     host_only = r._batch(p, slice(0, 5), hosts, None, "cpu", gen).numpy()
     diff = np.abs(lens - host_only).reshape(5, 3, -1).max(-1)
@@ -129,7 +129,7 @@ def test_lenses_differ_from_their_host_and_negatives_hold_no_injected_flux():
 def test_real_test_sets_load_whole_with_documented_counts(tmp_path):
     t_hsc, t_gal = registry.tasks.get("lens-finding/hsc"), registry.tasks.get("lens-finding/cfhtls")
     for t, counts in ((t_hsc, {"nonlens": 20, "lens": 20}), (t_gal, {"nonlens": 47, "lens": 97})):
-        spec, ds = taskdata.materialise(t, "quick", dataset=t.test_dataset, cache=tmp_path, data_root=ROOT,
+        _, ds = taskdata.materialise(t, "quick", dataset=t.test_dataset, cache=tmp_path, data_root=ROOT,
                                         progress=False)
         assert data.read_meta(ds)["sizes"] is None  # every file
         split = taskdata.build_split(t, ds, "all")

@@ -84,6 +84,12 @@ def test_sweep_resumes_and_force_reruns(toy_bench):
     toy_bench.force = True
     forced = list(runner.sweep([task], [spec], [0], toy_bench))
     assert forced[0].mlflow_run_id != first[0].mlflow_run_id
+    toy_bench.force = False
+    stale = records.record_path(toy_bench.results_dir, first[1])
+    stale.write_text(stale.read_text().replace(first[1].dataset_fingerprint, "f" * 64))
+    rerun = list(runner.sweep([task], [spec], [0, 1], toy_bench))
+    assert rerun[0].created == forced[0].created  # same data: skipped
+    assert rerun[1].dataset_fingerprint == first[1].dataset_fingerprint != "f" * 64  # other data: rerun
 
 
 def test_anomaly_task_trains_on_normal_class_only(toy_bench, monkeypatch):

@@ -342,7 +342,7 @@ class LensFindingRecipe:
         return _minmax_per_band(img)
 
     def _arcs(self, p: dict, sl: slice, galaxies, sigma: torch.Tensor, device, noise_gen) -> torch.Tensor:
-        f32 = dict(dtype=torch.float32, device=device)
+        f32 = {"dtype": torch.float32, "device": device}
         lens = {k: p[k][sl].to(**f32) for k in LENS_COLUMNS}
         gi = p["src_index"][sl].long().numpy()
         scale = galaxies.pixel_scale * p["src_R"][sl] / torch.from_numpy(galaxies.half_light_radius[gi])
@@ -371,16 +371,16 @@ class LensFindingRecipe:
         """A markdown block listing every prior (for ``lensing/RECIPES.md``)."""
         return "\n".join([
             f"### `{self.name}` (v{self.version})", "", self.description, "",
-            f"- image {self.image_shape} (g, r, i), {PIXEL_SCALE}\"/px, per-band min-max to [0, 1]; PSF FWHM "
-            + ", ".join(f"{b} {PSF_FWHM[b]}\"" for b in BANDS) + f"; supersampling {SUPERSAMPLE}",
-            f"- host: one of the 46 DES galaxies in `{DES_FOLDER}/` (uniform), random dihedral transform, "
-            f"centroid-centred crop with jitter U(-{JITTER}, {JITTER}) DES px, bilinear resampling 0.263 -> 0.168\"/px",
-            f"- lens `theta_E`: U{THETA_E}\"; axis ratio q ~ U{AXIS_RATIO}, angle U(0, pi); shear gamma ~ U{SHEAR}; "
-            "centre = host centroid",
-            f"- source: real COSMOS galaxy, half-light radius LogUniform{SRC_R_HALF}\", rotation U(0, 2pi), offset "
-            f"beta <= {SRC_BETA_MAX} theta_E (area-uniform); colours g-r ~ U{COLOUR_GR}, r-i ~ U{COLOUR_RI}",
-            f"- brightness: arc_snr ~ LogUniform{ARC_SNR} (3-band matched filter vs the host sky noise at DES "
-            f"pixels); arc photon noise with sky/sigma = {SKY_OVER_SIGMA:g}",
+            (f"- image {self.image_shape} (g, r, i), {PIXEL_SCALE}\"/px, per-band min-max to [0, 1]; PSF FWHM "
+             + ", ".join(f"{b} {PSF_FWHM[b]}\"" for b in BANDS) + f"; supersampling {SUPERSAMPLE}"),
+            (f"- host: one of the 46 DES galaxies in `{DES_FOLDER}/` (uniform), random dihedral transform, "
+             f"centroid-centred crop with jitter U(-{JITTER}, {JITTER}) DES px, bilinear resampling 0.263 -> 0.168\"/px"),
+            (f"- lens `theta_E`: U{THETA_E}\"; axis ratio q ~ U{AXIS_RATIO}, angle U(0, pi); shear gamma ~ U{SHEAR}; "
+             "centre = host centroid"),
+            (f"- source: real COSMOS galaxy, half-light radius LogUniform{SRC_R_HALF}\", rotation U(0, 2pi), offset "
+             f"beta <= {SRC_BETA_MAX} theta_E (area-uniform); colours g-r ~ U{COLOUR_GR}, r-i ~ U{COLOUR_RI}"),
+            (f"- brightness: arc_snr ~ LogUniform{ARC_SNR} (3-band matched filter vs the host sky noise at DES "
+             f"pixels); arc photon noise with sky/sigma = {SKY_OVER_SIGMA:g}"),
             "- class `nonlens`: the host only (no injected flux)",
             "- class `lens`: the host plus the lensed source",
         ])

@@ -9,7 +9,7 @@ RESULTS ?= runs/quick/results
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,sims]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -444,7 +444,40 @@ def replace_section(path: str | Path, name: str, body: str) -> Path:
 
 def readme_results(results_dir: str | Path, command: str, suite: str = "v1") -> str:
     """The README's results section: generated from the records, with the command that made them."""
-    md = render_markdown(aggregate(records_frame(load_records(results_dir))), suite)
-    body = md.split("\n", 1)[1].replace("\n## ", "\n### ")  # drop the page title, demote headings
+    agg = aggregate(records_frame(load_records(results_dir)))
+    body = render_markdown(agg, suite).split("\n", 1)[1].replace("\n## ", "\n### ")  # no title; demote headings
+    physics = physics_table(agg)
+    if physics:
+        physics = ("\n### What the physics adds (each PINN vs its physics-off twin)\n\n"
+                   "Same network and parameter count; the twin replaces the lens equation by the identity "
+                   "and drops the physics loss terms. Higher is better for AUC, lower for MSE.\n\n" + physics)
     return (f"_Generated from the records in `{results_dir}` by `lensbench leaderboard --readme README.md`; "
-            f"reproduce the records with `{command}`._\n{body}")
+            f"reproduce the records with `{command}`._\n{physics}{body}")
+
+
+def physics_table(agg: pd.DataFrame) -> str:
+    """Markdown: each PINN beside its physics-off twin (and the best baseline) in every table where
+    both ran: what the physics adds, with whether the 95% CIs separate them."""
+    from benchmark import registry
+
+    lines = ["| task | PINN | PINN | physics-off twin | PINN − twin | CIs separate? | best baseline |",
+             "|---|---|---|---|---|---|---|"]
+    for _, t in _tables(agg):
+        by_model = {r["model"]: r for _, r in t.iterrows()}
+        base = t[t["family"] == "baseline"]
+        best = None
+        if not base.empty:
+            best = base.loc[base["mean"].idxmax() if bool(t["higher_is_better"].iloc[0]) else base["mean"].idxmin()]
+        for name, r in by_model.items():
+            if r["family"] != "pinn":
+                continue
+            twin = registry.models.get(name).twin if name in registry.models else f"{name}-nophys"
+            if twin not in by_model:
+                continue
+            w = by_model[twin]
+            apart = r["ci_lo"] > w["ci_hi"] or w["ci_lo"] > r["ci_hi"]
+            lines.append(
+                f"| {r['task']} | {name} | {_fmt(r['mean'])} ± {_fmt(r['std'])} | {_fmt(w['mean'])} ± {_fmt(w['std'])} "
+                f"| {r['mean'] - w['mean']:+.4f} | {'yes' if apart else 'no'} | "
+                + (f"{best['model']} {_fmt(best['mean'])} ± {_fmt(best['std'])}" if best is not None else "–") + " |")
+    return "\n".join(lines) + "\n" if len(lines) > 2 else ""

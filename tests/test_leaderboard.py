@@ -185,3 +185,15 @@ def test_plots_write_pngs(tmp_path):
     ]
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 2000
+
+
+def test_physics_table_pairs_each_pinn_with_its_twin():
+    vals = {"lens-inversion": ("pinn", [0.80, 0.82, 0.84]), "lens-inversion-nophys": ("ablation", [0.60, 0.61, 0.62]),
+            "resnet10t": ("baseline", [0.70, 0.71, 0.72]), "lensiformer": ("pinn", [0.5, 0.5, 0.5])}
+    agg = aggregate(records_frame([rec(m, s, v, family=f) for m, (f, vs) in vals.items() for s, v in enumerate(vs)]))
+    from benchmark.leaderboard import physics_table
+
+    table = physics_table(agg)
+    rows = [line for line in table.splitlines() if line.startswith("| substructure")]
+    assert len(rows) == 1  # lensiformer has no twin in this table: no row
+    assert "| lens-inversion | 0.8200 ± 0.0200 | 0.6100 ± 0.0100 | +0.2100 | yes | resnet10t 0.7100 ± 0.0100 |" in rows[0]

@@ -460,7 +460,7 @@ def physics_table(agg: pd.DataFrame) -> str:
     both ran: what the physics adds, with whether the 95% CIs separate them."""
     from benchmark import registry
 
-    lines = ["| task | PINN | PINN | physics-off twin | PINN − twin | CIs separate? | best baseline |",
+    lines = ["| task | PINN | PINN mean ± std | physics-off twin mean ± std | PINN − twin | 95% CIs separate? | best baseline |",
              "|---|---|---|---|---|---|---|"]
     for _, t in _tables(agg):
         by_model = {r["model"]: r for _, r in t.iterrows()}

@@ -157,7 +157,7 @@ def _rank_auc(pos: np.ndarray, score: np.ndarray) -> float:
 # ----------------------------------------------------------------------------- classification
 
 
-def classification_metrics(y_true, proba, class_names: Sequence[str]) -> dict:
+def classification_metrics(y_true, proba, class_names: Sequence[str], ci: bool = True) -> dict:
     """Metrics of a K-class classifier from its class probabilities.
 
     ``y_true``: (N,) integer labels in [0, K); ``proba``: (N, K) probabilities (rows sum to 1);
@@ -168,7 +168,8 @@ def classification_metrics(y_true, proba, class_names: Sequence[str]) -> dict:
     ``f1_macro`` and ``confusion_matrix`` (K x K list of lists, rows = true class, columns =
     predicted class = argmax of ``proba``). For K = 2 (class 1 positive) also ``auc_ci_lo`` /
     ``auc_ci_hi`` (95 % percentile bootstrap of the AUC, ``AUC_CI_BOOT`` resamples, seed 0) and
-    ``tpr_at_fpr_0.1`` / ``tpr_at_fpr_0.01`` (largest TPR with FPR at most that value).
+    ``tpr_at_fpr_0.1`` / ``tpr_at_fpr_0.01`` (largest TPR with FPR at most that value);
+    ``ci=False`` skips the bootstrap (per-epoch validation, where only the point values matter).
     """
     names = _names(class_names, "class_names")
     k = len(names)
@@ -208,8 +209,8 @@ def classification_metrics(y_true, proba, class_names: Sequence[str]) -> dict:
     if k == 2:  # binary (e.g. lens finding): CI of the AUC and operating points, class 1 positive
         # p1 - p0 ranks like p1 but keeps the resolution that float32 softmax loses near p1 = 1
         pos, s1 = y == 1, p[:, 1] - p[:, 0]
-        out["auc_ci_lo"], out["auc_ci_hi"] = bootstrap_ci(
-            _rank_auc, pos, s1, n_boot=AUC_CI_BOOT, seed=0)
+        if ci:
+            out["auc_ci_lo"], out["auc_ci_hi"] = bootstrap_ci(_rank_auc, pos, s1, n_boot=AUC_CI_BOOT, seed=0)
         for f in FPR_POINTS:
             out[f"tpr_at_fpr_{f}"] = _tpr_at_fpr(pos, s1, f)
     return out

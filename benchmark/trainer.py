@@ -77,10 +77,10 @@ def predict(model, split: TaskSplit, kind: str, device, batch_size: int, autocas
     return torch.cat(outs).numpy().astype(np.float64)
 
 
-def score(task: TaskSpec, split: TaskSplit, pred: np.ndarray) -> dict:
-    """All metrics of a split from predictions."""
+def score(task: TaskSpec, split: TaskSplit, pred: np.ndarray, ci: bool = True) -> dict:
+    """All metrics of a split from predictions (``ci=False``: no bootstrap intervals, for val)."""
     if task.kind == "classification":
-        return metrics.classification_metrics(split.target.numpy(), pred, list(task.classes))
+        return metrics.classification_metrics(split.target.numpy(), pred, list(task.classes), ci=ci)
     if task.kind == "regression":
         s = split.scaler
         return metrics.regression_metrics(split.target.numpy(), pred, list(task.target), s.mean, s.std)
@@ -187,7 +187,7 @@ def _val_metrics(task, model, val: TaskSplit, device, batch_size: int, autocast:
             return {"loss": float(np.mean(predict(model, val, "anomaly", device, batch_size)))}
         out = _val_loss(model, val, task.kind, device, batch_size)
     else:
-        out = score(task, val, predict(model, val, task.kind, device, batch_size, autocast))
+        out = score(task, val, predict(model, val, task.kind, device, batch_size, autocast), ci=False)
     bad = [k for k, v in out.items() if isinstance(v, float) and not math.isfinite(v)]
     if bad:
         raise NonFiniteLoss(f"non-finite validation metric(s) {bad}")

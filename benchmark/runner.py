@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from benchmark import __version__, plots, provenance, records, registry, taskdata, trainer
+from benchmark import __version__, data, plots, provenance, records, registry, taskdata, trainer
 from benchmark.specs import ModelSpec, TaskSpec
 from benchmark.tracking import Tracker, standard_tags
 
@@ -55,7 +55,8 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> r
     model = model_spec.factory(task)
     rec = records.RunRecord(
         schema_version=records.SCHEMA_VERSION, task=task.id, task_version=task.version, preset=opts.preset,
-        model=model_spec.name, model_family=model_spec.family, model_source=model_spec.source or None, seed=seed, status="running", error=None,
+        model=model_spec.name, model_family=model_spec.family, model_source=model_spec.source or None,
+        seed=seed, status="running", error=None,
         primary_metric=task.primary_metric, higher_is_better=task.higher_is_better,
         metrics_val={}, metrics_test={}, selected_epoch=0, epochs_run=0, history=[],
         n_params=trainer.n_params(model), train_time_s=0.0, eval_time_s=0.0, wall_time_s=0.0,
@@ -100,7 +101,7 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> r
             log.debug("%s", traceback.format_exc())
         rec.wall_time_s = time.perf_counter() - t_wall
         path = records.write_record(rec, opts.results_dir)
-        tracker.log_metrics({k: v for k, v in rec.metrics_test.items()}, prefix="test_")
+        tracker.log_metrics(rec.metrics_test, prefix="test_")
         tracker.set_tag("lensbench.record", str(path))
         if rec.test_dataset_fingerprint:
             tracker.set_tag("lensbench.test_dataset_fingerprint", rec.test_dataset_fingerprint)
@@ -111,8 +112,6 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> r
 
 
 def dsdict_fingerprint(dsdict) -> str:
-    from benchmark import data
-
     return data.read_meta(dsdict)["fingerprint"]
 
 
@@ -195,8 +194,6 @@ def sweep(tasks: list[TaskSpec], models: list[ModelSpec], seeds: list[int] | Non
 
 def expected_fingerprint(task: TaskSpec, opts: RunOptions) -> str:
     """The fingerprint the task's training dataset has now (cheap: no data is built)."""
-    from benchmark import data
-
     spec = registry.datasets.get(task.dataset)
     sizes = dict(task.preset(opts.preset).sizes) if spec.recipe is not None else None
     return data.fingerprint(spec, sizes, data_root=opts.data_root, cache=opts.cache)

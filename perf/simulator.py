@@ -32,7 +32,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lensing import instruments, psf as lpsf, render  # noqa: E402
+from lensing import instruments, render
+from lensing import psf as lpsf
 
 CLASSES = {"no_sub": 0, "cdm": 25, "axion": 100}
 
@@ -63,7 +64,7 @@ def draw(cls: str, n: int, seed: int) -> dict[str, np.ndarray]:
 
 
 def torch_dicts(p: dict, sl: slice, dtype=torch.float32):
-    T = lambda k: torch.as_tensor(p[k][sl], dtype=dtype)  # noqa: E731
+    T = lambda k: torch.as_tensor(p[k][sl], dtype=dtype)
     lens = {k: T(k) for k in ("theta_E", "e1", "e2", "center_x", "center_y", "gamma1", "gamma2")}
     if "sub_theta_E" in p:
         lens.update(sub_theta_E=T("sub_theta_E"), sub_x=T("sub_x"), sub_y=T("sub_y"))
@@ -74,12 +75,12 @@ def torch_dicts(p: dict, sl: slice, dtype=torch.float32):
 
 # ------------------------------------------------------------------------------ lenstronomy
 def lenstronomy_rate(inst, p: dict, n: int) -> float:
+    import lenstronomy.Util.util as lutil
     from lenstronomy.Data.imaging_data import ImageData
     from lenstronomy.Data.psf import PSF
     from lenstronomy.ImSim.image_model import ImageModel
     from lenstronomy.LensModel.lens_model import LensModel
     from lenstronomy.LightModel.light_model import LightModel
-    import lenstronomy.Util.util as lutil
 
     _, _, ra0, dec0, _, _, pix2ang, _ = lutil.make_grid_with_coordtransform(
         inst.npix, inst.pixel_scale, center_ra=0, center_dec=0, subgrid_res=1, inverse=True)
@@ -105,10 +106,11 @@ def lenstronomy_rate(inst, p: dict, n: int) -> float:
 def caustics_render(inst, lens: dict, src: dict, kernel: torch.Tensor) -> torch.Tensor:
     from caustics.lenses import func as lf
     from caustics.light import func as sf
+
     from lensing.grid import pixel_grid
 
     x, y = pixel_grid(inst.npix, inst.pixel_scale, dtype=lens["theta_E"].dtype)
-    c = lambda v: v[:, None, None]  # noqa: E731
+    c = lambda v: v[:, None, None]
 
     def phi_q(e1, e2):
         return torch.atan2(e2, e1) / 2, (1 - torch.hypot(e1, e2)) / (1 + torch.hypot(e1, e2))

@@ -22,12 +22,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "examples" / "lensbench-example-plugin"))
 
-from conftest import make_task, toy_split  # noqa: E402
-from lensbench_example import TinyCNN  # noqa: E402
+from conftest import make_task, toy_split
+from lensbench_example import TinyCNN
+from perf_readme import write_section
 
-from benchmark import trainer  # noqa: E402
-from benchmark.specs import Budget, Preset  # noqa: E402
-from perf_readme import write_section  # noqa: E402
+from benchmark import trainer
+from benchmark.specs import Budget, Preset
 
 
 def bare_loop(model, images, target, budget: Budget, seed: int) -> float:

@@ -19,9 +19,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "perf"))
 sys.path.insert(0, str(ROOT))
 
-import test_lensing_vs_lenstronomy as V  # noqa: E402
+import test_lensing_vs_lenstronomy as V
 
-from lensing import instruments  # noqa: E402
+from lensing import instruments
 
 
 def main(argv=None) -> str:

@@ -105,12 +105,12 @@ def test_masked_subhalos_change_nothing_and_batches_equal_single_calls(kind):
     if kind == "point_mass":
         p = [torch.rand(B, K, generator=g, dtype=D) * 0.1 + 0.01]
         fn = mass.point_mass
-        args = lambda sl, b: [q[b:b + 1, sl] for q in p] + [cx[b:b + 1, sl], cy[b:b + 1, sl]]  # noqa: E731
+        args = lambda sl, b: [q[b:b + 1, sl] for q in p] + [cx[b:b + 1, sl], cy[b:b + 1, sl]]
     elif kind == "tnfw":
         p = [torch.rand(B, K, generator=g, dtype=D) * 0.3 + 0.05, torch.rand(B, K, generator=g, dtype=D) * 0.05,
              torch.rand(B, K, generator=g, dtype=D) + 0.3]
         fn = mass.tnfw
-        args = lambda sl, b: [q[b:b + 1, sl] for q in p] + [cx[b:b + 1, sl], cy[b:b + 1, sl]]  # noqa: E731
+        args = lambda sl, b: [q[b:b + 1, sl] for q in p] + [cx[b:b + 1, sl], cy[b:b + 1, sl]]
     else:
         p = [torch.rand(B, K, generator=g, dtype=D) * 0.1 + 0.01]
         hl = torch.rand(B, K, generator=g, dtype=D) * 0.5 + 0.05
@@ -118,7 +118,7 @@ def test_masked_subhalos_change_nothing_and_batches_equal_single_calls(kind):
 
         def fn(x, y, te, cx_, cy_, hl_, an_, mask=None):
             return mass.line_mass(x, y, te, cx_, cy_, hl_, an_, mask=mask)
-        args = lambda sl, b: [p[0][b:b + 1, sl], cx[b:b + 1, sl], cy[b:b + 1, sl], hl[b:b + 1, sl],  # noqa: E731
+        args = lambda sl, b: [p[0][b:b + 1, sl], cx[b:b + 1, sl], cy[b:b + 1, sl], hl[b:b + 1, sl],
                               an[b:b + 1, sl]]
     all_args = [torch.cat([args(slice(None), b)[i] for b in range(B)]) for i in range(len(args(slice(None), 0)))]
     # garbage (NaN) in masked entries must not leak

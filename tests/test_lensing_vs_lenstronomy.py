@@ -13,14 +13,14 @@ import torch
 
 pytest.importorskip("lenstronomy")
 
-from lenstronomy.Data.imaging_data import ImageData  # noqa: E402
-from lenstronomy.Data.psf import PSF  # noqa: E402
-from lenstronomy.ImSim.image_model import ImageModel  # noqa: E402
-from lenstronomy.LensModel.lens_model import LensModel  # noqa: E402
-from lenstronomy.LightModel.light_model import LightModel  # noqa: E402
-import lenstronomy.Util.util as lutil  # noqa: E402
+import lenstronomy.Util.util as lutil
+from lenstronomy.Data.imaging_data import ImageData
+from lenstronomy.Data.psf import PSF
+from lenstronomy.ImSim.image_model import ImageModel
+from lenstronomy.LensModel.lens_model import LensModel
+from lenstronomy.LightModel.light_model import LightModel
 
-from lensing import grid, instruments, light, mass, psf, render  # noqa: E402
+from lensing import grid, instruments, light, mass, psf, render
 
 TOL = {torch.float64: 1e-6, torch.float32: 1e-4}
 DEFLECTION_PROFILES = ("SIE", "SIS", "SHEAR", "POINT_MASS", "TNFW")
@@ -54,7 +54,7 @@ def _col(kws: list[dict], key: str, dtype) -> torch.Tensor:
 
 
 def ours_deflection(profile: str, x, y, kws: list[dict], dtype):
-    c = lambda k: _col(kws, k, dtype)  # noqa: E731
+    c = lambda k: _col(kws, k, dtype)
     if profile == "SIE":
         return mass.sie(x, y, c("theta_E"), c("e1"), c("e2"), c("center_x"), c("center_y"))
     if profile == "SIS":
@@ -69,7 +69,7 @@ def ours_deflection(profile: str, x, y, kws: list[dict], dtype):
 
 
 def ours_light(profile: str, x, y, kws: list[dict], dtype):
-    c = lambda k: _col(kws, k, dtype)  # noqa: E731
+    c = lambda k: _col(kws, k, dtype)
     if profile == "SERSIC_ELLIPSE":
         return light.sersic_ellipse(x, y, c("amp"), c("R_sersic"), c("n_sersic"), c("e1"), c("e2"),
                                     c("center_x"), c("center_y"))
@@ -151,11 +151,11 @@ def image_draw(rng, sub: str, k_sub: int) -> tuple[list, list, dict, dict]:
 
 
 def ours_lens_dict(lens_kw: list, extra: dict, dtype) -> dict:
-    T = lambda v: torch.tensor([v], dtype=dtype)  # noqa: E731
+    T = lambda v: torch.tensor([v], dtype=dtype)
     main, sh = lens_kw[0], lens_kw[1]
     d = {k: T(main[k]) for k in ("theta_E", "e1", "e2", "center_x", "center_y")}
     d.update(gamma1=T(sh["gamma1"]), gamma2=T(sh["gamma2"]))
-    R = lambda lst, k: torch.tensor([[s[k] for s in lst]], dtype=dtype)  # noqa: E731
+    R = lambda lst, k: torch.tensor([[s[k] for s in lst]], dtype=dtype)
     if "sub" in extra:
         s = extra["sub"]
         d.update(sub_theta_E=R(s, "theta_E"), sub_x=R(s, "center_x"), sub_y=R(s, "center_y"))

@@ -16,10 +16,13 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 REPO = Path(__file__).resolve().parent.parent
 
 
+# Where the real data is looked for: ``LENSBENCH_REAL_DATA`` or ``../shared/data/real`` beside the repo.
+REAL_DATA = Path(os.environ.get("LENSBENCH_REAL_DATA", REPO.parent / "shared" / "data" / "real"))
+
+
 def real_data_root() -> Path | None:
-    """``LENSBENCH_REAL_DATA`` or ``../shared/data/real`` beside the repo, when it exists."""
-    path = Path(os.environ.get("LENSBENCH_REAL_DATA", REPO.parent / "shared" / "data" / "real"))
-    return path if path.is_dir() else None
+    """``REAL_DATA`` when it exists, else None (tests skip with a reason)."""
+    return REAL_DATA if REAL_DATA.is_dir() else None
 
 
 def make_task(kind: str = "classification", epochs: int = 3, size: int = 16, **kw) -> TaskSpec:

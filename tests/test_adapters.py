@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REAL_DATA
 
 from benchmark import adapters, data
 from benchmark.adapters import import_dataset
 from benchmark.data import DataError, load_split, materialise
 
-REAL = Path(
-    os.environ.get(
-        "LENSBENCH_REAL_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real"
-    )
-)
+REAL = REAL_DATA
 
 
 def _axion(path: Path, img: np.ndarray, m_a: float) -> None:

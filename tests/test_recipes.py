@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import REAL_DATA
 
 from lensing import cosmo, recipes
 from lensing.recipes import base
@@ -18,8 +17,7 @@ from lensing.sources import RealDataError
 
 torch.set_num_threads(2)
 
-REPO = Path(__file__).resolve().parents[1]
-REAL_ROOT = Path(os.environ.get("LENSBENCH_REAL_DATA", REPO.parent / "shared" / "data" / "real"))
+REAL_ROOT = REAL_DATA
 from lensing.recipes import deeplense as _dl
 from lensing.recipes import lensbench as _lb
 

@@ -63,6 +63,15 @@ class Instrument:
         return _psf.gaussian_kernel(self.psf_fwhm, self.pixel_scale, self.psf_truncation,
                                     dtype=dtype, device=device)
 
+    def psf_matrices(self, dtype: torch.dtype = torch.float32, device=None):
+        """(A, A) banded matrices of the separable Gaussian PSF with edge-replicating padding
+        (``lensing.psf.convolve_separable``), or None without a PSF."""
+        if self.psf_fwhm is None:
+            return None
+        g = _psf.gaussian_kernel_1d(self.psf_fwhm, self.pixel_scale, self.psf_truncation, dtype=dtype, device=device)
+        a = _psf.band_matrix(g, self.npix, padding="nearest")
+        return a, a
+
 
 MODEL_I = Instrument(
     name="model_i", npix=150, pixel_scale=0.05, psf_fwhm=0.087, psf_truncation=3.0,

@@ -48,16 +48,15 @@ def sersic_ellipse(x, y, amp, R_sersic, n_sersic, e1, e2, center_x=0.0, center_y
     e1, e2 = per_image(e1, x), per_image(e2, x)
     dx, dy = x - per_image(center_x, x), y - per_image(center_y, x)
     norm = torch.sqrt((1 - e1 * e1 - e2 * e2).abs().clamp(min=1e-6))
-    xe = ((1 - e1) * dx - e2 * dy) / norm
-    ye = (-e2 * dx + (1 + e1) * dy) / norm
-    R = torch.sqrt((xe * xe + ye * ye).clamp(min=SERSIC_SMOOTHING ** 2))
+    xe = dx * ((1 - e1) / norm) - dy * (e2 / norm)
+    ye = dy * ((1 + e1) / norm) - dx * (e2 / norm)
+    R2 = (xe * xe + ye * ye).clamp(min=SERSIC_SMOOTHING ** 2)
     Rs_ = Rs.clamp(min=SERSIC_SMOOTHING)
     bn = b_n(n)
-    frac = R / Rs_
-    inside = frac <= SERSIC_MAX_R_FRAC
-    frac_s = torch.where(inside, frac, torch.ones_like(frac))
-    val = torch.exp(-bn * (frac_s ** (1.0 / n) - 1.0))
-    return batch3(amp * torch.where(inside, val, torch.zeros_like(val)))
+    # (R / Rs)^(1/n) = exp(log(R^2) / (2n) - log(Rs) / n); I = amp exp(-bn ((R/Rs)^(1/n) - 1))
+    t = torch.exp(torch.log(R2) * (0.5 / n) - torch.log(Rs_) / n)
+    val = torch.exp(bn + torch.log(amp) - bn * t) if bool((amp > 0).all()) else amp * torch.exp(bn - bn * t)
+    return batch3(val.masked_fill(R2 > (SERSIC_MAX_R_FRAC * Rs_) ** 2, 0.0))
 
 
 def interpolated(x, y, image, scale, center_x=0.0, center_y=0.0, phi_G=0.0, amp=1.0):

@@ -185,15 +185,18 @@ def sie(x, y, theta_E, e1, e2, center_x=0.0, center_y=0.0):
     b = te * sq
     s = SIE_S_SCALE / sq
     dx, dy = x - cx, y - cy
-    xr = dx * cos_p + dy * sin_p
-    yr = -dx * sin_p + dy * cos_p
     q2 = q * q
-    psi = torch.sqrt(q2 * (s * s + xr * xr) + yr * yr)
     k = 2 * torch.sqrt(c) / (1 + c)          # sqrt(1 - q^2)
-    fx = b / k * torch.atan(k * xr / (psi + s))
-    fy = b / k * torch.atanh(k * yr / (psi + q2 * s))
-    ax = fx * cos_p - fy * sin_p
-    ay = fx * sin_p + fy * cos_p
+    # rotated coordinates premultiplied by k: kx = k xr, ky = k yr (per-image factors folded in)
+    kx = torch.addcmul(dx * (k * cos_p), dy, k * sin_p)
+    ky = torch.addcmul(dy * (k * cos_p), dx, -k * sin_p)
+    # psi = sqrt(q^2 (s^2 + xr^2) + yr^2)
+    psi = torch.sqrt(torch.addcmul(torch.addcmul(q2 * s * s, kx * kx, q2 / (k * k)), ky * ky, 1 / (k * k)))
+    fx = torch.atan(kx / (psi + s))
+    fy = torch.atanh(ky / (psi + q2 * s))
+    bk = b / k
+    ax = torch.addcmul(fx * (bk * cos_p), fy, -bk * sin_p)
+    ay = torch.addcmul(fx * (bk * sin_p), fy, bk * cos_p)
     return _out(ax, x), _out(ay, x)
 
 
@@ -222,14 +225,18 @@ def _is_separable_grid(x: torch.Tensor, y: torch.Tensor) -> bool:
 def _point_mass_separable(x1, y1, te, cx, cy):
     """Point-mass sum on a separable grid, layout (b, H, W, k), chunked over b and k.
 
-    r2 = dx(w, k)^2 + dy(h, k)^2 is one broadcast add; alpha_y is a batched mat-vec over k,
-    alpha_x a multiply-and-sum over the contiguous k axis. te is 0 for masked entries.
+    r2 = dx(w, k)^2 + max(dy(h, k)^2, r_min^2) is one broadcast add (>= r_min^2, and equal to
+    dx^2 + dy^2 to rounding wherever r >> r_min); alpha_y is a batched mat-vec over k, alpha_x a
+    multiply-and-sum over the contiguous k axis, in place when no gradient is needed (the chunk of
+    ``_CHUNK_ELEMENTS`` floats stays in cache). te is 0 for masked entries.
     """
     B, K = te.shape
     H, W = y1.shape[0], x1.shape[0]
     w2 = te * te
     bc = max(1, min(B, _CHUNK_ELEMENTS // max(1, H * W * K)))
     kc = K if bc > 1 or H * W * K <= _CHUNK_ELEMENTS else max(1, _CHUNK_ELEMENTS // (H * W))
+    grad = torch.is_grad_enabled() and any(t.requires_grad for t in (x1, y1, te, cx, cy))
+    buf = None if grad else torch.empty(bc * H * W * kc, dtype=te.dtype, device=te.device)  # reused: no page faults
     out_x, out_y = [], []
     for b0 in range(0, B, bc):
         bs = slice(b0, b0 + bc)
@@ -238,11 +245,16 @@ def _point_mass_separable(x1, y1, te, cx, cy):
             ks = slice(k0, k0 + kc)
             dx = x1[None, None, :, None] - cx[bs, None, None, ks]       # (b, 1, W, k)
             dy = y1[None, :, None, None] - cy[bs, None, None, ks]       # (b, H, 1, k)
-            inv = torch.reciprocal((dx * dx + dy * dy).clamp(min=POINT_MASS_R_MIN ** 2))  # (b, H, W, k)
+            dy2 = (dy * dy).clamp(min=POINT_MASS_R_MIN ** 2)
+            if grad:
+                inv = torch.reciprocal(dx * dx + dy2)                   # (b, H, W, k)
+            else:
+                shape = (dx.shape[0], H, W, dx.shape[-1])
+                inv = torch.add(dx * dx, dy2, out=buf[:math.prod(shape)].view(shape)).reciprocal_()
             wx = w2[bs, None, None, ks] * dx                            # (b, 1, W, k)
             wy = w2[bs, None, None, ks] * dy                            # (b, H, 1, k)
-            px = (inv * wx).sum(-1)                                     # (b, H, W)
             py = torch.matmul(inv, wy.transpose(-1, -2)).squeeze(-1)    # (b, H, W)
+            px = (inv * wx if grad else inv.mul_(wx)).sum(-1)           # (b, H, W)
             ax = px if ax is None else ax + px
             ay = py if ay is None else ay + py
         out_x.append(ax)

@@ -13,7 +13,8 @@ torch ``conv2d`` Gaussian kernel as lensing/ (its images are not compared pixel 
 parametrisations differ: caustics takes q, phi, Rein).
 
 Run: ``python perf/simulator.py`` (writes the "simulator" section of perf/README.md and prints it);
-``--quick`` for a short smoke run. torch uses 2 threads.
+``--quick`` for a short smoke run. torch uses 2 threads. Every contender gets one untimed warm-up
+call first (lenstronomy jit-compiles some profiles with numba on first use).
 """
 
 from __future__ import annotations
@@ -90,16 +91,23 @@ def lenstronomy_rate(inst, p: dict, n: int) -> float:
     K = p["sub_theta_E"].shape[1] if "sub_theta_E" in p else 0
     im = ImageModel(data, ps, lens_model_class=LensModel(["SIE", "SHEAR"] + ["POINT_MASS"] * K),
                     source_model_class=LightModel(["SERSIC_ELLIPSE"]), kwargs_numerics={"supersampling_factor": 1})
-    t0 = time.perf_counter()
-    for i in range(n):
+
+    def kwargs(i):
         kl = [dict(theta_E=p["theta_E"][i], e1=p["e1"][i], e2=p["e2"][i], center_x=p["center_x"][i],
                    center_y=p["center_y"][i]), dict(gamma1=p["gamma1"][i], gamma2=p["gamma2"][i])]
         kl += [dict(theta_E=p["sub_theta_E"][i, k], center_x=p["sub_x"][i, k], center_y=p["sub_y"][i, k])
                for k in range(K)]
         ks = [dict(amp=p["amp"][i], R_sersic=p["R_sersic"][i], n_sersic=p["n_sersic"][i], e1=p["s_e1"][i],
                    e2=p["s_e2"][i], center_x=p["s_x"][i], center_y=p["s_y"][i])]
-        im.image(kl, ks)
-    return n / (time.perf_counter() - t0)
+        return kl, ks
+
+    im.image(*kwargs(0))  # warm-up: lenstronomy jit-compiles (numba) some profiles on first use
+    times = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        im.image(*kwargs(i))
+        times.append(time.perf_counter() - t0)
+    return 1.0 / float(np.median(times))
 
 
 # ------------------------------------------------------------------------------ caustics
@@ -136,12 +144,16 @@ def caustics_render(inst, lens: dict, src: dict, kernel: torch.Tensor) -> torch.
 
 # ------------------------------------------------------------------------------ timing helpers
 def torch_rate(fn, p: dict, batch: int, n_batches: int) -> float:
+    """Images/s from the median time of ``n_batches`` calls (each on its own slice of the draws)."""
     with torch.no_grad():
         fn(*torch_dicts(p, slice(0, batch)))            # warm-up
-        t0 = time.perf_counter()
+        times = []
         for b in range(n_batches):
-            fn(*torch_dicts(p, slice(b * batch, (b + 1) * batch)))
-        return batch * n_batches / (time.perf_counter() - t0)
+            args = torch_dicts(p, slice(b * batch, (b + 1) * batch))
+            t0 = time.perf_counter()
+            fn(*args)
+            times.append(time.perf_counter() - t0)
+        return batch / float(np.median(times))
 
 
 def peak_rss_chunked(n_images: int, chunk: int) -> tuple[float, float]:
@@ -174,10 +186,10 @@ def main(argv=None) -> str:
         have_caustics = False
     q = args.quick
     rows = []
-    for inst, batch, n_len in ((instruments.EUCLID, 256, 200), (instruments.MODEL_I, 64, 40)):
+    for inst, batch, n_len in ((instruments.EUCLID, 256, 300), (instruments.MODEL_I, 64, 60)):
         if q:
             batch, n_len = batch // 8, max(5, n_len // 20)
-        n_batches = 2 if q else 3
+        n_batches = 2 if q else 7
         kernel = inst.psf_kernel()
         for cls in CLASSES:
             p = draw(cls, batch * (n_batches + 1), seed=7)
@@ -196,9 +208,10 @@ def main(argv=None) -> str:
         lines.append(f"| {g} | {cls} | {a:,.0f} | {b:,.0f} | {c:,.0f} | {c / a:.1f}x | {c / b:.2f}x |")
     body = "\n".join(lines) + (
         f"\n\nSettings: float32, torch {torch.__version__} with {args.threads} thread(s), batch 256 (64x64) / 64 (150x150), "
-        "no supersampling, Gaussian PSF, no noise, same parameter draws for all three. lenstronomy: one "
-        "`ImageModel.image` call per image (model built once per class). caustics: functional API, batched "
-        "by broadcasting (see perf/simulator.py docstring).\n\n"
+        "no supersampling, Gaussian PSF, no noise, same parameter draws for all three; rates from the median "
+        "time per call (lenstronomy: 300 / 60 calls of one image; batched: 7 batches) after one warm-up call. "
+        "lenstronomy: one `ImageModel.image` call per image (model built once per class). caustics: "
+        "functional API, batched by broadcasting (see perf/simulator.py docstring).\n\n"
         f"Peak RSS of building {n_rss:,} 64x64 images in chunks of 1,000 into one float32 array "
         f"(the array alone is {n_rss * 64 * 64 * 4 / 1e9:.2f} GB): **{rss_gb:.2f} GB** "
         f"({rss_rate:,.0f} images/s over the mixed classes).\n\n"

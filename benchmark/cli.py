@@ -57,11 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
             r.add_argument("--model", required=True,
                            help="a registered name, path/to/file.py:factory or package.module:factory")
         else:
-            r.add_argument("--tasks", nargs="*", help="task ids (default: every registered task)")
-            r.add_argument("--models", nargs="*",
-                           help="model names (default: each task's default models); 'all' = every model")
+            r.add_argument("--suite", default=None,
+                           help="a published grid (tasks, models, preset; see tasks/suites.py), e.g. v1")
+            r.add_argument("--tasks", nargs="*", help="task ids (default: the suite's, else every registered task)")
+            r.add_argument("--models", nargs="*", help="model names (default: the suite's, else each task's "
+                           "default models); 'all' = every registered model")
+            r.add_argument("--shard", default=None, help="I/N: run only every N-th (task, model) cell of the "
+                           "grid, from the I-th (N sweeps in parallel, e.g. one per core with --threads 1)")
         r.add_argument("--seeds", nargs="*", type=int, help="default: the task's seeds")
-        r.add_argument("--preset", default="quick", help="task preset (quick | standard)")
+        r.add_argument("--preset", default="quick" if name == "run" else None,
+                       help="task preset (quick | standard; sweep default: the suite's, else quick)")
         r.add_argument("--results", type=Path, default=Path("leaderboards/results"), help="results directory")
         r.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI "
                        "or sqlite:///mlflow.db in the working directory)")
@@ -188,19 +193,34 @@ def cmd_run(args) -> int:
 
 def cmd_sweep(args) -> int:
     from benchmark import runner
+    from tasks import suites
 
-    tasks = [registry.tasks.get(t) for t in args.tasks] if args.tasks else registry.tasks.all()
+    suite = suites.get(args.suite) if args.suite else None
+    if args.preset is None:
+        args.preset = suite.preset if suite else "quick"
+    task_ids = args.tasks or (suite.tasks if suite else None)
+    tasks = [registry.tasks.get(t) for t in task_ids] if task_ids else registry.tasks.all()
     for t in tasks:
         t.preset(args.preset)
+
+    def models_for(task):
+        if args.models == ["all"]:
+            return registry.models.all()
+        if args.models:
+            return [usermodels.resolve(m) for m in args.models]
+        return [registry.models.get(m) for m in (suite.models if suite else task.default_models)]
+
+    cells = [(t, m) for t in tasks for m in models_for(t) if m.supports(t)]
+    if args.shard:
+        i, n = suites.parse_shard(args.shard)
+        cells = cells[i::n]
     opts = _options(args)
     failed, skipped = [], []
-    for task in tasks:
-        if args.models == ["all"]:
-            specs = registry.models.all()
-        else:
-            specs = [usermodels.resolve(m) for m in (args.models or task.default_models)]
+    for task, spec in cells:
+        if task.id in skipped:
+            continue
         try:
-            for rec in runner.sweep([task], specs, args.seeds, opts):
+            for rec in runner.sweep([task], [spec], args.seeds, opts):
                 print(_summary(rec))
                 if rec.status != "ok":
                     failed.append(rec)

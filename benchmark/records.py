@@ -22,8 +22,8 @@ from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCHEMA_VERSION = 1
-KNOWN_SCHEMA_VERSIONS = (1,)
+SCHEMA_VERSION = 2  # 2 added `curves` and `slices` (a version-1 record reads with both empty)
+KNOWN_SCHEMA_VERSIONS = (1, 2)
 STATUSES = ("ok", "failed")
 
 
@@ -75,6 +75,14 @@ class RunRecord:
         "Test metrics of the selected checkpoint, computed once: name -> number (null = undefined), or a "
         "list/object for structured metrics, e.g. `confusion_matrix` (rows = true class) or per-bin slices.",
         "metrics"))
+    curves: dict = field(default_factory=dict, metadata=_doc(
+        "Test ROC curves on a fixed FPR grid: `{\"roc\": {\"fpr\": [51 values 0..1], \"tpr\": {class or "
+        "\"anomaly\": [51 values]}}}` (one-vs-rest per class); `{}` for regression (`benchmark.diagnostics`).",
+        "dict"))
+    slices: dict = field(default_factory=dict, metadata=_doc(
+        "Primary test metric per equal-count bin of dataset columns (the task's `slice_by`): "
+        "`{column: {\"edges\": [...], \"n\": [...], <metric>: [value or null per bin]}}` (`benchmark.diagnostics`).",
+        "dict"))
     selected_epoch: int | None = field(default=None, metadata=_doc(
         "Epoch (1-based) of the checkpoint chosen on validation; 0 for models fitted without epochs "
         "(`fit_classical`); null for failed runs.",

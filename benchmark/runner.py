@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from benchmark import __version__, data, plots, provenance, records, registry, taskdata, trainer
+from benchmark import __version__, data, diagnostics, plots, provenance, records, registry, taskdata, trainer
 from benchmark.specs import ModelSpec, TaskSpec
 from benchmark.tracking import Tracker, standard_tags
 
@@ -91,6 +91,7 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> r
             t_eval = time.perf_counter()
             result = evaluate_test(task, fitted.model, opts, device, scaler)
             rec.metrics_test, rec.test_dataset_fingerprint = result.metrics, result.fingerprint
+            rec.curves, rec.slices = _diagnostics(task, result)
             rec.eval_time_s = time.perf_counter() - t_eval
             rec.status = "ok"
             if opts.checkpoint_dir is not None:
@@ -143,6 +144,14 @@ def evaluate_test(task: TaskSpec, model: torch.nn.Module, opts: RunOptions, devi
     target_metrics, split, pred, target_ds = one(task.test_dataset)
     target_metrics.update({f"source_{k}": v for k, v in metrics.items()})
     return TestResult(target_metrics, dsdict_fingerprint(target_ds), split, pred)
+
+
+def _diagnostics(task: TaskSpec, result: TestResult) -> tuple[dict, dict]:
+    """ROC curves and metric-per-bin slices of the one test evaluation (``benchmark.diagnostics``)."""
+    split, y = result.split, result.split.target.numpy()
+    curves = diagnostics.roc(task, y, result.pred)
+    sl = diagnostics.slices(task, y, result.pred, split.columns, split.class_names, split.scaler)
+    return curves, sl
 
 
 def _log_plots(tracker: Tracker, task: TaskSpec, result: TestResult) -> None:

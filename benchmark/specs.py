@@ -139,6 +139,7 @@ class TaskSpec:
     seeds: tuple[int, ...] = (0, 1, 2)
     default_models: tuple[str, ...] = ()
     test_dataset: str | None = None  # domain shift: evaluate on another dataset
+    slice_by: tuple[str, ...] = ()  # dataset columns to report the test metric per bin of (diagnostics)
     citation: str = ""
 
     def __post_init__(self) -> None:

@@ -8,7 +8,7 @@ Citation: Alexander et al. 2020, arXiv:2008.12731 (the AE / VAE / AAE families).
 from __future__ import annotations
 
 from benchmark.specs import TaskSpec
-from tasks.common import ANOMALY_CITATION, ANOMALY_MODELS, CLASSES, dataset, presets
+from tasks.common import ANOMALY_CITATION, ANOMALY_MODELS, CLASSES, SLICES, dataset, presets
 
 
 def specs() -> list[TaskSpec]:
@@ -19,5 +19,5 @@ def specs() -> list[TaskSpec]:
         classes=CLASSES, normal_classes=("no_sub",), target=("label",), primary_metric="auc",
         higher_is_better=True, secondary_metrics=("auc_cdm", "auc_axion"), presets=presets(),
         input_shape=ds.image_shape, pixel_scale=ds.pixel_scale, default_models=ANOMALY_MODELS,
-        citation=ANOMALY_CITATION,
+        citation=ANOMALY_CITATION, slice_by=SLICES,
     )]

@@ -34,6 +34,7 @@ def presets(quick_subset: int | None = 600, standard_subset: int | None = None, 
 
 
 CLASSES = ("no_sub", "cdm", "axion")
+SLICES = ("snr", "theta_E")  # lensbench-v1 tasks report the test metric per bin of these columns
 CLASSIFIERS = ("class-prior", "resnet10t")
 REGRESSORS = ("mean-predictor", "resnet10t")
 ANOMALY_MODELS = ("random-score", "conv-ae")

@@ -10,7 +10,15 @@ Citation: Alexander et al. 2023, arXiv:2112.12121.
 from __future__ import annotations
 
 from benchmark.specs import TaskSpec
-from tasks.common import CLASSES, CLASSIFICATION_METRICS, CLASSIFIERS, DOMAIN_CITATION, dataset, presets
+from tasks.common import (
+    CLASSES,
+    CLASSIFICATION_METRICS,
+    CLASSIFIERS,
+    DOMAIN_CITATION,
+    SLICES,
+    dataset,
+    presets,
+)
 
 
 def specs() -> list[TaskSpec]:
@@ -22,5 +30,5 @@ def specs() -> list[TaskSpec]:
         classes=CLASSES, target=("label",), primary_metric="auc_macro", higher_is_better=True,
         secondary_metrics=("source_auc_macro",) + CLASSIFICATION_METRICS, presets=presets(),
         input_shape=ds.image_shape, pixel_scale=ds.pixel_scale, default_models=CLASSIFIERS,
-        citation=DOMAIN_CITATION,
+        citation=DOMAIN_CITATION, slice_by=SLICES,
     )]

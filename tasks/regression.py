@@ -14,16 +14,16 @@ Citation: LensBench; axion-mass regression follows DeepLense (Alexander et al. 2
 from __future__ import annotations
 
 from benchmark.specs import TaskSpec
-from tasks.common import CLASSES, DEEPLENSE_CITATION, LENSBENCH_CITATION, REGRESSORS, dataset, presets
+from tasks.common import CLASSES, DEEPLENSE_CITATION, LENSBENCH_CITATION, REGRESSORS, SLICES, dataset, presets
 
 
-def _regression(task_id, classes, target, description, citation, **sizes) -> TaskSpec:
+def _regression(task_id, classes, target, description, citation, slice_by=SLICES, **sizes) -> TaskSpec:
     ds = dataset("lensbench-v1")
     return TaskSpec(
         id=task_id, version=1, kind="regression", dataset=ds.name, description=description, classes=classes,
         target=target, primary_metric="mse", higher_is_better=False, secondary_metrics=("mae", "r2"),
         presets=presets(**sizes), input_shape=ds.image_shape, pixel_scale=ds.pixel_scale,
-        default_models=REGRESSORS, citation=citation,
+        default_models=REGRESSORS, citation=citation, slice_by=slice_by,
     )
 
 
@@ -31,7 +31,7 @@ def specs() -> list[TaskSpec]:
     return [
         _regression("regression/axion-mass", ("axion",), ("log10_m_a",),
                     "log10 axion mass from vortex images (MAE per mass bin shows the resolution floor).",
-                    DEEPLENSE_CITATION),
+                    DEEPLENSE_CITATION, slice_by=("log10_m_a",) + SLICES),
         _regression("regression/macro-lens", CLASSES, ("theta_E", "e1", "e2", "gamma1", "gamma2"),
                     "SIE Einstein radius and ellipticity, external shear, standardised.", LENSBENCH_CITATION),
         _regression("regression/subhalo-fraction", ("cdm",), ("sub_mass_fraction",),

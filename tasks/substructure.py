@@ -23,6 +23,7 @@ from tasks.common import (
     DEEPLENSE_CITATION,
     LENSBENCH_CITATION,
     QUICK_SIZES,
+    SLICES,
     dataset,
     presets,
 )
@@ -35,6 +36,7 @@ def _classification(task_id: str, dataset_name: str, description: str, citation:
         classes=CLASSES, target=("label",), primary_metric="auc_macro", higher_is_better=True,
         secondary_metrics=CLASSIFICATION_METRICS, presets=presets(**sizes), input_shape=ds.image_shape,
         pixel_scale=ds.pixel_scale, default_models=CLASSIFIERS, citation=citation,
+        slice_by=SLICES if dataset_name == "lensbench-v1" else (),
     )
 
 

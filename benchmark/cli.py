@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also write the tables into this Markdown file between <!-- results:begin/end --> markers")
     lb.add_argument("--command", default="lensbench sweep --preset quick --seeds 0 1 2 --models all",
                     help="the command that produced the records (quoted in the --readme section)")
+    lb.add_argument("--gallery", action="store_true",
+                    help="copy each table's dataset gallery.png from the dataset cache into OUT/gallery/ and show "
+                         "it on the page (make missing ones with 'lensbench data show NAME')")
+    lb.add_argument("--cache", type=Path, default=None, help="dataset cache for --gallery (default: LENSBENCH_CACHE)")
     lb.set_defaults(func=cmd_leaderboard)
 
     sh = sub.add_parser("show", help="print one run record")
@@ -258,7 +262,8 @@ def _print_tracking(args) -> None:
 def cmd_leaderboard(args) -> int:
     from benchmark import leaderboard
 
-    paths = leaderboard.write_leaderboard(args.results, args.out, formats=tuple(args.format))
+    paths = leaderboard.write_leaderboard(args.results, args.out, formats=tuple(args.format), gallery=args.gallery,
+                                          cache=args.cache)
     if args.readme:
         paths["readme"] = leaderboard.replace_section(args.readme, "results",
                                                       leaderboard.readme_results(args.results, args.command))

@@ -9,12 +9,16 @@ side of this model's CI`` (for higher-is-better: their CI low end > this model's
 So the leader is always rank 1, every model whose CI overlaps the leader's shares rank 1 unless
 some other model's CI is strictly better than its own, and ranks that the data cannot separate
 are shared. A model with a single seed has no CI; its interval is its mean (a point).
+
+Beside the tables: ``leaderboard_curves`` (ROC curves and metric per slice bin from the records'
+``curves`` / ``slices``), ``leaderboard_html`` (the static page), ``leaderboard_gallery`` (datasets'
+example images) and ``htmlcheck`` (the page checked in headless Chromium).
 """
 
 from __future__ import annotations
 
-import html
 import json
+import logging
 import math
 import os
 import tempfile
@@ -27,6 +31,8 @@ import pandas as pd
 from scipy import stats
 
 from benchmark.records import RunRecord, load_records
+
+log = logging.getLogger(__name__)
 
 TABLE_KEYS = ["task", "task_version", "preset", "dataset_fingerprint", "test_dataset_fingerprint"]
 GROUP_KEYS = TABLE_KEYS + ["model"]
@@ -201,11 +207,26 @@ def _secondaries(t: pd.DataFrame) -> list[str]:
     return [m for m in names if m != primary and f"test.{m}" in t and t[f"test.{m}"].notna().any()]
 
 
-def _title(k: dict) -> str:
+def _title(k: dict, suite: str | None = None) -> str:
+    """Heading of one table: task, task version, preset, dataset fingerprint(s) and the suite version."""
     s = f"{k['task']} — v{k['task_version']} · preset {k['preset']} · data {k['dataset_fingerprint'][:8]}"
     if k["test_dataset_fingerprint"]:
         s += f" · test data {k['test_dataset_fingerprint'][:8]}"
-    return s
+    return s + (f" · suite {suite}" if suite else "")
+
+
+def _key(k: dict) -> tuple:
+    """A table's keys as a hashable tuple (``TABLE_KEYS`` order), as ``leaderboard_curves.table_key``."""
+    return (k["task"], int(k["task_version"]), k["preset"], k["dataset_fingerprint"], k["test_dataset_fingerprint"] or "")
+
+
+def _stems(agg: pd.DataFrame) -> dict[tuple, str]:
+    """File stem of each table's figures: ``<task>_v<version>_<preset>_<fp[:8]>`` (plus ``_<test fp[:8]>``
+    when two tables would otherwise share it)."""
+    base = {_key(k): f"{k['task'].replace('/', '__')}_v{k['task_version']}_{k['preset']}_{k['dataset_fingerprint'][:8]}"
+            for k, _ in _tables(agg)}
+    seen = list(base.values())
+    return {key: (f"{s}_{key[4][:8]}" if seen.count(s) > 1 and key[4] else s) for key, s in base.items()}
 
 
 def _table_rows(t: pd.DataFrame) -> tuple[list[str], list[list[tuple[str, float | str]]]]:
@@ -272,8 +293,15 @@ def _overview(agg: pd.DataFrame) -> tuple[list[str], list[list[tuple[str, float 
 # ----------------------------------------------------------------------------- renderers
 
 
-def render_markdown(agg: pd.DataFrame, suite: str = "v1") -> str:
-    """The leaderboard as Markdown: an overview (models x tasks) then one table per task table."""
+def render_markdown(agg: pd.DataFrame, suite: str = "v1", curves: dict | None = None, figures: dict | None = None,
+                    galleries=()) -> str:
+    """The leaderboard as Markdown: an overview (models x tasks) then one table per task table.
+
+    Optional extras per table (keyed by ``_key``): ``curves`` (``leaderboard_curves.collect``) adds a
+    metric-per-bin table for each slice column; ``figures`` ({"ci"|"roc"|"slices": path relative to the
+    Markdown file}) adds links to the PNGs; ``galleries`` (``leaderboard_gallery.Gallery``) adds links to
+    the datasets' example images."""
+    curves, figures = curves or {}, figures or {}
     out = [f"# LensBench leaderboard — suite {suite}", ""]
     if agg.empty:
         return "\n".join(out + ["No results yet.", ""])
@@ -291,10 +319,32 @@ def render_markdown(agg: pd.DataFrame, suite: str = "v1") -> str:
         metric = t["primary_metric"].iloc[0]
         direction = "higher is better" if t["higher_is_better"].iloc[0] else "lower is better"
         note = f"Primary metric: `{metric}` ({direction}). Dataset fingerprint `{k['dataset_fingerprint']}`."
-        out += [f"## {_title(k)}", "", note, ""]
+        out += [f"## {_title(k, suite)}", "", note, ""]
         header, rows = _table_rows(t)
         out += _md_table(header, [[c[0] for c in row] for row in rows]) + [""]
+        out += _md_extras(k, t, curves.get(_key(k)), figures.get(_key(k), {}), galleries)
     return "\n".join(out)
+
+
+def _md_extras(k: dict, t: pd.DataFrame, tc, figs: dict, galleries) -> list[str]:
+    """Figure links, metric-per-bin tables and gallery links under one table."""
+    from benchmark.leaderboard_curves import select_models, slice_cells
+
+    out = []
+    names = {"ci": "95% CI plot", "roc": "ROC curves (macro one-vs-rest, mean over seeds)",
+             "slices": "metric per bin"}
+    links = [f"[{names[kind]}]({figs[kind]})" for kind in ("ci", "roc", "slices") if kind in figs]
+    links += [f"[example images: {g.dataset}]({g.path.parent.name}/{g.path.name})" for g in galleries
+              if _key(k) in g.tables and g.path is not None]
+    if links:
+        out += ["Figures: " + " · ".join(links), ""]
+    metric = t["primary_metric"].iloc[0]
+    for sc in (tc.slices.values() if tc is not None else ()):
+        header, rows = slice_cells(sc, select_models(t, set(sc.values)))
+        out += [(f"`{metric}` per `{sc.column}` bin (test-set quantiles; mean ± std over seeds; top models, "
+                 "PINNs and their physics-off twins):"), ""]
+        out += _md_table(header, [[c[0] for c in row] for row in rows]) + [""]
+    return out
 
 
 def render_csv(agg: pd.DataFrame, path: str | Path) -> Path:
@@ -304,80 +354,13 @@ def render_csv(agg: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#222;max-width:1400px}
-h1{font-size:1.5rem}h2{font-size:1.1rem;margin-top:2rem}
-table{border-collapse:collapse;margin:.5rem 0 1rem 0;font-size:.9rem}
-th,td{border:1px solid #ccc;padding:.25rem .6rem;text-align:right}
-th{background:#f0f0f0;cursor:pointer;user-select:none}th:hover{background:#e0e0ff}
-td:nth-child(2),td:nth-child(3){text-align:left}
-tr.rank1 td{background:#f3fbf3}.note{color:#555;font-size:.85rem;max-width:60rem}
-"""
-
-_JS = """
-function sortTable(th){
-  const table=th.closest('table'), idx=[...th.parentNode.children].indexOf(th);
-  const body=table.tBodies[0], rows=[...body.rows];
-  const asc=th.dataset.dir!=='asc'; th.parentNode.querySelectorAll('th').forEach(h=>delete h.dataset.dir);
-  th.dataset.dir=asc?'asc':'desc';
-  const key=r=>{const v=r.cells[idx].dataset.v; const n=parseFloat(v); return v===''?null:(isNaN(n)?v:n);};
-  rows.sort((a,b)=>{const x=key(a),y=key(b); if(x===null) return 1; if(y===null) return -1;
-    const c=(typeof x==='number'&&typeof y==='number')?x-y:String(x).localeCompare(String(y));
-    return asc?c:-c;});
-  rows.forEach(r=>body.appendChild(r));
-}
-function filterFamily(sel){
-  document.querySelectorAll('tr[data-family]').forEach(r=>{
-    r.style.display=(sel.value===''||r.dataset.family===sel.value)?'':'none';});
-}
-document.querySelectorAll('th').forEach(th=>th.addEventListener('click',()=>sortTable(th)));
-"""
-
-
-def _html_table(header: list[str], rows: list[list[tuple[str, float | str]]], family_col: int,
-                highlight_rank1: bool = False) -> str:
-    e = html.escape
-    parts = ["<table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr></thead><tbody>"]
-    for row in rows:
-        fam = f' data-family="{e(str(row[family_col][1]))}"'
-        cls = ' class="rank1"' if highlight_rank1 and row[0][1] == 1 else ""
-        cells = "".join(f'<td data-v="{e(str(v))}">{e(str(text))}</td>' for text, v in row)
-        parts.append(f"<tr{fam}{cls}>{cells}</tr>")
-    parts.append("</tbody></table>")
-    return "\n".join(parts)
-
-
-def render_html(agg: pd.DataFrame, path: str | Path, title: str = "LensBench leaderboard") -> Path:
+def render_html(agg: pd.DataFrame, path: str | Path, title: str = "LensBench leaderboard", suite: str = "v1",
+                **extras) -> Path:
     """A single self-contained HTML page (inline CSS/JS, no external URLs): click a column header to
-    sort, pick a family to filter rows."""
-    e = html.escape
-    body = [f"<h1>{e(title)}</h1>"]
-    if agg.empty:
-        body.append("<p>No results yet.</p>")
-    else:
-        families = sorted(agg["family"].unique())
-        opts = '<option value="">all</option>' + "".join(f'<option value="{e(f)}">{e(f)}</option>' for f in families)
-        body += [
-            (f'<p class="note">Mean ± std over seeds (n); 95% CI is the t-interval of the mean. {e(RANK_RULE)} '
-             "Tables never mix task versions, presets or dataset fingerprints.</p>"),
-            f'<label>Family: <select id="family" onchange="filterFamily(this)">{opts}</select></label>',
-            "<h2>Overview (primary metric, mean over seeds, #rank)</h2>",
-        ]
-        header, rows = _overview(agg)
-        body.append(_html_table(header, rows, family_col=1))
-        for k, t in _tables(agg):
-            metric = t["primary_metric"].iloc[0]
-            direction = "higher is better" if t["higher_is_better"].iloc[0] else "lower is better"
-            body.append(f"<h2>{e(_title(k))}</h2>")
-            body.append(f'<p class="note">Primary metric <code>{e(metric)}</code> ({direction}); dataset '
-                        f"fingerprint <code>{e(k['dataset_fingerprint'])}</code>.</p>")
-            header, rows = _table_rows(t)
-            body.append(_html_table(header, rows, family_col=2, highlight_rank1=True))
-    page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
-            f"<style>{_CSS}</style></head><body>\n" + "\n".join(body) + f"\n<script>{_JS}</script></body></html>\n")
-    path = Path(path)
-    _atomic_write(path, page)
-    return path
+    sort, pick a family to filter rows. ``extras``: see ``leaderboard_html.render_page``."""
+    from benchmark.leaderboard_html import render_page
+
+    return render_page(agg, path, title, suite=suite, **extras)
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -393,33 +376,61 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md", "csv", "html"),
-                      suite: str = "v1", strict: bool = True) -> dict[str, Path]:
+                      suite: str = "v1", strict: bool = True, gallery: bool = False,
+                      cache: str | Path | None = None) -> dict[str, Path]:
     """Read every record under ``results_dir`` and write ``leaderboard.<fmt>`` files into ``out_dir``.
 
-    Formats: ``md``, ``csv``, ``html``, ``json`` (the aggregate rows) and ``png`` (one CI plot per
-    table in ``out_dir/plots/``, keyed ``png:<file name>`` in the result). ``strict=False`` skips
-    malformed records with a warning instead of failing. Returns {format: path}.
+    Formats: ``md``, ``csv``, ``html``, ``json`` (the aggregate rows) and ``png``: per table, into
+    ``out_dir/plots/``, the CI plot ``<stem>.png`` and, when the records carry ``curves`` / ``slices``,
+    ``<stem>_roc.png`` and ``<stem>_slices.png`` (keyed ``png:<file name>`` in the result); the Markdown
+    and HTML link to them. ``gallery=True`` copies each table's dataset ``gallery.png`` from the dataset
+    cache (``cache``, default ``data.cache_dir()``) to ``out_dir/gallery/`` (keyed ``gallery:<file name>``)
+    and logs a warning naming each dataset without one and the command that makes it.
+    ``strict=False`` skips malformed records with a warning instead of failing. Returns {format: path}.
     """
+    from benchmark import leaderboard_curves
+
     unknown = set(formats) - {"md", "csv", "html", "json", "png"}
     if unknown:
         raise ValueError(f"formats: unknown {sorted(unknown)}; expected some of md, csv, html, json, png")
-    agg = aggregate(records_frame(load_records(results_dir, strict=strict)))
+    recs = load_records(results_dir, strict=strict)
+    agg = aggregate(records_frame(recs))
+    curves = leaderboard_curves.collect(recs)
     out_dir = Path(out_dir)
     written: dict[str, Path] = {}
+    figures: dict[tuple, dict[str, str]] = {}
+    if "png" in formats:  # per table, under plots/
+        from benchmark.plots import leaderboard_ci_plot
+
+        stems = _stems(agg)
+        for k, t in _tables(agg):
+            key = _key(k)
+            paths = {"ci": leaderboard_ci_plot(t, out_dir / "plots" / f"{stems[key]}.png")}
+            paths.update(leaderboard_curves.write_figures(t, curves.get(key), out_dir / "plots", stems[key]))
+            for p in paths.values():
+                written[f"png:{p.name}"] = p
+            figures[key] = {kind: p.relative_to(out_dir).as_posix() for kind, p in paths.items()}
+    galleries = []
+    if gallery:
+        from benchmark.leaderboard_gallery import copy_galleries, wanted
+
+        dataset = {leaderboard_curves.table_key(r): r.dataset for r in recs if r.status == "ok"}
+        galleries = copy_galleries(wanted((_key(k), k, dataset.get(_key(k), "")) for k, _ in _tables(agg)),
+                                   out_dir, cache)
+        for g in galleries:
+            if g.path is not None:
+                written[f"gallery:{g.path.name}"] = g.path
+            else:
+                log.warning("%s", g.missing)
+    extras = {"curves": curves, "figures": figures, "galleries": galleries}
     if "md" in formats:
         written["md"] = out_dir / "leaderboard.md"
-        _atomic_write(written["md"], render_markdown(agg, suite))
+        _atomic_write(written["md"], render_markdown(agg, suite, **extras))
     if "csv" in formats:
         written["csv"] = render_csv(agg, out_dir / "leaderboard.csv")
     if "html" in formats:
-        written["html"] = render_html(agg, out_dir / "leaderboard.html", f"LensBench leaderboard — suite {suite}")
-    if "png" in formats:  # one CI plot per table, under plots/
-        from benchmark.plots import leaderboard_ci_plot
-
-        for k, t in _tables(agg):
-            name = (f"{k['task'].replace('/', '__')}_v{k['task_version']}_{k['preset']}_"
-                    f"{k['dataset_fingerprint'][:8]}.png")
-            written[f"png:{name}"] = leaderboard_ci_plot(t, out_dir / "plots" / name)
+        written["html"] = render_html(agg, out_dir / "leaderboard.html", f"LensBench leaderboard — suite {suite}",
+                                      suite=suite, **extras)
     if "json" in formats:
         written["json"] = out_dir / "leaderboard.json"
         _atomic_write(written["json"], json.dumps(json.loads(agg.to_json(orient="records")), indent=1) + "\n")

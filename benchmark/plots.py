@@ -1,4 +1,5 @@
-"""PNGs: per-run diagnostics (ROC, confusion matrix, regression scatter, anomaly ROC) and leaderboard CI plots.
+"""PNGs: per-run diagnostics (ROC, confusion matrix, regression scatter, anomaly ROC) and leaderboard
+figures (CI dot plot, mean ROC per model, metric per slice bin).
 
 Uses matplotlib's object API with the Agg canvas directly (no pyplot, no global backend switch),
 so it is safe in worker processes and on machines without a display. Each function writes one
@@ -116,4 +117,51 @@ def leaderboard_ci_plot(table, path: str | Path) -> Path:
     ax.set(xlabel=f"{metric} ({direction}): mean and 95% CI over seeds",
            title=f"{t['task'].iloc[0]} v{t['task_version'].iloc[0]} ({t['preset'].iloc[0]})")
     ax.legend(handles=[Patch(color=colours[f], label=f) for f in families], fontsize=8, loc="best")
+    return _save(fig, path)
+
+
+def leaderboard_roc_plot(fpr, series: dict, title: str, path: str | Path) -> Path:
+    """Mean ROC curve per model on a common FPR grid, with a band of ± std over seeds.
+
+    ``series``: legend label -> (mean TPR, std TPR (NaN: no band), colour, line style)."""
+    fpr = np.asarray(fpr, dtype=float)
+    fig = Figure(figsize=(6, 5))
+    ax = fig.add_subplot()
+    for label, (mean, std, colour, ls) in series.items():
+        mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+        ax.plot(fpr, mean, color=colour, ls=ls, lw=1.5, label=label)
+        if not np.isnan(std).all():
+            ax.fill_between(fpr, np.clip(mean - std, 0, 1), np.clip(mean + std, 0, 1), color=colour, alpha=0.12,
+                            lw=0)
+    _roc_axes(ax, title)
+    ax.title.set_fontsize(9)
+    return _save(fig, path)
+
+
+def leaderboard_slice_plot(panels: Sequence[dict], metric: str, title: str, path: str | Path) -> Path:
+    """The primary metric per bin of one or more dataset columns, one panel per column, one line per
+    model with error bars = std over seeds.
+
+    ``panels``: dicts with ``column``, ``labels`` (bin labels), ``n`` (test rows per bin) and ``series``
+    (model -> (mean per bin, std per bin, colour, line style))."""
+    k = len(panels)
+    fig = Figure(figsize=(5.2 * k, 4.4))
+    for j, p in enumerate(panels):
+        ax = fig.add_subplot(1, k, j + 1)
+        nb = len(p["labels"])
+        x = np.arange(nb, dtype=float)
+        width = 0.25 / max(len(p["series"]), 1)  # small offsets so error bars do not overlap
+        for i, (model, (mean, std, colour, ls)) in enumerate(p["series"].items()):
+            off = (i - (len(p["series"]) - 1) / 2) * width
+            err = np.nan_to_num(np.asarray(std, dtype=float), nan=0.0)
+            ax.errorbar(x + off, np.asarray(mean, dtype=float), yerr=err, color=colour, ls=ls, marker="o", ms=3,
+                        lw=1.2, capsize=2, label=model)
+        ticks = [f"{lab}\nn={n}" for lab, n in zip(p["labels"], list(p["n"]) + [""] * nb)]
+        ax.set_xticks(x)
+        ax.set_xticklabels(ticks, fontsize=7)
+        ax.grid(axis="y", lw=0.4, alpha=0.6)
+        ax.set(xlabel=f"{p['column']} (test-set quantile bins)", ylabel=metric if j == 0 else None)
+        if j == 0:
+            ax.legend(fontsize=7, loc="best")
+    fig.suptitle(title, fontsize=9)
     return _save(fig, path)

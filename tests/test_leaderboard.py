@@ -128,7 +128,7 @@ def test_conflicting_primary_metric_in_one_table_is_an_error():
 def test_render_markdown(records):
     md = render_markdown(aggregate(records_frame(records)), suite="v1")
     assert md.startswith("# LensBench leaderboard — suite v1")
-    assert "## substructure/model1 — v1 · preset quick · data aaaaaaaa" in md
+    assert "## substructure/model1 — v1 · preset quick · data aaaaaaaa · suite v1" in md  # suite, task v, fp
     assert "## substructure/model1 — v2 · preset quick · data aaaaaaaa" in md
     assert "## substructure/model1 — v1 · preset quick · data bbbbbbbb" in md
     assert "| rank | model | family | params | auc_macro mean ± std (n) | 95% CI | accuracy | train time |" in md
@@ -150,7 +150,7 @@ def test_render_csv_and_html(records, tmp_path):
     assert "http://" not in page and "https://" not in page and "<link" not in page  # self-contained
     assert "function sortTable" in page and 'onchange="filterFamily(this)"' in page
     assert '<option value="pinn">pinn</option>' in page and 'data-family="ablation"' in page
-    assert page.count("<table>") == 1 + 3  # overview + three separate tables
+    assert page.count('<table class="overview">') == 1 and page.count('<table class="board"') == 3  # never mixed
     assert '<td data-v="0.92">0.9200 ± 0.0200 (3)</td>' in page
 
 

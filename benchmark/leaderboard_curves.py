@@ -1,0 +1,231 @@
+"""ROC curves and metric-per-slice summaries for leaderboard tables, from the optional record fields
+``curves`` and ``slices``.
+
+- ``curves["roc"]``: ``{"fpr": [grid], "tpr": {class name: [TPR on the grid]}}``, one-vs-rest per class
+  (anomaly tasks: the single key ``"anomaly"``). A record's curve is the macro average over its classes,
+  put on ``FPR_GRID``; a model's curve is the mean (and std) of its seeds' curves.
+- ``slices[column]``: ``{"edges": [b+1], "n": [b], <primary metric>: [b values or null]}``: the primary
+  test metric per bin of a dataset column. A model's value per bin is the mean (and std) over seeds.
+
+Records written before these fields existed simply have none (their tables get no ROC/slice figure).
+Only the models chosen by ``select_models`` (the leaders plus every PINN and its physics-off twin, about
+eight) are drawn, to keep the figures readable.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmark.records import RunRecord
+
+log = logging.getLogger(__name__)
+
+FPR_GRID = np.round(np.linspace(0.0, 1.0, 51), 10)
+MAX_MODELS = 8  # lines per figure / columns per slice table (PINN pairs may add one or two)
+MIN_TOP = 3  # the leaders always shown, however many PINN pairs there are
+
+
+@dataclass
+class SliceColumn:
+    """The primary metric per bin of one dataset column, per model and seed."""
+
+    column: str
+    metric: str
+    edges: list[float]
+    n: list[int]
+    values: dict[str, list[list[float]]] = field(default_factory=dict)  # model -> per seed, per bin (NaN = null)
+
+    def mean_std(self, model: str) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std (ddof=1) over seeds per bin, ignoring undefined values; std is NaN where fewer
+        than two seeds have a value."""
+        v = np.asarray(self.values[model], dtype=float)
+        ok = (~np.isnan(v)).sum(axis=0)
+        with warnings.catch_warnings():  # all-NaN bins: 'mean of empty slice'
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(v, axis=0)
+            std = np.nanstd(v, axis=0, ddof=1)
+        return mean, np.where(ok >= 2, std, np.nan)
+
+    def bin_labels(self) -> list[str]:
+        return [f"{_edge(lo)}–{_edge(hi)}" for lo, hi in zip(self.edges[:-1], self.edges[1:])]
+
+
+@dataclass
+class TableCurves:
+    """Everything drawn beside one leaderboard table besides its CI plot."""
+
+    roc: dict[str, list[np.ndarray]] = field(default_factory=dict)  # model -> per seed macro TPR on FPR_GRID
+    slices: dict[str, SliceColumn] = field(default_factory=dict)  # column -> summary
+    dataset: str = ""  # the record's dataset name (for the gallery)
+
+    def roc_mean_std(self, model: str) -> tuple[np.ndarray, np.ndarray]:
+        v = np.vstack(self.roc[model])
+        return v.mean(axis=0), (v.std(axis=0, ddof=1) if len(v) > 1 else np.full(v.shape[1], np.nan))
+
+
+def _edge(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def table_key(r: RunRecord) -> tuple:
+    return (r.task, int(r.task_version), r.preset, r.dataset_fingerprint, r.test_dataset_fingerprint or "")
+
+
+def _latest_ok(records) -> list[RunRecord]:
+    """The ``ok`` records, one per (table, model, seed): the most recently created (as ``records_frame``)."""
+    keep: dict[tuple, RunRecord] = {}
+    for r in sorted((r for r in records if r.status == "ok"), key=lambda r: r.created):
+        keep[table_key(r) + (r.model, r.seed)] = r
+    return list(keep.values())
+
+
+def macro_tpr(roc: dict) -> np.ndarray | None:
+    """A record's ``curves["roc"]`` as the macro-average TPR on ``FPR_GRID`` (None if unusable)."""
+    try:
+        fpr = np.asarray(roc["fpr"], dtype=float)
+        tprs = [np.asarray(v, dtype=float) for v in roc["tpr"].values()]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    tprs = [t for t in tprs if t.shape == fpr.shape and not np.isnan(t).all()]
+    if not tprs or fpr.ndim != 1 or len(fpr) < 2:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        macro = np.nanmean(np.vstack(tprs), axis=0)
+    ok = ~np.isnan(macro)
+    return np.interp(FPR_GRID, fpr[ok], macro[ok])
+
+
+def collect(records) -> dict[tuple, TableCurves]:
+    """Per table key (``TABLE_KEYS`` order): the ROC curves and slices of its records."""
+    out: dict[tuple, TableCurves] = {}
+    for r in _latest_ok(records):
+        tc = out.setdefault(table_key(r), TableCurves(dataset=r.dataset))
+        curves = getattr(r, "curves", None) or {}
+        if isinstance(curves.get("roc"), dict):
+            tpr = macro_tpr(curves["roc"])
+            if tpr is not None:
+                tc.roc.setdefault(r.model, []).append(tpr)
+        for col, s in (getattr(r, "slices", None) or {}).items():
+            if not isinstance(s, dict) or not isinstance(s.get(r.primary_metric), list) or "edges" not in s:
+                continue
+            edges = [float(e) for e in s["edges"]]
+            vals = [math.nan if v is None else float(v) for v in s[r.primary_metric]]
+            if len(vals) != len(edges) - 1:
+                log.warning("%s %s seed %s: slices[%r] has %d values for %d bins; ignored",
+                            r.task, r.model, r.seed, col, len(vals), len(edges) - 1)
+                continue
+            sc = tc.slices.get(col)
+            if sc is None:
+                n = [int(x) for x in s.get("n", [])] or [0] * len(vals)
+                sc = tc.slices[col] = SliceColumn(col, r.primary_metric, edges, n)
+            elif len(sc.edges) != len(edges) or not np.allclose(sc.edges, edges, rtol=1e-6, atol=0):
+                log.warning("%s %s seed %s: slices[%r] has other bin edges than the table's first record; "
+                            "ignored", r.task, r.model, r.seed, col)
+                continue
+            sc.values.setdefault(r.model, []).append(vals)
+    return out
+
+
+def twin_of(name: str) -> str:
+    """The physics-off twin of a PINN: the registry's ``twin`` when registered, else ``<name>-nophys``."""
+    try:
+        from benchmark import registry
+
+        if name in registry.models:
+            return registry.models.get(name).twin or f"{name}-nophys"
+    except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the leaderboard
+        log.debug("registry lookup of %r failed: %s", name, exc)
+    return f"{name}-nophys"
+
+
+def select_models(table: pd.DataFrame, available, limit: int = MAX_MODELS) -> list[str]:
+    """Models to draw for one table (rows in rank order): the top ones by rank plus every PINN and
+    its physics-off twin, about ``limit`` in all; returned in table order."""
+    order = [m for m in table["model"] if m in available]
+    family = dict(zip(table["model"], table["family"]))
+    pinned: set[str] = set()
+    for m in order:
+        if family.get(m) == "pinn":
+            pinned.add(m)
+            if twin_of(m) in available:
+                pinned.add(twin_of(m))
+    chosen = set(order[:max(MIN_TOP, limit - len(pinned))]) | pinned
+    return [m for m in order if m in chosen]
+
+
+def model_styles(models: list[str], table: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """(colour, line style) per model; a physics-off twin takes its PINN's colour with a dashed line."""
+    family = dict(zip(table["model"], table["family"]))
+    styles: dict[str, tuple[str, str]] = {}
+    i = 0
+    for m in models:
+        if m in styles:
+            continue
+        styles[m] = (f"C{i % 10}", "-")
+        if family.get(m) == "pinn" and twin_of(m) in models:
+            styles[twin_of(m)] = (f"C{i % 10}", "--")
+        i += 1
+    return styles
+
+
+def _fmt3(x: float) -> str:
+    return "–" if x is None or math.isnan(x) else f"{x:.3f}"
+
+
+def slice_cells(sc: SliceColumn, models: list[str]) -> tuple[list[str], list[list[tuple[str, float | str]]]]:
+    """Header and rows (bin, n, one ``mean ± std`` cell per model) of a metric-per-bin table;
+    cells are (text, sort key)."""
+    header = [f"{sc.column} bin", "n", *models]
+    stats = {m: sc.mean_std(m) for m in models}
+    rows = []
+    for b, label in enumerate(sc.bin_labels()):
+        row: list[tuple[str, float | str]] = [(label, sc.edges[b]), (str(sc.n[b]) if b < len(sc.n) else "–",
+                                                                   sc.n[b] if b < len(sc.n) else "")]
+        for m in models:
+            mean, std = stats[m][0][b], stats[m][1][b]
+            text = _fmt3(mean) if math.isnan(std) else f"{_fmt3(mean)} ± {_fmt3(std)}"
+            row.append((text, "" if math.isnan(mean) else float(f"{mean:.6g}")))
+        rows.append(row)
+    return header, rows
+
+
+def write_figures(table: pd.DataFrame, tc: TableCurves | None, folder: Path, stem: str) -> dict[str, Path]:
+    """The ROC PNG (``<stem>_roc.png``) and slices PNG (``<stem>_slices.png``) of one table, when the
+    records carry the data; returns {"roc": path, "slices": path} for those written."""
+    from benchmark import plots
+
+    out: dict[str, Path] = {}
+    if tc is None:
+        return out
+    t0 = table.iloc[0]
+    title = f"{t0['task']} v{t0['task_version']} ({t0['preset']}, data {str(t0['dataset_fingerprint'])[:8]})"
+    means = dict(zip(table["model"], table["mean"]))
+    metric = str(t0["primary_metric"])
+    if tc.roc:
+        models = select_models(table, set(tc.roc))
+        styles = model_styles(models, table)
+        series = {}
+        for m in models:
+            mean, std = tc.roc_mean_std(m)
+            n = len(tc.roc[m])
+            series[f"{m} ({metric} {means[m]:.3f}, n={n})"] = (mean, std, *styles[m])
+        out["roc"] = plots.leaderboard_roc_plot(FPR_GRID, series, f"{title}: macro one-vs-rest ROC",
+                                                folder / f"{stem}_roc.png")
+    if tc.slices:
+        panels = []
+        for sc in tc.slices.values():
+            models = select_models(table, set(sc.values))
+            styles = model_styles(models, table)
+            panels.append({"column": sc.column, "labels": sc.bin_labels(), "n": sc.n,
+                           "series": {m: (*sc.mean_std(m), *styles[m]) for m in models}})
+        out["slices"] = plots.leaderboard_slice_plot(panels, metric, f"{title}: {metric} per bin",
+                                                     folder / f"{stem}_slices.png")
+    return out

@@ -233,6 +233,18 @@ def test_gallery_build_without_png_is_reported(tmp_path):
     assert "`lensbench data show lensbench-v1 --preset quick`" in g.missing
 
 
+def test_curves_and_slices_round_trip_through_record_files(tmp_path):
+    if not {"curves", "slices"} <= {f.name for f in fields(RunRecord)}:
+        pytest.skip("RunRecord does not declare curves/slices yet")
+    for r in board_records():
+        if r.task == "substructure/lensbench-v1":
+            write_record(r, tmp_path / "results")
+    out = write_leaderboard(tmp_path / "results", tmp_path / "board", formats=("md", "png"))
+    assert {"png:substructure__lensbench-v1_v1_quick_d1230154_roc.png",
+            "png:substructure__lensbench-v1_v1_quick_d1230154_slices.png"} <= set(out)
+    assert "| 10–30 | 100 | 0.965 ± 0.007 |" in out["md"].read_text()
+
+
 def test_record_fields_when_declared():
     """Once RunRecord declares ``curves`` and ``slices`` they default to empty dicts (old records lack them)."""
     names = {f.name for f in fields(RunRecord)}

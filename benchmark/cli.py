@@ -113,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     vf.add_argument("--data-root", type=Path, default=None)
     vf.add_argument("--device", default=None)
     vf.set_defaults(func=cmd_verify)
+    rp = sub.add_parser("reproduce", help="rerun the training run behind one record and compare its number")
+    rp.add_argument("record", type=Path)
+    rp.add_argument("--cache", type=Path, default=None)
+    rp.add_argument("--data-root", type=Path, default=None, help="folder of the real data (real-image tasks)")
+    rp.add_argument("--device", default=None)
+    rp.add_argument("--no-progress", action="store_true")
+    rp.set_defaults(func=cmd_reproduce)
     c = sub.add_parser("cite", help="BibTeX for a task")
     c.add_argument("task")
     c.set_defaults(func=cmd_cite)
@@ -299,6 +306,24 @@ def cmd_verify(args) -> int:
     print(f"{args.record}: recorded {recorded:.6f}, recomputed {recomputed:.6f} -> "
           f"{'verified' if ok else 'MISMATCH'} (tolerance {submission.VERIFY_TOLERANCE})")
     return 0 if ok else 1
+
+
+def cmd_reproduce(args) -> int:
+    from benchmark import submission
+
+    r = submission.reproduce(args.record, cache=args.cache, data_root=args.data_root, device=args.device,
+                             progress=not args.no_progress)
+    rec = r.record
+    print(f"{rec.task} v{rec.task_version} [{rec.preset}] {rec.model} seed {rec.seed} "
+          f"({rec.hardware.get('torch_threads')} torch threads): recorded {rec.primary_metric} = {r.recorded!r}, "
+          f"reproduced {r.reproduced!r}")
+    if r.difference == 0:
+        print("identical")
+    else:
+        print(f"DIFFERENT by {r.difference:.3g}" + ("" if r.same_code else
+              " (the record was made by another commit of the code)") +
+              "; numbers match exactly only on the same kind of machine with the same thread count")
+    return 0 if r.difference == 0 else 1
 
 
 def cmd_cite(args) -> int:

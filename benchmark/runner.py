@@ -171,13 +171,22 @@ def _log_plots(tracker: Tracker, task: TaskSpec, result: TestResult) -> None:
             tracker.log_artifact(plots.anomaly_roc(y, pred, tmp / "roc.png"))
 
 
-def save_checkpoint(model: torch.nn.Module, directory: Path, rec: records.RunRecord) -> str:
+def save_checkpoint(model: torch.nn.Module, directory: Path, rec: records.RunRecord) -> str | None:
+    """The selected weights as safetensors (tensors only: loading never runs code). A model whose
+    state holds other objects (e.g. ``iforest-pca``'s pickled scikit-learn estimators) gets no
+    checkpoint (None, with a warning), so it can be reproduced (``lensbench reproduce``) but not verified."""
     from safetensors.torch import save_file
 
     rel = records.record_path(Path("."), rec).with_suffix(".safetensors")
     path = Path(directory) / rel
+    raw = model.state_dict()
+    other = sorted(k for k, v in raw.items() if not torch.is_tensor(v))
+    if other:
+        log.warning("%s: no checkpoint: its state has non-tensor entries %s, which safetensors cannot hold "
+                    "(and which LensBench never unpickles)", rec.model, other)
+        return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in raw.items()}
     save_file(state, str(path))
     return str(rel)
 

@@ -1,10 +1,11 @@
 """Checks before records join the board (``validate``), re-evaluation of a saved checkpoint
-(``verify``) and citations (``cite``).
+(``verify``), rerunning one leaderboard cell from scratch (``reproduce``) and citations (``cite``).
 """
 
 from __future__ import annotations
 
 import math
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -116,6 +117,52 @@ def verify(record_path: Path, checkpoint_dir: Path, *, cache=None, data_root=Non
     if write:
         records.write_record(replace(rec, verified=ok), Path(record_path).parents[4])
     return ok, recorded, recomputed
+
+
+@dataclass
+class Reproduction:
+    recorded: float
+    reproduced: float
+    same_code: bool  # the rerun's git commit equals the record's
+    record: records.RunRecord  # the rerun's record (written to a temporary folder)
+
+    @property
+    def difference(self) -> float:
+        return abs(self.reproduced - self.recorded)
+
+
+def reproduce(record_path: Path, *, cache=None, data_root=None, device=None, progress: bool = False) -> Reproduction:
+    """Rerun the training run behind one record (same task, version, preset, model, seed and torch
+    thread count) into a temporary results folder and return both primary metrics. On the same
+    machine with the same code the numbers are identical; other CPUs or thread counts can change the
+    last digits (see README, "Reproduce one cell")."""
+    from benchmark import provenance, usermodels
+
+    rec = records.read_record(record_path)
+    if rec.status != "ok":
+        raise records.RecordError(f"{record_path}: field 'status' is {rec.status!r}; only ok runs can be reproduced")
+    task = registry.tasks.get(rec.task)
+    if task.version != rec.task_version:
+        raise records.RecordError(f"{record_path}: field 'task_version' is {rec.task_version}; registered is "
+                                  f"{task.version}: this code cannot reproduce it")
+    spec = registry.models.get(rec.model) if rec.model in registry.models else usermodels.resolve(rec.model_source)
+    threads = rec.hardware.get("torch_threads")
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        with tempfile.TemporaryDirectory(prefix="lensbench-reproduce-") as tmp:
+            opts = runner.RunOptions(preset=rec.preset, results_dir=Path(tmp) / "results",
+                                     tracking_uri=f"sqlite:///{tmp}/mlflow.db", device=device, cache=cache,
+                                     data_root=data_root, progress=progress, force=True)
+            new = runner.run(task, spec, rec.seed, opts)
+    finally:
+        torch.set_num_threads(previous)
+    if new.status != "ok":
+        raise RuntimeError(f"the rerun of {record_path} failed: {new.error}")
+    same_code = (rec.git_commit or "").removesuffix("-dirty") == (provenance.git_commit() or "").removesuffix("-dirty")
+    return Reproduction(float(rec.metrics_test[rec.primary_metric]), float(new.metrics_test[new.primary_metric]),
+                        same_code, new)
 
 
 def cite(task_id: str) -> str:

@@ -450,3 +450,23 @@ def test_runs_through_the_trainer(name):
     if kind == "anomaly":
         score = res.model.eval().anomaly_score(x)
         assert score.shape == (len(x),) and torch.isfinite(score).all()
+
+
+def test_iforest_gets_no_checkpoint_rather_than_a_pickle(tmp_path, caplog):
+    """safetensors holds tensors only; iforest-pca's fitted estimators are pickled objects, so the
+    runner keeps no checkpoint for it (verify would otherwise have to unpickle)."""
+    from benchmark import records, runner
+
+    task = make_task("anomaly", size=32)
+    model = SPECS["iforest-pca"].factory(task)
+    x, _, _ = blobs_and_rings(20, size=32)
+    model.fit_classical(x.numpy(), np.zeros(len(x)))
+    rec = records.RunRecord(task=task.id, task_version=1, preset="quick", model="iforest-pca", model_family="baseline",
+                            seed=0, status="ok", primary_metric="auc", higher_is_better=True,
+                            lensbench_version="0", dataset="toy", dataset_fingerprint="f", task_config_hash="t",
+                            model_config_hash="m")
+    assert runner.save_checkpoint(model, tmp_path, rec) is None
+    assert "non-tensor entries" in caplog.text and not list(tmp_path.rglob("*.safetensors"))
+    conv = SPECS["conv-ae"].factory(task)
+    rel = runner.save_checkpoint(conv, tmp_path, rec)
+    assert rel and (tmp_path / rel).is_file()

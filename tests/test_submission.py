@@ -67,3 +67,19 @@ def test_cite_gives_bibtex(capsys):
     assert main(["cite", "substructure/model2"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("@misc{lensbench-substructure-model2-v1,") and "Alexander et al. 2020" in out
+
+
+def test_reproduce_reruns_one_cell_and_gets_the_same_number(toy_bench, capsys):
+    rec = _sweep(toy_bench, seeds=(1,))[0]
+    path = records.record_path(toy_bench.results_dir, rec)
+    r = submission.reproduce(path, cache=toy_bench.cache)
+    assert r.reproduced == r.recorded == rec.metrics_test["auc_macro"] and r.difference == 0
+    assert r.record.seed == 1 and r.same_code
+    # the CLI says so, and fails (exit 1) when the record holds another number
+    assert main(["reproduce", str(path), "--cache", str(toy_bench.cache), "--no-progress"]) == 0
+    assert "identical" in capsys.readouterr().out
+    d = records.read_record(path).to_dict()
+    d["metrics_test"]["auc_macro"] = rec.metrics_test["auc_macro"] - 0.01
+    path.write_text(json.dumps(d))
+    assert main(["reproduce", str(path), "--cache", str(toy_bench.cache), "--no-progress"]) == 1
+    assert "DIFFERENT by 0.01" in capsys.readouterr().out

@@ -113,6 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
     vf.add_argument("--data-root", type=Path, default=None)
     vf.add_argument("--device", default=None)
     vf.set_defaults(func=cmd_verify)
+    sn = sub.add_parser("snapshot", help="publish a frozen leaderboard version, or check a published one")
+    snsub = sn.add_subparsers(dest="snapshot_command", required=True)
+    fr = snsub.add_parser("freeze", help="validate the records and publish ROOT/VERSION (never overwritten)")
+    fr.add_argument("version", help="e.g. v1")
+    fr.add_argument("--results", type=Path, default=Path("leaderboards/results"))
+    fr.add_argument("--root", type=Path, default=Path("leaderboards"), help="where versions live (default: leaderboards)")
+    fr.add_argument("--cache", type=Path, default=None, help="dataset cache (fingerprint checks, galleries)")
+    fr.add_argument("--no-gallery", action="store_true", help="do not copy the dataset galleries")
+    fr.set_defaults(func=cmd_snapshot)
+    ck = snsub.add_parser("check", help="recompute the hashes of a published snapshot")
+    ck.add_argument("snapshot", type=Path, help="e.g. leaderboards/v1")
+    ck.set_defaults(func=cmd_snapshot)
     rp = sub.add_parser("reproduce", help="rerun the training run behind one record and compare its number")
     rp.add_argument("record", type=Path)
     rp.add_argument("--cache", type=Path, default=None)
@@ -306,6 +318,25 @@ def cmd_verify(args) -> int:
     print(f"{args.record}: recorded {recorded:.6f}, recomputed {recomputed:.6f} -> "
           f"{'verified' if ok else 'MISMATCH'} (tolerance {submission.VERIFY_TOLERANCE})")
     return 0 if ok else 1
+
+
+def cmd_snapshot(args) -> int:
+    from benchmark import snapshot
+
+    if args.snapshot_command == "check":
+        problems = snapshot.check(args.snapshot)
+        for problem in problems:
+            print(f"- {problem}", file=sys.stderr)
+        print(f"{args.snapshot}: " + ("as published" if not problems else f"CHANGED ({len(problems)} problem(s))"))
+        return 0 if not problems else 1
+    try:
+        out = snapshot.freeze(args.results, args.root, args.version, gallery=not args.no_gallery, cache=args.cache)
+    except snapshot.SnapshotError as exc:
+        print(f"lensbench: error: {exc}", file=sys.stderr)
+        return 2
+    problems = snapshot.check(out)
+    print(f"published {out}: " + ("manifest verified" if not problems else f"MANIFEST PROBLEMS: {problems}"))
+    return 0 if not problems else 1
 
 
 def cmd_reproduce(args) -> int:

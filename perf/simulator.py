@@ -43,12 +43,12 @@ CLASSES = {"no_sub": 0, "cdm": 25, "axion": 100}
 def draw(cls: str, n: int, seed: int) -> dict[str, np.ndarray]:
     """Model II-like parameters as numpy arrays (n,) / (n, K)."""
     rng = np.random.default_rng(seed)
-    p = dict(theta_E=rng.uniform(1.1, 1.45, n), e1=rng.uniform(-0.2, 0.2, n), e2=rng.uniform(-0.2, 0.2, n),
-             center_x=rng.uniform(-0.05, 0.05, n), center_y=rng.uniform(-0.05, 0.05, n),
-             gamma1=rng.uniform(-0.08, 0.08, n), gamma2=rng.uniform(-0.08, 0.08, n),
-             amp=rng.uniform(10, 30, n), R_sersic=rng.uniform(0.15, 0.4, n), n_sersic=rng.uniform(0.8, 2.0, n),
-             s_e1=rng.uniform(-0.2, 0.2, n), s_e2=rng.uniform(-0.2, 0.2, n),
-             s_x=rng.uniform(-0.35, 0.35, n), s_y=rng.uniform(-0.35, 0.35, n))
+    p = {"theta_E": rng.uniform(1.1, 1.45, n), "e1": rng.uniform(-0.2, 0.2, n), "e2": rng.uniform(-0.2, 0.2, n),
+             "center_x": rng.uniform(-0.05, 0.05, n), "center_y": rng.uniform(-0.05, 0.05, n),
+             "gamma1": rng.uniform(-0.08, 0.08, n), "gamma2": rng.uniform(-0.08, 0.08, n),
+             "amp": rng.uniform(10, 30, n), "R_sersic": rng.uniform(0.15, 0.4, n), "n_sersic": rng.uniform(0.8, 2.0, n),
+             "s_e1": rng.uniform(-0.2, 0.2, n), "s_e2": rng.uniform(-0.2, 0.2, n),
+             "s_x": rng.uniform(-0.35, 0.35, n), "s_y": rng.uniform(-0.35, 0.35, n)}
     K = CLASSES[cls]
     if cls == "cdm":
         # theta_E ~ sqrt(m): m ~ m^-0.9 on [1e6, 1e10] Msun, theta_E(1e10) ~ 0.13"
@@ -69,8 +69,8 @@ def torch_dicts(p: dict, sl: slice, dtype=torch.float32):
     lens = {k: T(k) for k in ("theta_E", "e1", "e2", "center_x", "center_y", "gamma1", "gamma2")}
     if "sub_theta_E" in p:
         lens.update(sub_theta_E=T("sub_theta_E"), sub_x=T("sub_x"), sub_y=T("sub_y"))
-    src = dict(amp=T("amp"), R_sersic=T("R_sersic"), n_sersic=T("n_sersic"), e1=T("s_e1"), e2=T("s_e2"),
-               center_x=T("s_x"), center_y=T("s_y"))
+    src = {"amp": T("amp"), "R_sersic": T("R_sersic"), "n_sersic": T("n_sersic"), "e1": T("s_e1"), "e2": T("s_e2"),
+               "center_x": T("s_x"), "center_y": T("s_y")}
     return lens, src
 
 
@@ -93,12 +93,12 @@ def lenstronomy_rate(inst, p: dict, n: int) -> float:
                     source_model_class=LightModel(["SERSIC_ELLIPSE"]), kwargs_numerics={"supersampling_factor": 1})
 
     def kwargs(i):
-        kl = [dict(theta_E=p["theta_E"][i], e1=p["e1"][i], e2=p["e2"][i], center_x=p["center_x"][i],
-                   center_y=p["center_y"][i]), dict(gamma1=p["gamma1"][i], gamma2=p["gamma2"][i])]
-        kl += [dict(theta_E=p["sub_theta_E"][i, k], center_x=p["sub_x"][i, k], center_y=p["sub_y"][i, k])
+        kl = [{"theta_E": p["theta_E"][i], "e1": p["e1"][i], "e2": p["e2"][i], "center_x": p["center_x"][i],
+                   "center_y": p["center_y"][i]}, {"gamma1": p["gamma1"][i], "gamma2": p["gamma2"][i]}]
+        kl += [{"theta_E": p["sub_theta_E"][i, k], "center_x": p["sub_x"][i, k], "center_y": p["sub_y"][i, k]}
                for k in range(K)]
-        ks = [dict(amp=p["amp"][i], R_sersic=p["R_sersic"][i], n_sersic=p["n_sersic"][i], e1=p["s_e1"][i],
-                   e2=p["s_e2"][i], center_x=p["s_x"][i], center_y=p["s_y"][i])]
+        ks = [{"amp": p["amp"][i], "R_sersic": p["R_sersic"][i], "n_sersic": p["n_sersic"][i], "e1": p["s_e1"][i],
+                   "e2": p["s_e2"][i], "center_x": p["s_x"][i], "center_y": p["s_y"][i]}]
         return kl, ks
 
     im.image(*kwargs(0))  # warm-up: lenstronomy jit-compiles (numba) some profiles on first use
@@ -182,7 +182,7 @@ def main(argv=None) -> str:
     try:
         import caustics  # noqa: F401
         have_caustics = True
-    except Exception:  # pragma: no cover - optional
+    except ImportError:  # pragma: no cover - optional
         have_caustics = False
     q = args.quick
     rows = []
@@ -194,15 +194,16 @@ def main(argv=None) -> str:
         for cls in CLASSES:
             p = draw(cls, batch * (n_batches + 1), seed=7)
             r_len = lenstronomy_rate(inst, p, n_len)
-            r_ours = torch_rate(lambda lens, src: render.render(lens, src, inst), p, batch, n_batches)
-            r_cau = (torch_rate(lambda lens, src: caustics_render(inst, lens, src, kernel), p, batch, n_batches)
+            r_ours = torch_rate(lambda lens, src, inst=inst: render.render(lens, src, inst), p, batch, n_batches)
+            r_cau = (torch_rate(lambda lens, src, inst=inst, kernel=kernel: caustics_render(inst, lens, src, kernel),
+                                p, batch, n_batches)
                      if have_caustics else float("nan"))
             rows.append((f"{inst.npix}x{inst.npix}", cls, r_len, r_cau, r_ours))
             print(rows[-1], flush=True)
     n_rss = 3000 if q else args.rss_images
     rss_gb, rss_rate = peak_rss_chunked(n_rss, 1000)
-    lines = ["| grid | class | lenstronomy img/s (1/call) | caustics img/s (batched) | lensing/ img/s (batched) "
-             "| lensing/ vs lenstronomy | lensing/ vs caustics |",
+    lines = [("| grid | class | lenstronomy img/s (1/call) | caustics img/s (batched) | lensing/ img/s (batched) "
+             "| lensing/ vs lenstronomy | lensing/ vs caustics |"),
              "|---|---|---:|---:|---:|---:|---:|"]
     for g, cls, a, b, c in rows:
         lines.append(f"| {g} | {cls} | {a:,.0f} | {b:,.0f} | {c:,.0f} | {c / a:.1f}x | {c / b:.2f}x |")

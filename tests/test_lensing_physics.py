@@ -69,10 +69,10 @@ def test_line_mass_equals_many_point_masses_away_from_segment():
 
 def test_total_deflection_and_ray_shoot_sum_components():
     x, y = grid.pixel_grid(10, 0.3, dtype=D)
-    lens = dict(theta_E=torch.tensor([1.2], dtype=D), e1=torch.tensor([0.1], dtype=D),
-                e2=torch.tensor([0.0], dtype=D), center_x=torch.tensor([0.0], dtype=D),
-                center_y=torch.tensor([0.0], dtype=D), gamma1=torch.tensor([0.05], dtype=D),
-                gamma2=torch.tensor([0.0], dtype=D))
+    lens = {"theta_E": torch.tensor([1.2], dtype=D), "e1": torch.tensor([0.1], dtype=D),
+                "e2": torch.tensor([0.0], dtype=D), "center_x": torch.tensor([0.0], dtype=D),
+                "center_y": torch.tensor([0.0], dtype=D), "gamma1": torch.tensor([0.05], dtype=D),
+                "gamma2": torch.tensor([0.0], dtype=D)}
     ax, ay = mass.deflection(x, y, lens)
     s1 = mass.sie(x, y, 1.2, 0.1, 0.0, 0.0, 0.0)
     s2 = mass.shear(x, y, 0.05, 0.0)
@@ -215,11 +215,11 @@ def test_gradcheck_full_render():
                                   supersample=2)
 
     def f(te, e1, g1, sx, sy, cx, r):
-        lens = dict(theta_E=te, e1=e1, e2=torch.zeros_like(e1), center_x=torch.zeros_like(e1),
-                    center_y=torch.zeros_like(e1), gamma1=g1, gamma2=torch.zeros_like(g1),
-                    sub_theta_E=torch.full((2, 2), 0.1, dtype=D), sub_x=sx, sub_y=sy)
-        src = dict(amp=torch.ones(2, dtype=D), R_sersic=r, n_sersic=torch.ones(2, dtype=D),
-                   e1=torch.zeros(2, dtype=D), e2=torch.zeros(2, dtype=D), center_x=cx, center_y=torch.zeros(2, dtype=D))
+        lens = {"theta_E": te, "e1": e1, "e2": torch.zeros_like(e1), "center_x": torch.zeros_like(e1),
+                    "center_y": torch.zeros_like(e1), "gamma1": g1, "gamma2": torch.zeros_like(g1),
+                    "sub_theta_E": torch.full((2, 2), 0.1, dtype=D), "sub_x": sx, "sub_y": sy}
+        src = {"amp": torch.ones(2, dtype=D), "R_sersic": r, "n_sersic": torch.ones(2, dtype=D),
+                   "e1": torch.zeros(2, dtype=D), "e2": torch.zeros(2, dtype=D), "center_x": cx, "center_y": torch.zeros(2, dtype=D)}
         return render.render(lens, src, inst)
 
     inputs = (_t(1.0, 1.2), _t(0.1, -0.05), _t(0.05, 0.02), _t(0.47, -0.63, 0.33, 0.88).view(2, 2),
@@ -305,11 +305,11 @@ def test_instrument_presets():
 def test_render_shapes_dtype_flux_and_psf_switch():
     inst = instruments.EUCLID
     B = 3
-    lens = dict(theta_E=torch.full((B,), 1.2), e1=torch.full((B,), 0.1), e2=torch.zeros(B),
-                center_x=torch.zeros(B), center_y=torch.zeros(B), gamma1=torch.full((B,), 0.05), gamma2=torch.zeros(B))
-    src = dict(amp=torch.full((B,), 20.0), R_sersic=torch.full((B,), 0.25), n_sersic=torch.ones(B),
-               e1=torch.full((B,), -0.1), e2=torch.full((B,), 0.1), center_x=torch.tensor([0.0, 0.2, -0.3]),
-               center_y=torch.zeros(B))
+    lens = {"theta_E": torch.full((B,), 1.2), "e1": torch.full((B,), 0.1), "e2": torch.zeros(B),
+                "center_x": torch.zeros(B), "center_y": torch.zeros(B), "gamma1": torch.full((B,), 0.05), "gamma2": torch.zeros(B)}
+    src = {"amp": torch.full((B,), 20.0), "R_sersic": torch.full((B,), 0.25), "n_sersic": torch.ones(B),
+               "e1": torch.full((B,), -0.1), "e2": torch.full((B,), 0.1), "center_x": torch.tensor([0.0, 0.2, -0.3]),
+               "center_y": torch.zeros(B)}
     img = render.render(lens, src, inst)
     assert img.shape == (B, 64, 64) and img.dtype == torch.float32 and torch.isfinite(img).all()
     nopsf = render.render(lens, src, inst, psf=False)
@@ -352,12 +352,12 @@ def test_render_blocks_do_not_change_any_image(monkeypatch):
     g = torch.Generator().manual_seed(3)
     B, K = 7, 5
     u = lambda *s: torch.rand(*s, generator=g)
-    lens = dict(theta_E=1 + 0.3 * u(B), e1=0.2 * u(B) - 0.1, e2=0.2 * u(B) - 0.1, center_x=0.05 * u(B),
-                center_y=0.05 * u(B), gamma1=0.05 * u(B), gamma2=0.05 * u(B), sub_theta_E=0.05 * u(B, K),
-                sub_x=2 * u(B, K) - 1, sub_y=2 * u(B, K) - 1, sub_mask=u(B, K) > 0.3)
-    src = dict(amp=10 + u(B), R_sersic=0.2 + 0.1 * u(B), n_sersic=1 + u(B), e1=0.1 * u(B), e2=0.1 * u(B),
-               center_x=0.2 * u(B) - 0.1, center_y=0.2 * u(B) - 0.1)
-    image = dict(image=u(12, 12), scale=torch.full((B,), 0.05), center_x=torch.zeros(B), center_y=torch.zeros(B))
+    lens = {"theta_E": 1 + 0.3 * u(B), "e1": 0.2 * u(B) - 0.1, "e2": 0.2 * u(B) - 0.1, "center_x": 0.05 * u(B),
+                "center_y": 0.05 * u(B), "gamma1": 0.05 * u(B), "gamma2": 0.05 * u(B), "sub_theta_E": 0.05 * u(B, K),
+                "sub_x": 2 * u(B, K) - 1, "sub_y": 2 * u(B, K) - 1, "sub_mask": u(B, K) > 0.3}
+    src = {"amp": 10 + u(B), "R_sersic": 0.2 + 0.1 * u(B), "n_sersic": 1 + u(B), "e1": 0.1 * u(B), "e2": 0.1 * u(B),
+               "center_x": 0.2 * u(B) - 0.1, "center_y": 0.2 * u(B) - 0.1}
+    image = {"image": u(12, 12), "scale": torch.full((B,), 0.05), "center_x": torch.zeros(B), "center_y": torch.zeros(B)}
     inst = instruments.Instrument(name="t", npix=16, pixel_scale=0.2, psf_fwhm=0.3)
     kernels = torch.rand(B, 3, 3, generator=g)
     one = [render.render({k: v[i:i + 1] for k, v in lens.items()}, {k: v[i:i + 1] for k, v in src.items()}, inst,

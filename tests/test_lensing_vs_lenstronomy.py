@@ -31,21 +31,21 @@ def draw(profile: str, rng: np.random.Generator) -> dict:
     """One random lenstronomy kwargs dict for ``profile``."""
     u = rng.uniform
     if profile == "SIE":
-        return dict(theta_E=u(0.5, 2.0), e1=u(-0.4, 0.4), e2=u(-0.4, 0.4), center_x=u(-0.3, 0.3), center_y=u(-0.3, 0.3))
+        return {"theta_E": u(0.5, 2.0), "e1": u(-0.4, 0.4), "e2": u(-0.4, 0.4), "center_x": u(-0.3, 0.3), "center_y": u(-0.3, 0.3)}
     if profile == "SIS":
-        return dict(theta_E=u(0.5, 2.0), center_x=u(-0.3, 0.3), center_y=u(-0.3, 0.3))
+        return {"theta_E": u(0.5, 2.0), "center_x": u(-0.3, 0.3), "center_y": u(-0.3, 0.3)}
     if profile == "SHEAR":
-        return dict(gamma1=u(-0.2, 0.2), gamma2=u(-0.2, 0.2), ra_0=0.0, dec_0=0.0)
+        return {"gamma1": u(-0.2, 0.2), "gamma2": u(-0.2, 0.2), "ra_0": 0.0, "dec_0": 0.0}
     if profile == "POINT_MASS":
-        return dict(theta_E=u(0.005, 0.3), center_x=u(-2, 2), center_y=u(-2, 2))
+        return {"theta_E": u(0.005, 0.3), "center_x": u(-2, 2), "center_y": u(-2, 2)}
     if profile == "TNFW":
-        return dict(Rs=u(0.05, 1.0), alpha_Rs=u(0.001, 0.2), r_trunc=u(0.1, 5.0), center_x=u(-2, 2), center_y=u(-2, 2))
+        return {"Rs": u(0.05, 1.0), "alpha_Rs": u(0.001, 0.2), "r_trunc": u(0.1, 5.0), "center_x": u(-2, 2), "center_y": u(-2, 2)}
     if profile == "SERSIC_ELLIPSE":
-        return dict(amp=u(1, 30), R_sersic=u(0.1, 1.0), n_sersic=u(0.5, 4.0), e1=u(-0.4, 0.4), e2=u(-0.4, 0.4),
-                    center_x=u(-0.5, 0.5), center_y=u(-0.5, 0.5))
+        return {"amp": u(1, 30), "R_sersic": u(0.1, 1.0), "n_sersic": u(0.5, 4.0), "e1": u(-0.4, 0.4), "e2": u(-0.4, 0.4),
+                    "center_x": u(-0.5, 0.5), "center_y": u(-0.5, 0.5)}
     if profile == "INTERPOL":
-        return dict(image=rng.random((17, 23)), amp=u(0.5, 2), center_x=u(-0.3, 0.3), center_y=u(-0.3, 0.3),
-                    phi_G=u(-np.pi, np.pi), scale=u(0.05, 0.2))
+        return {"image": rng.random((17, 23)), "amp": u(0.5, 2), "center_x": u(-0.3, 0.3), "center_y": u(-0.3, 0.3),
+                    "phi_G": u(-np.pi, np.pi), "scale": u(0.05, 0.2)}
     raise KeyError(profile)
 
 
@@ -123,30 +123,30 @@ def lenstronomy_image_model(inst, supersample: int, kernel: np.ndarray | None, l
 def image_draw(rng, sub: str, k_sub: int) -> tuple[list, list, dict, dict]:
     """Recipe-like random draw: SIE + shear + substructure (+ Sersic source)."""
     u = rng.uniform
-    main = dict(theta_E=u(0.9, 1.6), e1=u(-0.3, 0.3), e2=u(-0.3, 0.3), center_x=u(-0.1, 0.1), center_y=u(-0.1, 0.1))
-    sh = dict(gamma1=u(-0.1, 0.1), gamma2=u(-0.1, 0.1), ra_0=0.0, dec_0=0.0)
+    main = {"theta_E": u(0.9, 1.6), "e1": u(-0.3, 0.3), "e2": u(-0.3, 0.3), "center_x": u(-0.1, 0.1), "center_y": u(-0.1, 0.1)}
+    sh = {"gamma1": u(-0.1, 0.1), "gamma2": u(-0.1, 0.1), "ra_0": 0.0, "dec_0": 0.0}
     lens_kw, models = [main, sh], ["SIE", "SHEAR"]
     extra = {}
     if sub == "cdm":
-        subs = [dict(theta_E=u(0.002, 0.08), center_x=u(-2, 2), center_y=u(-2, 2)) for _ in range(k_sub)]
+        subs = [{"theta_E": u(0.002, 0.08), "center_x": u(-2, 2), "center_y": u(-2, 2)} for _ in range(k_sub)]
         models += ["POINT_MASS"] * k_sub
         extra = {"sub": subs}
     elif sub == "axion":
         L, ang = 10 ** u(-1.5, 0.5), u(0, np.pi)
         t = np.linspace(-L, L, k_sub)
-        subs = [dict(theta_E=0.022, center_x=ti * np.cos(ang), center_y=ti * np.sin(ang)) for ti in t]
+        subs = [{"theta_E": 0.022, "center_x": ti * np.cos(ang), "center_y": ti * np.sin(ang)} for ti in t]
         models += ["POINT_MASS"] * k_sub
         extra = {"sub": subs}
     elif sub == "tnfw":
-        subs = [dict(Rs=u(0.05, 0.3), alpha_Rs=u(0.001, 0.02), r_trunc=u(0.2, 2), center_x=u(-2, 2),
-                     center_y=u(-2, 2)) for _ in range(k_sub)]
+        subs = [{"Rs": u(0.05, 0.3), "alpha_Rs": u(0.001, 0.02), "r_trunc": u(0.2, 2), "center_x": u(-2, 2),
+                     "center_y": u(-2, 2)} for _ in range(k_sub)]
         models += ["TNFW"] * k_sub
         extra = {"tnfw": subs}
     else:
         subs = []
     lens_kw += subs
-    src = dict(amp=u(5, 30), R_sersic=u(0.1, 0.5), n_sersic=u(0.7, 3), e1=u(-0.3, 0.3), e2=u(-0.3, 0.3),
-               center_x=u(-0.35, 0.35), center_y=u(-0.35, 0.35))
+    src = {"amp": u(5, 30), "R_sersic": u(0.1, 0.5), "n_sersic": u(0.7, 3), "e1": u(-0.3, 0.3), "e2": u(-0.3, 0.3),
+               "center_x": u(-0.35, 0.35), "center_y": u(-0.35, 0.35)}
     return models, lens_kw, src, extra
 
 
@@ -196,7 +196,7 @@ def test_profile_matches_lenstronomy(profile, dtype):
 def test_sie_round_limit_matches_lenstronomy():
     x, y = grid.pixel_grid(20, 0.1, dtype=torch.float64)
     ax, ay = mass.sie(x, y, torch.tensor([1.2]), torch.tensor([0.0]), torch.tensor([0.0]), 0.0, 0.0)
-    rx, ry = LensModel(["SIE"]).alpha(x.numpy(), y.numpy(), [dict(theta_E=1.2, e1=0.0, e2=0.0)])
+    rx, ry = LensModel(["SIE"]).alpha(x.numpy(), y.numpy(), [{"theta_E": 1.2, "e1": 0.0, "e2": 0.0}])
     assert np.abs(ax[0].numpy() - rx).max() / np.abs(rx).max() < 1e-6
     assert np.abs(ay[0].numpy() - ry).max() / np.abs(ry).max() < 1e-6
 

@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
 
     ls = sub.add_parser("list", help="list registered tasks, models or datasets")
-    ls.add_argument("what", choices=["tasks", "models", "datasets"])
+    ls.add_argument("what", choices=["tasks", "models", "datasets", "suites"])
     ls.set_defaults(func=cmd_list)
 
     for name, helptext in (("run", "train and evaluate one model on one task"),
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="a registered name, path/to/file.py:factory or package.module:factory")
         else:
             r.add_argument("--suite", default=None,
-                           help="a published grid (tasks, models, preset; see tasks/suites.py), e.g. v1")
+                           help="a published grid (tasks, models, preset; 'lensbench list suites'), e.g. v1")
             r.add_argument("--tasks", nargs="*", help="task ids (default: the suite's, else every registered task)")
             r.add_argument("--models", nargs="*", help="model names (default: the suite's, else each task's "
                            "default models); 'all' = every registered model")
@@ -178,6 +178,9 @@ def cmd_list(args) -> int:
     elif args.what == "models":
         rows = [{"model": m.name, "family": m.family, "kinds": ",".join(m.kinds), "twin": m.twin or "",
                  "description": m.description[:60]} for m in registry.models.all()]
+    elif args.what == "suites":
+        rows = [{"suite": s.name, "preset": s.preset, "tasks": len(s.tasks), "models": len(s.models),
+                 "description": s.description[:70]} for s in registry.suites.all()]
     else:
         rows = [{"dataset": d.name, "v": d.version, "source": d.recipe or d.adapter,
                  "shape": "x".join(map(str, d.image_shape)), "px": f'{d.pixel_scale}"',
@@ -216,9 +219,8 @@ def cmd_run(args) -> int:
 
 def cmd_sweep(args) -> int:
     from benchmark import runner
-    from tasks import suites
 
-    suite = suites.get(args.suite) if args.suite else None
+    suite = registry.suites.get(args.suite) if args.suite else None
     if args.preset is None:
         args.preset = suite.preset if suite else "quick"
     task_ids = args.tasks or (suite.tasks if suite else None)
@@ -235,7 +237,7 @@ def cmd_sweep(args) -> int:
 
     cells = [(t, m) for t in tasks for m in models_for(t) if m.supports(t)]
     if args.shard:
-        i, n = suites.parse_shard(args.shard)
+        i, n = _parse_shard(args.shard)
         cells = cells[i::n]
     opts = _options(args)
     failed, skipped = [], []
@@ -260,6 +262,17 @@ def cmd_sweep(args) -> int:
     if failed:
         print(f"{len(failed)} run(s) failed; see their records for the error.", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _parse_shard(text: str) -> tuple[int, int]:
+    """'I/N' -> (I, N) with 0 <= I < N: the sweep runs every N-th (task, model) cell, from the I-th."""
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise SpecError(f"--shard: expected I/N such as 0/2, got {text!r}") from None
+    if not 0 <= i < n:
+        raise SpecError(f"--shard: expected 0 <= I < N, got {text!r}")
+    return i, n
 
 
 def _summary(rec) -> str:

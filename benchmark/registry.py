@@ -1,7 +1,7 @@
 """Registries for tasks, models and datasets, filled from package entry points.
 
-Each entry point in the groups ``lensbench.tasks``, ``lensbench.models`` and ``lensbench.datasets``
-names a callable that returns an iterable of specs. LensBench's own ``tasks/``, ``baselines/`` and
+Each entry point in the groups ``lensbench.tasks``, ``lensbench.models``, ``lensbench.datasets`` and
+``lensbench.suites`` names a callable that returns an iterable of specs. LensBench's own ``tasks/``, ``baselines/`` and
 ``pinn_models/`` register this way, exactly like a third-party package::
 
     [project.entry-points."lensbench.models"]
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
-from benchmark.specs import DatasetSpec, ModelSpec, TaskSpec
+from benchmark.specs import DatasetSpec, ModelSpec, SuiteSpec, TaskSpec
 
 
 class RegistryError(KeyError):
@@ -93,3 +93,4 @@ def _iterate(obj: object, origin: str) -> Iterable:
 tasks: Registry[TaskSpec] = Registry("task", "lensbench.tasks", TaskSpec, lambda s: s.id)
 models: Registry[ModelSpec] = Registry("model", "lensbench.models", ModelSpec, lambda s: s.name)
 datasets: Registry[DatasetSpec] = Registry("dataset", "lensbench.datasets", DatasetSpec, lambda s: s.name)
+suites: Registry[SuiteSpec] = Registry("suite", "lensbench.suites", SuiteSpec, lambda s: s.name)

@@ -231,3 +231,27 @@ class ModelSpec:
     def config_hash(self) -> str:
         blob = json.dumps({"name": self.name, "config": dict(self.config)}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """A published grid: ``lensbench sweep --suite NAME`` runs every task of ``tasks`` with every
+    model of ``models`` that supports the task's kind, each of the task's seeds, at ``preset``.
+    Registered through the ``lensbench.suites`` entry point; the grid is fixed by name, so a plugin
+    model installed on a user's machine does not change what a suite means."""
+
+    name: str
+    description: str
+    preset: str
+    tasks: tuple[str, ...]
+    models: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        k = "SuiteSpec"
+        if not _ID.match(self.name):
+            _fail(k, self.name, "name", "must be lower-case letters, digits, '-', '_', '.'")
+        for f in ("tasks", "models"):
+            v = getattr(self, f)
+            if not v or len(set(v)) != len(v):
+                _fail(k, self.name, f, "must be a non-empty tuple of distinct names")
+

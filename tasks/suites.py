@@ -1,9 +1,5 @@
-"""Suites: the fixed task x model x seed grids that published leaderboards come from.
-
-``lensbench sweep --suite v1`` runs every task of the suite with every model of the suite that
-supports the task's kind (classification, regression or anomaly), for each of the task's seeds, at
-the suite's preset. The grid is fixed here, so a plugin model installed on the user's machine does
-not change what "suite v1" means; submissions join through ``lensbench validate`` instead.
+"""Entry point ``lensbench.suites``: the fixed task x model x seed grids that published leaderboards
+come from (``benchmark.specs.SuiteSpec``; run one with ``lensbench sweep --suite v1``).
 
 Order matters only for a partial run: tasks come headline first, and within a task the cheap
 reference rows first, so an interrupted sweep has complete tables for the first tasks (a sweep
@@ -12,22 +8,9 @@ resumes where it stopped: finished records are skipped).
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass
+from benchmark.specs import SuiteSpec
 
-from benchmark.specs import SpecError
-
-
-@dataclass(frozen=True)
-class Suite:
-    name: str
-    description: str
-    preset: str
-    tasks: tuple[str, ...]
-    models: tuple[str, ...]  # each runs on every task of the suite whose kind it supports
-
-
-V1 = Suite(
+V1 = SuiteSpec(
     name="v1",
     description=("LensBench leaderboard v1: every task, every in-tree baseline, reference row, PINN and "
                  "physics-off twin, the task's seeds (0, 1, 2), quick preset (the largest that the project's "
@@ -44,23 +27,6 @@ V1 = Suite(
             "conv-ae", "vae", "aae", "deep-svdd", "iforest-pca"),
 )
 
-SUITES = {s.name: s for s in (V1,)}
 
-
-def get(name: str) -> Suite:
-    if name not in SUITES:
-        close = difflib.get_close_matches(name, list(SUITES), n=2, cutoff=0.5)
-        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise SpecError(f"unknown suite {name!r}.{hint} Known suites: {', '.join(SUITES)}.")
-    return SUITES[name]
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """'I/N' -> (I, N) with 0 <= I < N: this process runs every N-th cell of the grid, from the I-th."""
-    try:
-        i, n = (int(v) for v in text.split("/"))
-    except ValueError:
-        raise SpecError(f"--shard: expected I/N such as 0/2, got {text!r}") from None
-    if not 0 <= i < n:
-        raise SpecError(f"--shard: expected 0 <= I < N, got {text!r}")
-    return i, n
+def specs() -> list[SuiteSpec]:
+    return [V1]

@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
             r.add_argument("--tasks", nargs="*", help="task ids (default: the suite's, else every registered task)")
             r.add_argument("--models", nargs="*", help="model names (default: the suite's, else each task's "
                            "default models); 'all' = every registered model")
+            r.add_argument("--status", action="store_true",
+                           help="run nothing: print, per task, how many runs of the grid have a current ok record")
             r.add_argument("--shard", default=None, help="I/N: run only every N-th (task, model) cell of the "
                            "grid, from the I-th (N sweeps in parallel, e.g. one per core with --threads 1)")
         r.add_argument("--seeds", nargs="*", type=int, help="default: the task's seeds")
@@ -240,6 +242,8 @@ def cmd_sweep(args) -> int:
         i, n = _parse_shard(args.shard)
         cells = cells[i::n]
     opts = _options(args)
+    if args.status:
+        return _sweep_status(cells, args.seeds, opts)
     failed, skipped = [], []
     for task, spec in cells:
         if task.id in skipped:
@@ -262,6 +266,33 @@ def cmd_sweep(args) -> int:
     if failed:
         print(f"{len(failed)} run(s) failed; see their records for the error.", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _sweep_status(cells, seeds, opts) -> int:
+    """Per task: runs of the grid with an ok record made on the current data, of all runs."""
+    import pandas as pd
+
+    from benchmark import runner
+
+    rows: dict[str, dict] = {}
+    for task, spec in cells:
+        try:
+            current = runner.expected_fingerprint(task, opts)
+        except data.DataError:
+            current = None  # e.g. real data not given: nothing can be current
+        row = rows.setdefault(task.id, {"task": task.id, "done": 0, "runs": 0, "missing": []})
+        for seed in (seeds if seeds is not None else task.seeds):
+            rec = records.existing_record(opts.results_dir, task.id, task.version, opts.preset, spec.name, seed)
+            row["runs"] += 1
+            if rec is not None and rec.status == "ok" and rec.dataset_fingerprint == current:
+                row["done"] += 1
+            elif spec.name not in row["missing"]:
+                row["missing"].append(spec.name)
+    table = pd.DataFrame([{**r, "missing": ", ".join(r["missing"])} for r in rows.values()])
+    print(table.to_markdown(index=False) if not table.empty else "empty grid")
+    done, total = int(table["done"].sum()), int(table["runs"].sum())
+    print(f"{done} of {total} runs done ({opts.results_dir}, preset {opts.preset})")
+    return 0
 
 
 def _parse_shard(text: str) -> tuple[int, int]:

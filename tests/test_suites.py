@@ -51,6 +51,10 @@ def test_shards_split_the_suite_grid_disjointly(toy_bench, capsys):
         assert main(["sweep", *common, "--shard", "0/2"]) == 0
         first = {(r.task, r.model) for r in records.iter_records(toy_bench.results_dir)}
         assert first == {("test/classification", "toy-cnn")}   # toy-cnn does not do anomaly: 2 cells
+        capsys.readouterr()
+        assert main(["sweep", *common, "--status"]) == 0   # runs nothing, reports what is done
+        out = capsys.readouterr().out
+        assert "1 of 2 runs done" in out and "| test/regression" in out and "toy-cnn" in out
         assert main(["sweep", *common, "--shard", "1/2"]) == 0
         both = {(r.task, r.model) for r in records.iter_records(toy_bench.results_dir)}
         assert both == {("test/classification", "toy-cnn"), ("test/regression", "toy-cnn")}

@@ -16,11 +16,11 @@ Checks (each printed as PASS/FAIL; the exit status is 1 when any fails, 2 when t
 4. every ``<img>`` has loaded (``complete`` and ``naturalWidth > 0``);
 5. the console shows no JavaScript error or failed load, and the page requested nothing but ``file:`` / ``data:`` URLs.
 
-Why no new dependency: Chromium's ``--headless --dump-dom`` cannot click, and Selenium or a WebSocket
-client would add packages. Chromium speaks the DevTools protocol over a pipe
-(``--remote-debugging-pipe``: JSON messages separated by NUL bytes, commands on the browser's fd 3,
-replies and events on its fd 4), which needs only ``os.pipe`` and ``subprocess``. The browser is
-Debian's ``chromium`` (``apt-get install chromium``), found as ``--chromium``, ``$CHROMIUM`` or on PATH.
+The browser is driven with Selenium (``pip install selenium``, in LensBench's ``dev`` extra) through
+Debian's ``chromium`` and ``chromedriver`` (``apt-get install chromium chromium-driver``), found as
+``--chromium`` / ``--chromedriver``, ``$CHROMIUM`` / ``$CHROMEDRIVER`` or on PATH. Both paths are passed
+to Selenium explicitly, so Selenium Manager never downloads anything. Console errors and requested URLs
+come from ChromeDriver's ``browser`` and ``performance`` logs.
 """
 
 from __future__ import annotations
@@ -28,244 +28,87 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import math
 import os
-import queue
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
-import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from typing import Self
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-extensions", "--hide-scrollbars", "--mute-audio"]
-VIEWPORT = (1400, 1000)
+         "--disable-extensions", "--hide-scrollbars", "--mute-audio", "--window-size=1400,1000"]
+INSTALL = "apt-get install chromium chromium-driver, and pip install selenium or pip install -e '.[dev]'"
 
 
 class BrowserError(RuntimeError):
-    """Chromium could not be started or stopped answering."""
+    """Chromium, ChromeDriver or Selenium is missing or could not be started."""
 
 
-def find_chromium(explicit: str | None = None) -> str | None:
-    """``explicit``, else ``$CHROMIUM``, else ``chromium`` / ``chromium-browser`` / ``google-chrome`` on PATH."""
-    for cand in (explicit, os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+def _find(explicit: str | None, env: str, names: tuple[str, ...]) -> str | None:
+    """An explicit path is used or not found, never replaced by another."""
+    for cand in (explicit,) if explicit else (os.environ.get(env), *names):
         if cand and (shutil.which(cand) or Path(cand).is_file()):
             return shutil.which(cand) or cand
     return None
 
 
-# ----------------------------------------------------------------------------- DevTools over a pipe
+def find_chromium(explicit: str | None = None) -> str | None:
+    """``explicit`` (if given), else ``$CHROMIUM``, else ``chromium`` / ``chromium-browser`` / ``google-chrome`` on PATH."""
+    return _find(explicit, "CHROMIUM", ("chromium", "chromium-browser", "google-chrome"))
 
 
-class Browser:
-    """Headless Chromium driven through the DevTools protocol on ``--remote-debugging-pipe``."""
+def find_chromedriver(explicit: str | None = None) -> str | None:
+    """``explicit`` (if given), else ``$CHROMEDRIVER``, else ``chromedriver`` on PATH (Debian: /usr/bin/chromedriver)."""
+    return _find(explicit, "CHROMEDRIVER", ("chromedriver",))
 
-    def __init__(self, chromium: str, timeout: float = 60.0):
-        self.timeout = timeout
-        self._tmp = tempfile.TemporaryDirectory(prefix="lensbench-chromium-")
-        # our ends and the child's ends; moved above fd 10 so the dup2 onto 3 and 4 cannot clobber them
-        cmd_r, cmd_w = os.pipe()  # we write commands -> browser reads fd 3
-        ev_r, ev_w = os.pipe()  # browser writes fd 4 -> we read
-        child_r, child_w = (_high_fd(cmd_r), _high_fd(ev_w))
 
-        def setup_fds():  # runs in the child before exec
-            os.dup2(child_r, 3)
-            os.dup2(child_w, 4)
+def have_selenium() -> bool:
+    try:
+        import selenium.webdriver  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
-        self._log = open(Path(self._tmp.name) / "chromium.log", "w+b")  # noqa: SIM115 - closed in close()
-        args = [chromium, *FLAGS, "--remote-debugging-pipe", f"--user-data-dir={self._tmp.name}/profile",
-                f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}", "about:blank"]
+
+@contextmanager
+def open_browser(chromium: str | None = None, chromedriver: str | None = None, timeout: float = 60.0):
+    """A headless Chrome ``WebDriver`` on a fresh profile, with browser and performance logs enabled."""
+    exe, drv = find_chromium(chromium), find_chromedriver(chromedriver)
+    missing = [w for w, ok in (("chromium", exe), ("chromedriver", drv), ("selenium", have_selenium())) if not ok]
+    if missing:
+        raise BrowserError(f"{' and '.join(missing)} not found. Install: {INSTALL} "
+                           "(or pass --chromium / --chromedriver PATH)")
+    from selenium import webdriver
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager look anything up
+    with tempfile.TemporaryDirectory(prefix="lensbench-chromium-") as tmp:
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = exe
+        for flag in [*FLAGS, f"--user-data-dir={tmp}/profile"]:
+            opts.add_argument(flag)
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+        log = Path(tmp) / "chromedriver.log"
         try:
-            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-                                         close_fds=False, preexec_fn=setup_fds)  # noqa: PLW1509
+            driver = webdriver.Chrome(service=Service(executable_path=drv, log_output=str(log)), options=opts)
+        except WebDriverException as exc:
+            tail = log.read_text(errors="replace")[-2000:] if log.is_file() else ""
+            raise BrowserError(f"cannot start {exe} through {drv}: {exc.msg or exc}\n{tail}") from None
+        try:
+            driver.set_page_load_timeout(timeout)
+            driver.set_script_timeout(timeout)
+            driver.get("about:blank")  # leave the start page (Chromium's new-tab page) and drop its logs
+            for kind in ("browser", "performance"):
+                driver.get_log(kind)
+            yield driver
+        except WebDriverException as exc:
+            raise BrowserError(f"the browser failed: {exc.msg or exc}") from None
         finally:
-            for fd in (child_r, child_w):
-                os.close(fd)
-        self._w, self._r = cmd_w, ev_r
-        self._next_id = 0
-        self._replies: dict[int, dict] = {}
-        self._events: queue.Queue = queue.Queue()
-        self._cond = threading.Condition()
-        self._reader = threading.Thread(target=self._read_loop, daemon=True)
-        self._reader.start()
-        self.session: str | None = None
-
-    def _read_loop(self) -> None:
-        buf = b""
-        while True:
-            try:
-                chunk = os.read(self._r, 1 << 16)
-            except OSError:
-                chunk = b""
-            if not chunk:
-                with self._cond:
-                    self._replies[-1] = {"error": {"message": "browser closed the pipe"}}
-                    self._cond.notify_all()
-                return
-            buf += chunk
-            while b"\0" in buf:
-                raw, buf = buf.split(b"\0", 1)
-                msg = json.loads(raw)
-                if "id" in msg:
-                    with self._cond:
-                        self._replies[msg["id"]] = msg
-                        self._cond.notify_all()
-                else:
-                    self._events.put(msg)
-
-    def send(self, method: str, params: dict | None = None, session: str | None = "default") -> dict:
-        """Send one command (to the page session unless ``session=None``) and wait for its reply."""
-        self._next_id += 1
-        mid = self._next_id
-        msg = {"id": mid, "method": method, "params": params or {}}
-        sid = self.session if session == "default" else session
-        if sid:
-            msg["sessionId"] = sid
-        data = json.dumps(msg).encode() + b"\0"
-        try:
-            while data:
-                data = data[os.write(self._w, data):]
-        except OSError as exc:
-            raise BrowserError(f"cannot talk to Chromium ({exc}); its log:\n{self.log_tail()}") from None
-        deadline = time.monotonic() + self.timeout
-        with self._cond:
-            while mid not in self._replies:
-                if -1 in self._replies:
-                    raise BrowserError(f"Chromium exited during {method}; its log:\n{self.log_tail()}")
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise BrowserError(f"no reply to {method} within {self.timeout:.0f} s")
-                self._cond.wait(left)
-            reply = self._replies.pop(mid)
-        if "error" in reply:
-            raise BrowserError(f"{method}: {reply['error'].get('message')}")
-        return reply.get("result", {})
-
-    def events(self) -> list[dict]:
-        out = []
-        while True:
-            try:
-                out.append(self._events.get_nowait())
-            except queue.Empty:
-                return out
-
-    def wait_event(self, method: str, timeout: float | None = None) -> dict:
-        """Wait for the next event ``method``; other events are kept for ``events()``."""
-        deadline = time.monotonic() + (timeout or self.timeout)
-        kept = []
-        try:
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise BrowserError(f"no {method} event within {timeout or self.timeout:.0f} s")
-                try:
-                    ev = self._events.get(timeout=left)
-                except queue.Empty:
-                    continue
-                if ev.get("method") == method:
-                    return ev
-                kept.append(ev)
-        finally:
-            for ev in kept:
-                self._events.put(ev)
-
-    def open_page(self) -> None:
-        target = self.send("Target.createTarget", {"url": "about:blank"}, session=None)["targetId"]
-        self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True},
-                                 session=None)["sessionId"]
-        for domain in ("Page", "Runtime", "Network", "Log"):
-            self.send(f"{domain}.enable")
-        self.send("Emulation.setDeviceMetricsOverride", {"width": VIEWPORT[0], "height": VIEWPORT[1],
-                                                         "deviceScaleFactor": 1, "mobile": False})
-
-    def navigate(self, url: str) -> None:
-        self.send("Page.navigate", {"url": url})
-        self.wait_event("Page.loadEventFired")
-
-    def js(self, expression: str):
-        """Evaluate ``expression`` in the page (promises awaited) and return its JSON value."""
-        res = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                             "awaitPromise": True})
-        if "exceptionDetails" in res:
-            d = res["exceptionDetails"]
-            raise BrowserError(f"page script failed: {d.get('exception', {}).get('description') or d.get('text')}")
-        return res.get("result", {}).get("value")
-
-    def click(self, selector_js: str) -> None:
-        """A real left click at the centre of the element ``selector_js`` evaluates to (scrolled into view)."""
-        box = self.js(f"(() => {{const el = {selector_js}; el.scrollIntoView({{block: 'center'}}); "
-                      "const r = el.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2];})()")
-        x, y = box
-        for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
-            self.send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left",
-                                                   "clickCount": 0 if kind == "mouseMoved" else 1})
-
-    def screenshot(self, path: Path) -> Path:
-        """The full page (not just the viewport) as PNG."""
-        w, h = VIEWPORT
-        for _ in range(3):  # resizing the viewport can reflow the page: repeat until the size holds
-            size = self.send("Page.getLayoutMetrics")["cssContentSize"]
-            new = max(math.ceil(size["width"]), VIEWPORT[0]), math.ceil(size["height"])
-            if new == (w, h):
-                break
-            w, h = new
-            self.send("Emulation.setDeviceMetricsOverride", {"width": w, "height": h, "deviceScaleFactor": 1,
-                                                             "mobile": False})
-        shot = self.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
-                                                    "clip": {"x": 0, "y": 0, "width": w, "height": h, "scale": 1}})
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(shot["data"]))
-        return path
-
-    def log_tail(self, n: int = 2000) -> str:
-        try:
-            self._log.flush()
-            self._log.seek(0)
-            return self._log.read().decode(errors="replace")[-n:]
-        except (OSError, ValueError):
-            return ""
-
-    def close(self) -> None:
-        try:
-            if self.proc.poll() is None:
-                try:
-                    self.send("Browser.close", session=None)
-                except BrowserError:
-                    pass
-                try:
-                    self.proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(timeout=10)
-        finally:
-            for fd in (self._w, self._r):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-            self._log.close()
-            self._tmp.cleanup()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def _high_fd(fd: int) -> int:
-    import fcntl
-
-    new = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
-    os.close(fd)
-    return new
+            driver.quit()
 
 
 # ----------------------------------------------------------------------------- expectations
@@ -291,12 +134,11 @@ def expected_tables(csv: Path | None = None, results: Path | None = None) -> dic
 
 # ----------------------------------------------------------------------------- the checks
 
-_TABLES_JS = """[...document.querySelectorAll('table.board')].map((t, i) => ({
+_VISIBLE = "(r => r.getClientRects().length > 0 && r.offsetHeight > 0)"
+_TABLES_JS = f"""return [...document.querySelectorAll('table.board')].map((t, i) => ({{
   i, key: [t.dataset.task, +t.dataset.taskVersion, t.dataset.preset, t.dataset.fp, t.dataset.testFp],
-  rows: t.tBodies[0].rows.length,
-  visible: [...t.tBodies[0].rows].filter(r => r.getClientRects().length > 0 && r.offsetHeight > 0).length}))"""
-
-_COLUMNS_JS = """[...document.querySelectorAll('table')].map((t, ti) => {
+  rows: t.tBodies[0].rows.length, visible: [...t.tBodies[0].rows].filter({_VISIBLE}).length}}))"""
+_COLUMNS_JS = """return [...document.querySelectorAll('table')].map((t, ti) => {
   const rows = [...t.tBodies[0].rows];
   const cols = [...t.tHead.rows[0].cells].map((th, ci) => {
     const vs = rows.map(r => r.cells[ci].dataset.v).filter(v => v !== '' && v !== undefined);
@@ -304,6 +146,11 @@ _COLUMNS_JS = """[...document.querySelectorAll('table')].map((t, ti) => {
   });
   return {ti, cls: t.className, rows: rows.length, numeric: cols.filter(c => c.numeric).map(c => [c.ci, c.name])};
 })"""
+_VALUES_JS = """return [...document.querySelectorAll('table')[arguments[0]].tBodies[0].rows].map(r => {
+  const v = r.cells[arguments[1]].dataset.v; return v === '' ? null : parseFloat(v);})"""
+_IMAGES_JS = """return Promise.all([...document.images].map(i => i.complete ? null :
+  new Promise(r => { i.addEventListener('load', r); i.addEventListener('error', r); })))
+  .then(() => [...document.images].map(i => [i.getAttribute('src'), i.naturalWidth]))"""
 
 
 @dataclass
@@ -340,13 +187,8 @@ def _monotone(values: list, ascending: bool) -> bool:
     return all(a <= b if ascending else a >= b for a, b in pairwise(nums))
 
 
-def _column_values(b: Browser, ti: int, ci: int) -> list:
-    return b.js(f"""[...document.querySelectorAll('table')[{ti}].tBodies[0].rows].map(r => {{
-      const v = r.cells[{ci}].dataset.v; return v === '' ? null : parseFloat(v);}})""")
-
-
-def check_tables(b: Browser, expected: dict[tuple, int], report: Report) -> None:
-    found = {tuple(t["key"]): t for t in b.js(_TABLES_JS)}
+def check_tables(d, expected: dict[tuple, int], report: Report) -> None:
+    found = {tuple(t["key"]): t for t in d.execute_script(_TABLES_JS)}
     for key, n in sorted(expected.items()):
         label = f"{key[0]} v{key[1]} {key[2]} {key[3][:8]}" + (f"/{key[4][:8]}" if key[4] else "")
         t = found.get(key)
@@ -359,19 +201,20 @@ def check_tables(b: Browser, expected: dict[tuple, int], report: Report) -> None
     report.add("no leaderboard table beyond the aggregate's", not extra, ", ".join(map(str, extra)))
 
 
-def check_sorting(b: Browser, report: Report) -> None:
-    tables = b.js(_COLUMNS_JS)
-    n_cols = 0
-    bad = []
+def check_sorting(d, report: Report) -> None:
+    tables = d.execute_script(_COLUMNS_JS)
+    n_cols, bad = 0, []
     for t in tables:
         if t["rows"] < 2:
             continue
         for ci, name in t["numeric"]:
-            th = f"document.querySelectorAll('table')[{t['ti']}].tHead.rows[0].cells[{ci}]"
-            b.click(th)
-            up = _column_values(b, t["ti"], ci)
-            b.click(th)
-            down = _column_values(b, t["ti"], ci)
+            th = d.execute_script("const c = document.querySelectorAll('table')[arguments[0]].tHead.rows[0]"
+                                  ".cells[arguments[1]]; c.scrollIntoView({block: 'center'}); return c;",
+                                  t["ti"], ci)
+            th.click()  # WebDriver's element click: a real mouse click at the element's centre
+            up = d.execute_script(_VALUES_JS, t["ti"], ci)
+            th.click()
+            down = d.execute_script(_VALUES_JS, t["ti"], ci)
             n_cols += 1
             if not _monotone(up, True) or not _monotone(down, False) or sorted(map(str, up)) != sorted(map(str, down)):
                 bad.append(f"table {t['ti']} ({t['cls']}) column {name!r}: after 1st click {up}, 2nd click {down}")
@@ -382,18 +225,20 @@ def check_sorting(b: Browser, report: Report) -> None:
                detail)
 
 
-def check_family_filter(b: Browser, report: Report) -> None:
-    families = b.js("[...document.querySelectorAll('#family option')].map(o => o.value).filter(v => v)")
+def check_family_filter(d, report: Report) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    families = d.execute_script(
+        "return [...document.querySelectorAll('#family option')].map(o => o.value).filter(v => v)")
     if not families:
         report.add("family filter", False, "no #family selector with families")
         return
-    state = """(() => [...document.querySelectorAll('tr[data-family]')].map(r =>
-        [r.dataset.family, r.getClientRects().length > 0 && r.offsetHeight > 0]))()"""
+    state = f"return [...document.querySelectorAll('tr[data-family]')].map(r => [r.dataset.family, {_VISIBLE}(r)])"
     problems = []
     for fam in [*families, ""]:
-        b.js(f"(() => {{const s = document.getElementById('family'); s.value = {json.dumps(fam)}; "
-             "s.dispatchEvent(new Event('change')); return s.value;})()")
-        rows = b.js(state)
+        Select(d.find_element(By.ID, "family")).select_by_value(fam)  # clicks the option: fires 'change'
+        rows = d.execute_script(state)
         wrong = [f for f, vis in rows if vis != (fam == "" or f == fam)]
         hidden = sum(not vis for _, vis in rows)
         if wrong:
@@ -404,53 +249,52 @@ def check_family_filter(b: Browser, report: Report) -> None:
                f"{len(families)} families" + ("; " + "; ".join(problems) if problems else ""))
 
 
-def check_images(b: Browser, report: Report) -> None:
-    imgs = b.js("""Promise.all([...document.images].map(i => i.complete ? null :
-        new Promise(r => { i.addEventListener('load', r); i.addEventListener('error', r); })))
-        .then(() => [...document.images].map(i => [i.getAttribute('src'), i.naturalWidth]))""")
+def check_images(d, report: Report) -> None:
+    imgs = d.execute_script(_IMAGES_JS)
     broken = [src for src, w in imgs if not w]
     report.add("images load (naturalWidth > 0)", not broken,
                f"{len(imgs) - len(broken)} of {len(imgs)} loaded" + (f"; broken: {', '.join(broken[:5])}" if broken else ""))
 
 
-def check_console_and_network(events: list[dict], report: Report) -> None:
-    errors, remote = [], []
-    for ev in events:
-        m, p = ev.get("method"), ev.get("params", {})
-        if m == "Runtime.exceptionThrown":
-            d = p.get("exceptionDetails", {})
-            errors.append(d.get("exception", {}).get("description") or d.get("text", "?"))
-        elif m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
-            errors.append(p["entry"].get("text", "?"))
-        elif m == "Network.requestWillBeSent":
-            url = p.get("request", {}).get("url", "")
-            if not url.startswith(("file:", "data:", "about:")):
-                remote.append(url)
+def check_console_and_network(d, report: Report) -> None:
+    errors = [e.get("message", "?") for e in d.get_log("browser") if e.get("level") == "SEVERE"]
+    remote = []
+    for entry in d.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        url = msg.get("params", {}).get("request", {}).get("url", "")
+        if msg.get("method") == "Network.requestWillBeSent" and not url.startswith(("file:", "data:", "about:")):
+            remote.append(url)
     report.add("no JavaScript errors or failed loads in the console", not errors, "; ".join(errors[:3]))
     report.add("no network requests (file: and data: only)", not remote, ", ".join(remote[:3]))
 
 
-def check_page(page: str | Path, expected: dict[tuple, int], screenshot: str | Path | None = None,
-               chromium: str | None = None, timeout: float = 60.0) -> Report:
-    """Run every check on ``page`` and return the report (raises ``BrowserError`` if Chromium fails)."""
-    exe = find_chromium(chromium)
-    if exe is None:
-        raise BrowserError("no Chromium found: install it (apt-get install chromium) or pass --chromium PATH")
+def screenshot(d, path: Path) -> Path:
+    """The full page (not just the viewport) as PNG, through DevTools' ``Page.captureScreenshot``."""
+    size = d.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    shot = d.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": {
+        "x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(base64.b64decode(shot["data"]))
+    return path
+
+
+def check_page(page: str | Path, expected: dict[tuple, int], screenshot_to: str | Path | None = None,
+               chromium: str | None = None, chromedriver: str | None = None, timeout: float = 60.0) -> Report:
+    """Run every check on ``page`` and return the report (raises ``BrowserError`` if the browser cannot run)."""
     report = Report()
     url = Path(page).resolve().as_uri()
-    with Browser(exe, timeout=timeout) as b:
-        b.open_page()
-        b.navigate(url)
-        check_images(b, report)  # first: also waits until every image has loaded or failed
-        check_tables(b, expected, report)
-        check_sorting(b, report)
-        check_family_filter(b, report)
-        check_console_and_network(b.events(), report)
-        if screenshot:
-            b.navigate(url)  # fresh state (unsorted, unfiltered) for the picture
-            b.js("Promise.all([...document.images].map(i => i.complete ? null : new Promise(r => "
-                 "{ i.onload = i.onerror = r; })))")
-            path = b.screenshot(Path(screenshot))
+    with open_browser(chromium, chromedriver, timeout) as d:
+        d.get(url)
+        check_images(d, report)  # first: also waits until every image has loaded or failed
+        check_tables(d, expected, report)
+        check_sorting(d, report)
+        check_family_filter(d, report)
+        check_console_and_network(d, report)
+        if screenshot_to:
+            d.get(url)  # fresh state (unsorted, unfiltered) for the picture
+            d.execute_script(_IMAGES_JS)
+            path = screenshot(d, Path(screenshot_to))
             report.add("full-page screenshot", path.stat().st_size > 1000, str(path))
     return report
 
@@ -462,7 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=None, help="recompute the aggregate from these records instead")
     p.add_argument("--screenshot", type=Path, default=None, help="save a full-page PNG here")
     p.add_argument("--chromium", default=None, help="browser executable (default: $CHROMIUM or chromium on PATH)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for any one browser reply")
+    p.add_argument("--chromedriver", default=None,
+                   help="ChromeDriver executable (default: $CHROMEDRIVER or chromedriver on PATH)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the page or a page script")
     args = p.parse_args(argv)
     if not args.page.is_file():
         print(f"htmlcheck: error: no such page {args.page}", file=sys.stderr)
@@ -474,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     expected = expected_tables(csv=csv, results=args.results)
     try:
-        report = check_page(args.page, expected, args.screenshot, args.chromium, args.timeout)
+        report = check_page(args.page, expected, args.screenshot, args.chromium, args.chromedriver, args.timeout)
     except BrowserError as exc:
         print(f"htmlcheck: error: {exc}", file=sys.stderr)
         return 2

@@ -1,6 +1,6 @@
 """The headless-Chromium check of the leaderboard page: helpers without a browser, then the check on
-a page rendered from synthetic records (skipped where Chromium is not installed), including a
-tampered page that must fail."""
+a page rendered from synthetic records (skipped where Chromium, ChromeDriver or Selenium is not
+installed), including a tampered page that must fail."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ import pytest
 from test_leaderboard_html import board_records
 
 from benchmark import htmlcheck, leaderboard
-from benchmark.htmlcheck import Report, _monotone, expected_tables, find_chromium
+from benchmark.htmlcheck import Report, _monotone, expected_tables
 from benchmark.leaderboard import write_leaderboard
 
-CHROMIUM = find_chromium()
+MISSING = [name for name, ok in (("Chromium (apt-get install chromium)", htmlcheck.find_chromium()),
+                                 ("ChromeDriver (apt-get install chromium-driver)", htmlcheck.find_chromedriver()),
+                                 ("Selenium (pip install selenium, or the dev extra)", htmlcheck.have_selenium()))
+           if not ok]
 needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium); the browser check cannot run")
+    bool(MISSING), reason=f"{', '.join(MISSING)} not installed; the browser check cannot run")
 
 
 def test_monotone_puts_empty_cells_last():

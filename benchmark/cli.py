@@ -275,16 +275,17 @@ def _sweep_status(cells, seeds, opts) -> int:
     from benchmark import runner
 
     rows: dict[str, dict] = {}
+    current: dict[str, str | None] = {}  # task id -> fingerprint of its data now
     for task, spec in cells:
-        try:
-            current = runner.expected_fingerprint(task, opts)
-        except data.DataError:
-            current = None  # e.g. real data not given: nothing can be current
+        if task.id not in current:
+            try:
+                current[task.id] = runner.expected_fingerprint(task, opts)
+            except data.DataError:
+                current[task.id] = None  # e.g. real data not given: nothing can be current
         row = rows.setdefault(task.id, {"task": task.id, "done": 0, "runs": 0, "missing": []})
         for seed in (seeds if seeds is not None else task.seeds):
-            rec = records.existing_record(opts.results_dir, task.id, task.version, opts.preset, spec.name, seed)
             row["runs"] += 1
-            if rec is not None and rec.status == "ok" and rec.dataset_fingerprint == current:
+            if runner.current_record(task, spec, seed, opts, current[task.id]) is not None:
                 row["done"] += 1
             elif spec.name not in row["missing"]:
                 row["missing"].append(spec.name)

@@ -469,7 +469,7 @@ def readme_results(results_dir: str | Path, command: str, suite: str = "v1") -> 
 def physics_table(agg: pd.DataFrame) -> str:
     """Markdown: each PINN beside its physics-off twin (and the best baseline) in every table where
     both ran: what the physics adds, with whether the 95% CIs separate them."""
-    from benchmark import registry
+    from benchmark.leaderboard_curves import twin_of
 
     lines = ["| task | PINN | PINN mean ± std | physics-off twin mean ± std | PINN − twin | 95% CIs separate? | best baseline |",
              "|---|---|---|---|---|---|---|"]
@@ -482,7 +482,7 @@ def physics_table(agg: pd.DataFrame) -> str:
         for name, r in by_model.items():
             if r["family"] != "pinn":
                 continue
-            twin = registry.models.get(name).twin if name in registry.models else f"{name}-nophys"
+            twin = twin_of(name)
             if twin not in by_model:
                 continue
             w = by_model[twin]

@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmark.diagnostics import FPR_GRID  # the grid the records' curves are stored on
 from benchmark.records import RunRecord
 
 log = logging.getLogger(__name__)
 
-FPR_GRID = np.round(np.linspace(0.0, 1.0, 51), 10)
 MAX_MODELS = 8  # lines per figure / columns per slice table (PINN pairs may add one or two)
 MIN_TOP = 3  # the leaders always shown, however many PINN pairs there are
 

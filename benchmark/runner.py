@@ -200,14 +200,20 @@ def sweep(tasks: list[TaskSpec], models: list[ModelSpec], seeds: list[int] | Non
             if not spec.supports(task):
                 continue
             for seed in (seeds if seeds is not None else task.seeds):
-                existing = records.existing_record(opts.results_dir, task.id, task.version, opts.preset,
-                                                   spec.name, seed)
-                if (existing is not None and existing.status == "ok" and not opts.force
-                        and existing.dataset_fingerprint == current):
+                existing = current_record(task, spec, seed, opts, current)
+                if existing is not None and not opts.force:
                     log.info("skip %s / %s / seed %d: record exists", task.id, spec.name, seed)
                     yield existing
                     continue
                 yield run(task, spec, seed, opts)
+
+
+def current_record(task: TaskSpec, spec: ModelSpec, seed: int, opts: RunOptions,
+                   fingerprint: str | None) -> records.RunRecord | None:
+    """The ``ok`` record of this run made on data with ``fingerprint``; None when it is missing,
+    failed or made on other data (then a sweep reruns it)."""
+    rec = records.existing_record(opts.results_dir, task.id, task.version, opts.preset, spec.name, seed)
+    return rec if rec is not None and rec.status == "ok" and rec.dataset_fingerprint == fingerprint else None
 
 
 def expected_fingerprint(task: TaskSpec, opts: RunOptions) -> str:

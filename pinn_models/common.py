@@ -197,15 +197,31 @@ def aux_param_loss(values: dict[str, torch.Tensor], bounds: dict[str, tuple[floa
 
     Mean over the parameters whose column (``AUX_COLUMNS``) is in ``aux`` of the squared error in
     units of the parameter's half-range. ``None`` when ``aux`` is absent or holds none of them.
+    A non-finite true value means "no such parameter" (the lens columns of a non-lens image in the
+    lens-finding training set are NaN): that entry adds nothing, gradient included, and the mean runs
+    over the known entries only (``None`` when none is known).
     """
     if not aux:
         return None
     sersic = "src_n" in aux
     cols = {n: AUX_COLUMNS.get(n) for n in bounds}
-    terms = [((values[n] - aux[c].to(values[n].dtype)) / (0.5 * (b[1] - b[0]))) ** 2
-             for n, b in bounds.items()
-             if (c := cols[n]) in aux and (sersic or not n.startswith("src_"))]
-    return torch.stack(terms, dim=1).mean() if terms else None
+    terms, known = [], []
+    for n, b in bounds.items():
+        if (c := cols[n]) not in aux or not (sersic or not n.startswith("src_")):
+            continue
+        truth = aux[c].to(values[n].dtype)
+        ok = torch.isfinite(truth)
+        if not bool(ok.all()):
+            truth = torch.where(ok, truth, values[n].detach())  # error exactly 0 there, no gradient
+        terms.append(((values[n] - truth) / (0.5 * (b[1] - b[0]))) ** 2)
+        known.append(ok)
+    if not terms:
+        return None
+    stacked, ok = torch.stack(terms, dim=1), torch.stack(known, dim=1)
+    if bool(ok.all()):
+        return stacked.mean()
+    count = int(ok.sum())
+    return stacked.sum() / count if count else None
 
 
 class PhysicsModel(nn.Module):

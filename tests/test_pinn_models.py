@@ -252,3 +252,22 @@ def test_aux_loss_reads_the_recipe_columns():
     assert aux_param_loss(values, bounds, {**aux, "theta_E": aux["theta_E"] + 0.5}).item() > 0
     no_sersic = {k: v for k, v in aux.items() if k != "src_n"}  # real-galaxy source: src_* not Sersic
     assert aux_param_loss(values, bounds, {**no_sersic, "src_x": aux["src_x"] + 0.5}).item() == 0.0
+
+
+def test_aux_loss_skips_unknown_truth():
+    """Non-lens rows of the lens-finding training set carry NaN lens columns: they must add neither
+    loss nor gradient, and the mean runs over the known entries only."""
+    bounds = lens_bounds(4.8)
+    raw = torch.zeros(4, requires_grad=True)
+    values = {n: b[2] + raw for n, b in bounds.items()}
+    truth = {n: torch.full((4,), b[2]) for n, b in bounds.items()}
+    truth["theta_E"] = truth["theta_E"] + torch.tensor([0.48, 0.0, 0.0, 0.0])  # 0.48 arcsec off
+    nan_rows = {n: torch.cat([v[:2], torch.full((2,), float("nan"))]) for n, v in truth.items()}
+    loss = aux_param_loss(values, bounds, nan_rows)
+    half = 0.5 * (bounds["theta_E"][1] - bounds["theta_E"][0])
+    assert torch.isfinite(loss)
+    assert loss.item() == pytest.approx((0.48 / half) ** 2 / (2 * len(bounds)), rel=1e-5)
+    loss.backward()
+    assert torch.isfinite(raw.grad).all() and raw.grad[2:].eq(0).all() and raw.grad[0] != 0
+    all_nan = {n: torch.full((4,), float("nan")) for n in bounds}
+    assert aux_param_loss(values, bounds, all_nan) is None

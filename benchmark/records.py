@@ -270,14 +270,18 @@ def record_path(results_dir: str | Path, rec: RunRecord) -> Path:
             / rec.model.replace("/", "__") / f"seed{rec.seed}.json")
 
 
+def probe(task: str, task_version: int, preset: str, model: str, seed: int) -> RunRecord:
+    """A placeholder record naming one run (for ``record_path``)."""
+    return RunRecord(task=task, task_version=task_version, preset=preset, model=model, model_family="user",
+                     seed=seed, status="ok", primary_metric="", higher_is_better=True, lensbench_version="",
+                     dataset="", dataset_fingerprint="", task_config_hash="", model_config_hash="")
+
+
 def existing_record(results_dir: str | Path, task: str, task_version: int, preset: str, model: str,
                     seed: int) -> RunRecord | None:
     """The record already written for this run, or None when there is none or it is unreadable
     (a warning names the bad file; rerunning the seed replaces it)."""
-    probe = RunRecord(task=task, task_version=task_version, preset=preset, model=model, model_family="user",
-                      seed=seed, status="ok", primary_metric="", higher_is_better=True, lensbench_version="",
-                      dataset="", dataset_fingerprint="", task_config_hash="", model_config_hash="")
-    path = record_path(results_dir, probe)
+    path = record_path(results_dir, probe(task, task_version, preset, model, seed))
     if not path.exists():
         return None
     try:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from benchmark import __version__, data, diagnostics, plots, provenance, records, registry, taskdata, trainer
+from benchmark import __version__, claims, data, diagnostics, plots, provenance, records, registry, taskdata, trainer
 from benchmark.specs import ModelSpec, TaskSpec
 from benchmark.tracking import Tracker, standard_tags
 
@@ -193,7 +193,11 @@ def save_checkpoint(model: torch.nn.Module, directory: Path, rec: records.RunRec
 
 def sweep(tasks: list[TaskSpec], models: list[ModelSpec], seeds: list[int] | None, opts: RunOptions):
     """Run the grid; skip runs whose ok record exists for the current dataset fingerprint (unless
-    ``opts.force``): a stopped sweep resumes, and a record made on other data is rerun. Yields records."""
+    ``opts.force``): a stopped sweep resumes, and a record made on other data is rerun. Yields records.
+
+    Sweeps started side by side on one results folder share the work: each run is claimed first
+    (``claims.claim``), and a run another live sweep holds is left to it (nothing is yielded for it).
+    """
     for task in tasks:
         current = expected_fingerprint(task, opts)
         for spec in models:
@@ -205,7 +209,18 @@ def sweep(tasks: list[TaskSpec], models: list[ModelSpec], seeds: list[int] | Non
                     log.info("skip %s / %s / seed %d: record exists", task.id, spec.name, seed)
                     yield existing
                     continue
-                yield run(task, spec, seed, opts)
+                where = records.record_path(opts.results_dir, records.probe(task.id, task.version, opts.preset,
+                                                                            spec.name, seed))
+                with claims.claim(where) as holder:
+                    if holder is not None:
+                        log.info("skip %s / %s / seed %d: %s", task.id, spec.name, seed, holder)
+                        continue
+                    existing = current_record(task, spec, seed, opts, current)  # finished while we looked
+                    if existing is not None and not opts.force:
+                        yield existing
+                        continue
+                    rec = run(task, spec, seed, opts)
+                yield rec
 
 
 def current_record(task: TaskSpec, spec: ModelSpec, seed: int, opts: RunOptions,

@@ -45,6 +45,10 @@ def freeze(results_dir: str | Path, root: str | Path, version: str, *, suite: st
     if out.exists():
         raise SnapshotError(f"{out} exists: a published snapshot is never changed; publish the new numbers as "
                             "a new version beside it")
+    running = sorted(results_dir.rglob("*.lock"))
+    if running:
+        raise SnapshotError(f"{len(running)} run(s) in {results_dir} are claimed by a sweep (e.g. {running[0]}): "
+                            "let it finish, or delete the locks of a sweep that is dead")
     report = submission.validate(results_dir, cache=cache)
     if not report.ok:
         shown = "\n".join(f"- {p}" for p in report.problems[:20])
@@ -54,7 +58,7 @@ def freeze(results_dir: str | Path, root: str | Path, version: str, *, suite: st
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{version}."))
     try:
-        shutil.copytree(results_dir, tmp / "results", ignore=shutil.ignore_patterns("*.tmp", ".*"))
+        shutil.copytree(results_dir, tmp / "results", ignore=shutil.ignore_patterns("*.tmp", "*.lock", ".*"))
         leaderboard.write_leaderboard(tmp / "results", tmp, formats=("md", "csv", "html", "json", "png"),
                                       suite=suite, gallery=gallery, cache=cache)
         lines = [f"{_sha256(p)}  {p.relative_to(tmp).as_posix()}" for p in _files(tmp)]

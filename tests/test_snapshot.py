@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from benchmark import records, registry, runner, snapshot
+from benchmark import claims, records, registry, runner, snapshot
 from benchmark.cli import main
 
 
@@ -50,3 +50,14 @@ def test_freeze_refuses_records_that_do_not_validate(toy_bench, tmp_path):
     with pytest.raises(snapshot.SnapshotError, match="does not validate"):
         snapshot.freeze(toy_bench.results_dir, tmp_path / "boards", "v1", gallery=False, cache=toy_bench.cache)
     assert not (tmp_path / "boards" / "v1").exists()
+
+
+def test_freeze_refuses_while_a_sweep_holds_runs(toy_bench, tmp_path):
+    recs = _records(toy_bench)
+    lock = claims.lock_path(records.record_path(toy_bench.results_dir, recs[0]))
+    lock.write_text("{}")
+    with pytest.raises(snapshot.SnapshotError, match="claimed by a sweep"):
+        snapshot.freeze(toy_bench.results_dir, tmp_path / "boards", "v1", gallery=False, cache=toy_bench.cache)
+    lock.unlink()
+    out = snapshot.freeze(toy_bench.results_dir, tmp_path / "boards", "v1", gallery=False, cache=toy_bench.cache)
+    assert not list(out.rglob("*.lock")) and snapshot.check(out) == []

@@ -114,8 +114,8 @@ def _display(img: np.ndarray) -> tuple[np.ndarray, str | None]:
     x = img if img.shape[0] != 1 else img[:1]
     lo, hi = np.percentile(x, [0.5, 99.5])
     x = np.clip((x - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
-    if x.shape[0] == 3:
-        return np.moveaxis(x, 0, -1), None
+    if x.shape[0] == 3:  # bands stored blue to red (g, r, i): the reddest band shows as red
+        return np.moveaxis(x[::-1], 0, -1), None
     return x[0] if x.shape[0] == 1 else x.mean(axis=0), "magma"
 
 
@@ -123,7 +123,8 @@ def gallery(dsdict, spec: DatasetSpec, path: Path | str, per_class: int = 4) -> 
     """PNG grid: one row per class (first ``per_class`` examples of the first non-empty split).
 
     Axes are in arcsec (centred) when ``spec.pixel_scale`` is known, else in pixels. 3-channel
-    images are shown as RGB in stored channel order; others as channel 0 (or the channel mean)."""
+    images, whose bands every 3-band dataset here stores blue to red (g, r, i), are shown as RGB =
+    (i, r, g), the astronomers' convention; others as channel 0 (or the channel mean)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)

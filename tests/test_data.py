@@ -347,3 +347,11 @@ def test_fingerprint_follows_the_recipe_not_other_recipes():
     assert data.fingerprint(v1, sizes, recipe=changed) != data.fingerprint(v1, sizes)
     assert data.recipe_identity(recipes.get("deeplense-model2")) == data.recipe_identity(recipes.get("deeplense-model2"))
     assert data.fingerprint(m2, sizes) == data.fingerprint(m2, sizes)
+
+
+def test_gallery_shows_three_bands_reddest_as_red():
+    img = np.zeros((3, 8, 8), dtype=np.float32)
+    img[0, 2:6, 2:6] = 1.0  # g band only
+    shown, cmap = datacard._display(img)
+    assert cmap is None and shown.shape == (8, 8, 3)
+    assert shown[..., 2].max() == 1.0 and shown[..., 0].max() == 0.0  # g shows as blue, not red

@@ -17,7 +17,18 @@ from pathlib import Path
 
 import torch
 
-from benchmark import __version__, claims, data, diagnostics, plots, provenance, records, registry, taskdata, trainer
+from benchmark import (
+    __version__,
+    claims,
+    data,
+    diagnostics,
+    plots,
+    provenance,
+    records,
+    registry,
+    taskdata,
+    trainer,
+)
 from benchmark.specs import ModelSpec, TaskSpec
 from benchmark.tracking import Tracker, standard_tags
 

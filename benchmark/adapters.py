@@ -31,6 +31,7 @@ and the class name. No normalisation happens here; pixel values are stored as re
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -392,8 +393,20 @@ def _code_hash() -> str:
     return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
+@functools.cache
+def _digest(path: Path, size: int, mtime_ns: int) -> str:
+    """sha256 of a file's bytes; remembered per (path, size, mtime) for the life of the process."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def fingerprint_parts(spec: DatasetSpec, root: Path) -> dict:
-    """Fingerprint inputs of an adapter dataset: manifest (path, size, mtime) and adapter code."""
+    """Fingerprint inputs of an adapter dataset: manifest (relative path and sha256 of the bytes of
+    every file it reads) and adapter code. Content, not modification times: a copy of the same files
+    elsewhere, or the same files touched, has the same fingerprint; one changed byte does not."""
     lay = layout(spec.adapter, root, tuple(spec.classes), probe=False)
     base = _base(lay, root)
     h = hashlib.sha256()
@@ -405,7 +418,8 @@ def fingerprint_parts(spec: DatasetSpec, root: Path) -> dict:
                     continue
                 seen.add(it.path)
                 st = it.path.stat()
-                h.update(f"{it.path.relative_to(base).as_posix()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+                digest = _digest(it.path.resolve(), st.st_size, st.st_mtime_ns)
+                h.update(f"{it.path.relative_to(base).as_posix()}|{digest}\n".encode())
     return {
         "manifest": h.hexdigest(),
         "n_files": len(seen),

@@ -275,11 +275,11 @@ def _sweep_status(cells, seeds, opts) -> int:
     from benchmark import runner
 
     rows: dict[str, dict] = {}
-    current: dict[str, str | None] = {}  # task id -> fingerprint of its data now
+    current: dict[str, tuple | None] = {}  # task id -> fingerprints of its data now
     for task, spec in cells:
         if task.id not in current:
             try:
-                current[task.id] = runner.expected_fingerprint(task, opts)
+                current[task.id] = runner.expected_fingerprints(task, opts)
             except data.DataError:
                 current[task.id] = None  # e.g. real data not given: nothing can be current
         row = rows.setdefault(task.id, {"task": task.id, "done": 0, "runs": 0, "missing": []})

@@ -164,7 +164,7 @@ def fingerprint(
 
     Simulated: recipe name and version, dataset name/version/seed/classes/shape, sizes, ``CHUNK``,
     and ``simulator_version()``. Adapter: format, spec, sizes, adapter options and the file manifest
-    (relative path, size, mtime) of every file the adapter reads under ``data_root``.
+    (relative path, sha256 of the bytes) of every file the adapter reads under ``data_root``.
     """
     sizes = _check_sizes(spec, sizes)
     if spec.recipe is not None:

@@ -210,7 +210,7 @@ def sweep(tasks: list[TaskSpec], models: list[ModelSpec], seeds: list[int] | Non
     (``claims.claim``), and a run another live sweep holds is left to it (nothing is yielded for it).
     """
     for task in tasks:
-        current = expected_fingerprint(task, opts)
+        current = expected_fingerprints(task, opts)
         for spec in models:
             if not spec.supports(task):
                 continue
@@ -235,11 +235,15 @@ def sweep(tasks: list[TaskSpec], models: list[ModelSpec], seeds: list[int] | Non
 
 
 def current_record(task: TaskSpec, spec: ModelSpec, seed: int, opts: RunOptions,
-                   fingerprint: str | None) -> records.RunRecord | None:
-    """The ``ok`` record of this run made on data with ``fingerprint``; None when it is missing,
-    failed or made on other data (then a sweep reruns it)."""
+                   fingerprints: tuple[str | None, str | None] | None) -> records.RunRecord | None:
+    """The ``ok`` record of this run made on data with ``fingerprints`` (training dataset, test
+    dataset or None; ``expected_fingerprints``); None when it is missing, failed or made on other
+    data (then a sweep reruns it)."""
     rec = records.existing_record(opts.results_dir, task.id, task.version, opts.preset, spec.name, seed)
-    return rec if rec is not None and rec.status == "ok" and rec.dataset_fingerprint == fingerprint else None
+    if rec is None or rec.status != "ok" or fingerprints is None:
+        return None
+    train, test = fingerprints
+    return rec if rec.dataset_fingerprint == train and (test is None or rec.test_dataset_fingerprint == test) else None
 
 
 def expected_fingerprint(task: TaskSpec, opts: RunOptions) -> str:
@@ -247,3 +251,18 @@ def expected_fingerprint(task: TaskSpec, opts: RunOptions) -> str:
     spec = registry.datasets.get(task.dataset)
     sizes = dict(task.preset(opts.preset).sizes) if spec.recipe is not None else None
     return data.fingerprint(spec, sizes, data_root=opts.data_root, cache=opts.cache)
+
+
+def expected_fingerprints(task: TaskSpec, opts: RunOptions) -> tuple[str, str | None]:
+    """(training dataset, test dataset) fingerprints now; the second is None for a task without a
+    ``test_dataset``. An external (real-file) test set is fingerprinted by content
+    (``adapters.fingerprint_parts``), so a record made on other test files is rerun as well."""
+    train = expected_fingerprint(task, opts)
+    if task.test_dataset is None:
+        return train, None
+    spec = registry.datasets.get(task.test_dataset)
+    if taskdata.is_external(task.test_dataset):
+        root = taskdata.adapter_root(spec, opts.data_root, opts.cache)
+        return train, data.fingerprint(spec, None, data_root=root, cache=opts.cache)
+    return train, data.fingerprint(spec, dict(task.preset(opts.preset).sizes), data_root=opts.data_root,
+                                   cache=opts.cache)

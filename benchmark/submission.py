@@ -28,8 +28,8 @@ class ValidationReport:
 
 
 def validate(results_dir: Path, *, check_fingerprints: bool = True, cache=None) -> ValidationReport:
-    """Schema, registered task version and dataset fingerprint, full seed sets, resolvable models,
-    no duplicate runs. Every problem names the record file."""
+    """Schema, registered task version and dataset fingerprint, one test set per task, full seed sets,
+    resolvable models, no duplicate runs. Every problem names the record file."""
     report = ValidationReport()
     results_dir = Path(results_dir)
     files = sorted(results_dir.rglob("*.json"))
@@ -38,6 +38,7 @@ def validate(results_dir: Path, *, check_fingerprints: bool = True, cache=None) 
         return report
     seen: dict[tuple, Path] = {}
     seeds: dict[tuple, set[int]] = defaultdict(set)
+    test_sets: dict[tuple, set[str | None]] = defaultdict(set)
     expected_fp: dict[tuple, str | None] = {}
     for path in files:
         try:
@@ -75,6 +76,13 @@ def validate(results_dir: Path, *, check_fingerprints: bool = True, cache=None) 
             report.problems.append(f"{path}: model {rec.model!r} is not registered and the record has no "
                                    "'model_source' code reference")
         seeds[(rec.task, rec.task_version, rec.preset, rec.model)].add(rec.seed)
+        test_sets[(rec.task, rec.preset)].add(rec.test_dataset_fingerprint)
+    for (task_id, preset), fps in sorted(test_sets.items()):
+        if len(fps) > 1:
+            shown = ", ".join(sorted(f"{fp[:12]}…" if fp else "none" for fp in fps))
+            report.problems.append(f"{results_dir}: {task_id} [{preset}]: records were tested on {len(fps)} different "
+                                   f"test sets ({shown}); rerun the older ones ('lensbench sweep' reruns records "
+                                   "whose test files changed)")
     for (task_id, _, preset, model), got in sorted(seeds.items()):
         want = set(registry.tasks.get(task_id).seeds)
         if not want <= got:

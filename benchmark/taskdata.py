@@ -84,7 +84,8 @@ def is_external(dataset: str | None) -> bool:
     return dataset is not None and registry.datasets.get(dataset).adapter is not None
 
 
-def _adapter_root(spec, data_root, cache):
+def adapter_root(spec, data_root, cache):
+    """The folder an adapter dataset is read from (prepared first when it has a ``PREPARERS`` entry)."""
     return PREPARERS[spec.name](data_root, cache) if spec.name in PREPARERS else data_root
 
 
@@ -92,7 +93,7 @@ def check_test_data(task: TaskSpec, cache=None, data_root=None) -> None:
     """Fail early (``DataError`` naming the folder) when an external test set's files are absent."""
     if is_external(task.test_dataset):
         spec = registry.datasets.get(task.test_dataset)
-        data.fingerprint(spec, None, data_root=_adapter_root(spec, data_root, cache), cache=cache)
+        data.fingerprint(spec, None, data_root=adapter_root(spec, data_root, cache), cache=cache)
 
 
 def materialise(task: TaskSpec, preset: str, *, dataset: str | None = None, cache=None, data_root=None,
@@ -103,7 +104,7 @@ def materialise(task: TaskSpec, preset: str, *, dataset: str | None = None, cach
             f"task {task.id!r} expects images {task.input_shape}, dataset {spec.name!r} has {spec.image_shape}"
         )
     if is_external(dataset):
-        root = _adapter_root(spec, data_root, cache)
+        root = adapter_root(spec, data_root, cache)
         return spec, data.materialise(spec, None, cache=cache, data_root=root, progress=progress)
     sizes = task.preset(preset).sizes
     try:

@@ -182,6 +182,24 @@ def test_changed_files_trigger_rebuild(tmp_path):
     assert data.read_meta(dsd2)["fingerprint"] != fp and dsd2["test"].num_rows == 9
 
 
+def test_fingerprint_follows_file_content_not_times_or_place(tmp_path):
+    import os
+    import shutil
+
+    _lens_finding(tmp_path / "lf")
+    spec, dsd = import_dataset(tmp_path / "lf", "lens-finding", "lf", cache=tmp_path / "c", progress=False)
+    fp = data.read_meta(dsd)["fingerprint"]
+    one = tmp_path / "lf" / "test_lenses" / "1.npy"
+    os.utime(one, ns=(0, 10**18))                      # touched: same bytes, same data
+    assert data.fingerprint(spec, None, data_root=tmp_path / "lf") == fp
+    shutil.copytree(tmp_path / "lf", tmp_path / "copy")  # the same files elsewhere
+    assert data.fingerprint(spec, None, data_root=tmp_path / "copy") == fp
+    arr = np.load(one)
+    arr[0, 0, 0] += 1.0                                # one value changed
+    np.save(one, arr)
+    assert data.fingerprint(spec, None, data_root=tmp_path / "lf") != fp
+
+
 def test_pickle_only_for_deeplense(tmp_path):
     _lens_finding(tmp_path / "lf")
     _axion(tmp_path / "lf" / "train_lenses" / "3.npy", np.ones((3, 8, 8)), 1e-23)

@@ -90,6 +90,11 @@ def test_sweep_resumes_and_force_reruns(toy_bench):
     rerun = list(runner.sweep([task], [spec], [0, 1], toy_bench))
     assert rerun[0].created == forced[0].created  # same data: skipped
     assert rerun[1].dataset_fingerprint == first[1].dataset_fingerprint != "f" * 64  # other data: rerun
+    now = runner.expected_fingerprints(task, toy_bench)
+    assert now == (first[0].dataset_fingerprint, None)  # no test_dataset: no test fingerprint to match
+    assert runner.current_record(task, spec, 0, toy_bench, now).created == rerun[0].created
+    other_test = (now[0], "e" * 64)  # a task whose external test files changed: its records are not current
+    assert runner.current_record(task, spec, 0, toy_bench, other_test) is None
 
 
 def test_anomaly_task_trains_on_normal_class_only(toy_bench, monkeypatch):

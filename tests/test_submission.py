@@ -35,6 +35,9 @@ def test_validate_passes_on_a_full_seed_set_and_names_bad_fields(toy_bench, caps
     report = tamper(schema_version=99)
     assert any(str(path) in p and "schema_version" in p for p in report.problems)
     path.write_text(original)
+    report = tamper(test_dataset_fingerprint="a" * 64)  # one seed tested on other test files
+    assert any("2 different test sets" in p and "aaaaaaaaaaaa" in p for p in report.problems)
+    path.write_text(original)
     capsys.readouterr()
     assert main(["validate", str(toy_bench.results_dir)]) == 0
 

@@ -425,10 +425,19 @@ def _dataset_sizes(spec, preset: str) -> list[dict | None]:
     return sizes
 
 
+def _data_root_for(spec, args):
+    """Where ``spec`` reads its files: a registered file dataset that needs preparing (e.g. the Space
+    Warps gallery view) is prepared from ``--data-root`` first."""
+    from benchmark import taskdata
+
+    return taskdata.adapter_root(spec, args.data_root, args.cache) if spec.adapter is not None else args.data_root
+
+
 def cmd_data_build(args) -> int:
     spec = data.resolve_spec(args.name, args.cache)
+    root = _data_root_for(spec, args)
     for sizes in _dataset_sizes(spec, args.preset):
-        ds = data.materialise(spec, sizes, cache=args.cache, data_root=args.data_root, force=args.force,
+        ds = data.materialise(spec, sizes, cache=args.cache, data_root=root, force=args.force,
                               device=args.device)
         print(f"{spec.name}: {sizes or 'all files'} per class, fingerprint {data.read_meta(ds)['fingerprint']}")
     return 0
@@ -439,12 +448,13 @@ def cmd_data_show(args) -> int:
 
     spec = data.resolve_spec(args.name, args.cache)
     sizes = _dataset_sizes(spec, args.preset)[0]
-    ds = data.materialise(spec, sizes, cache=args.cache, data_root=args.data_root)
+    root = _data_root_for(spec, args)
+    ds = data.materialise(spec, sizes, cache=args.cache, data_root=root)
     meta = data.read_meta(ds)
     for split, counts in meta["counts"].items():
         print(f"{split}: {counts}")
     print(f"fingerprint: {meta['fingerprint']}")
-    for what, path in datacard.show(spec, ds, sizes, cache=args.cache, data_root=args.data_root).items():
+    for what, path in datacard.show(spec, ds, sizes, cache=args.cache, data_root=root).items():
         print(f"{what}: {path}")
     return 0
 

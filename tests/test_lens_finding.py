@@ -170,3 +170,14 @@ def test_end_to_end_class_prior_gives_auc_half_with_ci(tmp_path):
     assert np.asarray(m["confusion_matrix"]).sum() == 40  # all 40 real images, every split
     assert m["source_auc_macro"] == pytest.approx(0.5) and np.asarray(m["source_confusion_matrix"]).sum() == 8
     assert rec.test_dataset_fingerprint and rec.test_dataset_fingerprint != rec.dataset_fingerprint
+
+
+@needs_real
+def test_data_show_prepares_the_gallery_view_from_data_root(tmp_path, capsys):
+    from benchmark.cli import main
+
+    assert main(["data", "show", "spacewarps-gallery-lensfinding", "--cache", str(tmp_path), "--data-root",
+                 str(ROOT)]) == 0
+    out = capsys.readouterr().out
+    assert "'lens': 97" in out and (tmp_path / "datasets" / "spacewarps-gallery-lensfinding").exists()
+    assert any(line.startswith("gallery: ") and line.endswith("gallery.png") for line in out.splitlines())

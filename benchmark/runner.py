@@ -257,12 +257,5 @@ def expected_fingerprints(task: TaskSpec, opts: RunOptions) -> tuple[str, str | 
     """(training dataset, test dataset) fingerprints now; the second is None for a task without a
     ``test_dataset``. An external (real-file) test set is fingerprinted by content
     (``adapters.fingerprint_parts``), so a record made on other test files is rerun as well."""
-    train = expected_fingerprint(task, opts)
-    if task.test_dataset is None:
-        return train, None
-    spec = registry.datasets.get(task.test_dataset)
-    if taskdata.is_external(task.test_dataset):
-        root = taskdata.adapter_root(spec, opts.data_root, opts.cache)
-        return train, data.fingerprint(spec, None, data_root=root, cache=opts.cache)
-    return train, data.fingerprint(spec, dict(task.preset(opts.preset).sizes), data_root=opts.data_root,
-                                   cache=opts.cache)
+    return (expected_fingerprint(task, opts),
+            taskdata.test_set_fingerprint(task, opts.preset, cache=opts.cache, data_root=opts.data_root))

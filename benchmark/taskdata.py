@@ -89,11 +89,23 @@ def adapter_root(spec, data_root, cache):
     return PREPARERS[spec.name](data_root, cache) if spec.name in PREPARERS else data_root
 
 
+def test_set_fingerprint(task: TaskSpec, preset: str | None, cache=None, data_root=None) -> str | None:
+    """Fingerprint of the task's ``test_dataset`` as ``materialise`` would build it now (None when the
+    task has none): an external set with every file, read from ``adapter_root`` (``preset`` unused);
+    a simulated one at the preset's sizes. ``DataError`` naming the folder when external files are
+    absent."""
+    if task.test_dataset is None:
+        return None
+    spec = registry.datasets.get(task.test_dataset)
+    if is_external(task.test_dataset):
+        return data.fingerprint(spec, None, data_root=adapter_root(spec, data_root, cache), cache=cache)
+    return data.fingerprint(spec, dict(task.preset(preset).sizes), data_root=data_root, cache=cache)
+
+
 def check_test_data(task: TaskSpec, cache=None, data_root=None) -> None:
     """Fail early (``DataError`` naming the folder) when an external test set's files are absent."""
     if is_external(task.test_dataset):
-        spec = registry.datasets.get(task.test_dataset)
-        data.fingerprint(spec, None, data_root=adapter_root(spec, data_root, cache), cache=cache)
+        test_set_fingerprint(task, None, cache=cache, data_root=data_root)
 
 
 def materialise(task: TaskSpec, preset: str, *, dataset: str | None = None, cache=None, data_root=None,

@@ -20,7 +20,7 @@ from lenstronomy.ImSim.image_model import ImageModel
 from lenstronomy.LensModel.lens_model import LensModel
 from lenstronomy.LightModel.light_model import LightModel
 
-from lensing import grid, instruments, light, mass, psf, render
+from lensing import fast, grid, instruments, light, mass, psf, render, vortex
 
 TOL = {torch.float64: 1e-6, torch.float32: 1e-4}
 DEFLECTION_PROFILES = ("SIE", "SIS", "SHEAR", "POINT_MASS", "TNFW")
@@ -105,6 +105,38 @@ def worst_profile_ratio(profile: str, n: int, dtype, seed: int = 0, npix: int = 
     return worst
 
 
+def vortex_draw(rng: np.random.Generator) -> dict:
+    """A DeepLense-like axion vortex: equal point masses on a segment through the centre region."""
+    u = rng.uniform
+    return {"theta_E": u(0.005, 0.05), "center_x": u(-0.3, 0.3), "center_y": u(-0.3, 0.3),
+            "half_length": 10 ** u(-1.5, 0.5), "angle": u(0, np.pi), "n": int(rng.choice([2, 7, 25, 100]))}
+
+
+def vortex_point_masses(v: dict) -> list[dict]:
+    """The lenstronomy POINT_MASS kwargs of a vortex draw (DeepLense ``make_vortex``)."""
+    t = np.linspace(-v["half_length"], v["half_length"], v["n"])
+    return [{"theta_E": v["theta_E"], "center_x": v["center_x"] + ti * np.cos(v["angle"]),
+             "center_y": v["center_y"] + ti * np.sin(v["angle"])} for ti in t]
+
+
+def worst_vortex_ratio(n: int, dtype, seed: int = 0, npix: int = 40, pix: float = 0.1) -> float:
+    """Worst max|diff|/peak of ``lensing.vortex.vortex`` against the sum of lenstronomy POINT_MASS."""
+    rng = np.random.default_rng(seed)
+    x, y = grid.pixel_grid(npix, pix, dtype=dtype)
+    xn, yn = (a.numpy() for a in grid.pixel_grid(npix, pix, dtype=torch.float64))
+    worst = 0.0
+    for _ in range(n):
+        v = vortex_draw(rng)
+        ax, ay = vortex.vortex(x, y, *(torch.tensor([v[k]], dtype=dtype) for k in
+                                       ("theta_E", "center_x", "center_y", "half_length", "angle")), v["n"])
+        kws = vortex_point_masses(v)
+        rx, ry = LensModel(["POINT_MASS"] * len(kws)).alpha(xn, yn, kws)
+        peak = max(np.abs(rx).max(), np.abs(ry).max())
+        d = max(np.abs(ax[0].double().numpy() - rx).max(), np.abs(ay[0].double().numpy() - ry).max())
+        worst = max(worst, d / peak)
+    return worst
+
+
 # ------------------------------------------------------------------------------ whole images
 def lenstronomy_image_model(inst, supersample: int, kernel: np.ndarray | None, lens_models, source_models):
     _, _, ra0, dec0, _, _, pix2ang, _ = lutil.make_grid_with_coordtransform(
@@ -136,7 +168,8 @@ def image_draw(rng, sub: str, k_sub: int) -> tuple[list, list, dict, dict]:
         t = np.linspace(-L, L, k_sub)
         subs = [{"theta_E": 0.022, "center_x": ti * np.cos(ang), "center_y": ti * np.sin(ang)} for ti in t]
         models += ["POINT_MASS"] * k_sub
-        extra = {"sub": subs}
+        extra = {"sub": subs, "vortex": {"vortex_theta_E": 0.022, "vortex_x": 0.0, "vortex_y": 0.0,
+                                         "vortex_half_length": L, "vortex_angle": ang, "vortex_n": k_sub}}
     elif sub == "tnfw":
         subs = [{"Rs": u(0.05, 0.3), "alpha_Rs": u(0.001, 0.02), "r_trunc": u(0.2, 2), "center_x": u(-2, 2),
                      "center_y": u(-2, 2)} for _ in range(k_sub)]
@@ -150,13 +183,17 @@ def image_draw(rng, sub: str, k_sub: int) -> tuple[list, list, dict, dict]:
     return models, lens_kw, src, extra
 
 
-def ours_lens_dict(lens_kw: list, extra: dict, dtype) -> dict:
+def ours_lens_dict(lens_kw: list, extra: dict, dtype, as_vortex: bool = False) -> dict:
+    """The lens dict of a draw; ``as_vortex``: an axion draw as the closed-form ``vortex`` group
+    (``lensing.fast``) instead of its point masses."""
     T = lambda v: torch.tensor([v], dtype=dtype)
     main, sh = lens_kw[0], lens_kw[1]
     d = {k: T(main[k]) for k in ("theta_E", "e1", "e2", "center_x", "center_y")}
     d.update(gamma1=T(sh["gamma1"]), gamma2=T(sh["gamma2"]))
     R = lambda lst, k: torch.tensor([[s[k] for s in lst]], dtype=dtype)
-    if "sub" in extra:
+    if as_vortex and "vortex" in extra:
+        d.update({k: (v if k == "vortex_n" else T(v)) for k, v in extra["vortex"].items()})
+    elif "sub" in extra:
         s = extra["sub"]
         d.update(sub_theta_E=R(s, "theta_E"), sub_x=R(s, "center_x"), sub_y=R(s, "center_y"))
     if "tnfw" in extra:
@@ -167,7 +204,10 @@ def ours_lens_dict(lens_kw: list, extra: dict, dtype) -> dict:
 
 
 def worst_image_ratio(n: int, dtype, inst, supersample: int, sub: str, k_sub: int = 25, pixel_psf: bool = False,
-                      seed: int = 0) -> float:
+                      seed: int = 0, renderer: str = "render") -> float:
+    """Worst max|diff|/peak of whole images against lenstronomy. ``renderer``: "render"
+    (``lensing.render.render``), "fast" (``lensing.fast.render``, compiled; axions as the closed-form
+    vortex) or "fast-eager" (the same, ``compile=False``)."""
     rng = np.random.default_rng(seed)
     worst = 0.0
     kernel = None
@@ -178,10 +218,14 @@ def worst_image_ratio(n: int, dtype, inst, supersample: int, sub: str, k_sub: in
         models, lens_kw, src, extra = image_draw(rng, sub, k_sub)
         im = lenstronomy_image_model(inst, supersample, kernel, models, ["SERSIC_ELLIPSE"])
         ref = im.image(lens_kw, [src])
-        lens = ours_lens_dict(lens_kw, extra, dtype)
+        lens = ours_lens_dict(lens_kw, extra, dtype, as_vortex=renderer != "render")
         source = {k: torch.tensor([v], dtype=dtype) for k, v in src.items()}
         p = True if kernel is None else torch.tensor(kernel, dtype=dtype)
-        out = render.render(lens, source, inst, supersample=supersample, psf=p)[0].double().numpy()
+        if renderer == "render":
+            out = render.render(lens, source, inst, supersample=supersample, psf=p)
+        else:
+            out = fast.render(lens, source, inst, supersample=supersample, psf=p, compile=renderer == "fast")
+        out = out[0].double().numpy()
         worst = max(worst, np.abs(out - ref).max() / np.abs(ref).max())
     return worst
 
@@ -191,6 +235,11 @@ def worst_image_ratio(n: int, dtype, inst, supersample: int, sub: str, k_sub: in
 @pytest.mark.parametrize("profile", DEFLECTION_PROFILES + LIGHT_PROFILES)
 def test_profile_matches_lenstronomy(profile, dtype):
     assert worst_profile_ratio(profile, 6, dtype, seed=1) <= TOL[dtype]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_vortex_matches_lenstronomy_point_masses(dtype):
+    assert worst_vortex_ratio(8, dtype, seed=2) <= TOL[dtype]
 
 
 def test_sie_round_limit_matches_lenstronomy():
@@ -221,3 +270,14 @@ def test_image_matches_lenstronomy(case, dtype):
     k_sub = 100 if sub == "axion" else (5 if sub == "tnfw" else 25)
     inst = instruments.get(name)
     assert worst_image_ratio(2, dtype, inst, s, sub, k_sub=k_sub, pixel_psf=pixel_psf, seed=3) <= TOL[dtype]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("case", [("euclid", 1, "axion"), ("model_i", 2, "axion"), ("hst", 1, "cdm")])
+def test_fast_image_matches_lenstronomy(case, dtype):
+    """lensing.fast (eager here; compiled == eager is tested in test_lensing_fast.py), axions as the
+    closed-form vortex, against lenstronomy's 100 POINT_MASS profiles."""
+    name, s, sub = case
+    inst = instruments.get(name)
+    k_sub = 100 if sub == "axion" else 25
+    assert worst_image_ratio(2, dtype, inst, s, sub, k_sub=k_sub, seed=4, renderer="fast-eager") <= TOL[dtype]

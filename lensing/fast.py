@@ -2,18 +2,21 @@
 with the closed-form axion vortex (``lensing.vortex``).
 
 ``render(lens, source, instrument, ...)`` takes the same arguments and returns the same images as
-``lensing.render.render`` (to float rounding: a few 1e-7 of the peak in float32), and also accepts the
+``lensing.render.render`` (to float rounding: in float32 both are within about 1e-5 of the peak of
+the float64 image, and within 1e-4 of lenstronomy, see ``perf/README.md``), and also accepts the
 lens-dict group ``vortex`` (``lensing.vortex.VORTEX_KEYS``: n equal point masses on a segment, the
 DeepLense axion vortex, at a cost independent of n). It runs the pipeline of ``render.render``
 (ray shooting, Sersic and pixelised sources, sub-pixel mean, PSF, pixel area) on fixed-size blocks
-of images through one ``torch.compile``d function, so that the SIE, shear, vortex and source light
-become a few fused elementwise loops. Gradients flow as in eager mode.
+of images through one ``torch.compile``d function, so that the SIE, shear, point masses (up to
+``FUSED_POINT_MASSES`` per image), vortex and source light become a few fused elementwise loops.
+Gradients flow as in eager mode.
 
 Costs and caveats:
 
-* the first call for a new (instrument, lens groups, dtype, device) compiles, which takes 10-60 s
-  on a CPU (inductor generates C++ and needs a C++ compiler; on CUDA it generates Triton); later
-  calls, and later processes on the same machine (inductor's on-disk cache), reuse it;
+* the first call for a new (instrument, lens groups, number of point masses, block size, dtype,
+  device) compiles, which takes 3-60 s on a CPU (inductor generates C++ and needs a C++ compiler;
+  on CUDA it generates Triton); later calls, and later processes on the same machine (inductor's
+  on-disk cache), reuse it. Batches smaller than a block are padded to a power of two;
 * without a working compiler the first call warns once and the process renders eagerly (the same
   numbers, at eager speed); ``compile=False`` asks for eager mode;
 * the datasets of version 1 are built by ``render.render`` (the dataset fingerprints,
@@ -42,20 +45,24 @@ __all__ = ["render", "BLOCK_PIXELS"]
 BLOCK_PIXELS = _render.BLOCK_PIXELS  # super-sampled pixels per compiled block (images are padded to it)
 
 _state = {"compiled": None, "failed": False}
-# Up to this many point masses per image they are summed as one fused (B, K, H, W) -> (B, H, W)
-# reduction (about 1.7x faster than the chunked sum of ``mass.point_mass`` at K = 25, 64x64, CPU);
-# above it inductor's reduction is the slower one (10x at K = 100), so ``mass.point_mass`` sums them.
-FUSED_POINT_MASSES = 32
+# Up to this many point masses per image are summed as an unrolled chain of elementwise terms, which
+# inductor fuses into the one loop over pixels (measured on 2 CPU cores at 64x64: 3x faster than the
+# chunked sum of ``mass.point_mass`` at K = 25 and 2.4x at K = 100, where a (B, K, H, W) reduction
+# was 5x slower than it); the compile time grows with K, so above it ``mass.point_mass`` sums them.
+FUSED_POINT_MASSES = 128
 _POINT_KEYS = _mass.LENS_KEYS["point_mass"]
 
 
 def _point_masses(x, y, te, cx, cy, mask):
-    """Sum of point masses as one (B, K, H, W) -> (B, H, W) reduction (fused when compiled)."""
+    """Sum of K point masses (B, K) as K elementwise terms (one fused loop when compiled)."""
     if mask is not None:
         zero = torch.zeros((), dtype=te.dtype, device=te.device)
-        te, cx, cy = (torch.where(mask, t, zero) for t in (te, cx, cy))
-    ax, ay = _mass._point_mass_kernel(x, y, te[:, :, None, None], cx[:, :, None, None], cy[:, :, None, None])
-    return ax.sum(1), ay.sum(1)
+        te, cx, cy = (torch.where(mask, t, zero) for t in (te, cx, cy))  # te = 0: no contribution
+    ax = ay = None
+    for k in range(te.shape[1]):
+        px, py = _mass._point_mass_kernel(x, y, te[:, k, None, None], cx[:, k, None, None], cy[:, k, None, None])
+        ax, ay = (px, py) if ax is None else (ax + px, ay + py)
+    return ax, ay
 
 
 def _image(x, y, lens: dict, source: dict | None, source_image: dict | None, s: int, psf, area: float):
@@ -161,7 +168,7 @@ def render(lens: dict, source: dict | None, instrument: Instrument, *, source_im
     area = float(instrument.pixel_scale) ** 2
     B = _render._batch_size(lens, source, source_image)
     block = max(1, BLOCK_PIXELS // (instrument.npix * instrument.npix * s * s))
-    block = min(block, B)  # small batches compile at their own size instead of padding
+    block = min(block, 1 << (B - 1).bit_length())  # small batches: padded to a power of two (few compiles)
     outs = []
     for a in range(0, B, block):
         sl = slice(a, min(a + block, B))

@@ -9,4 +9,6 @@ Physics core (imports torch/numpy only; import the submodules you need):
 * ``lensing.noise``       Poisson + Gaussian background noise with a seeded generator
 * ``lensing.instruments`` Model I, Euclid-like and HST-like presets
 * ``lensing.render``      noiseless image rendering (supersampling, PSF, pixel area)
+* ``lensing.vortex``      the DeepLense axion vortex (n equal point masses on a segment) in closed form
+* ``lensing.fast``        ``render`` in ``torch.compile``d blocks, plus the vortex: the fast path
 """

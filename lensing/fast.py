@@ -38,9 +38,9 @@ from . import mass as _mass
 from . import psf as _psf
 from . import render as _render
 from .instruments import Instrument
-from .vortex import VORTEX_KEYS, vortex
+from .vortex import VORTEX_KEYS, valid_n, vortex
 
-__all__ = ["render", "BLOCK_PIXELS"]
+__all__ = ["BLOCK_PIXELS", "render"]
 
 BLOCK_PIXELS = _render.BLOCK_PIXELS  # super-sampled pixels per compiled block (images are padded to it)
 
@@ -116,25 +116,15 @@ def _check(lens: dict, source: dict | None, source_image: dict | None, instrumen
                            f"missing {[k for k in ks if k not in lens]}")
     if not any(all(k in lens for k in ks) for ks in groups.values()):
         raise KeyError(f"lensing.fast.render: lens dict has no mass component; expected groups {groups}")
-    if "vortex_n" in lens:
-        n = torch.as_tensor(lens["vortex_n"])
-        if bool((n < 2).any()) or bool((n != torch.round(n)).any()):
-            raise ValueError(f"lensing.fast.render: vortex_n must be integers >= 2, got {lens['vortex_n']}")
+    if "vortex_n" in lens and not valid_n(lens["vortex_n"]):  # checked here: vortex() cannot while compiling
+        raise ValueError(f"lensing.fast.render: vortex_n must be integers >= 2, got {lens['vortex_n']}")
 
 
-def _pad_rows(d: dict | None, sl: slice, B: int, block: int, keep_2d=()) -> dict | None:
-    """Rows ``sl`` of a parameter dict, padded to ``block`` rows by repeating the last one."""
-    d = _render._rows(d, sl, B, keep_2d)
-    if d is None:
-        return None
-    out = {}
-    for k, v in d.items():
-        per_image = (torch.is_tensor(v) and v.ndim >= 1 and v.shape[0] == sl.stop - sl.start
-                     and not (k in keep_2d and v.ndim == 2))
-        if per_image and v.shape[0] < block:
-            v = torch.cat([v, v[-1:].expand(block - v.shape[0], *v.shape[1:])])
-        out[k] = v
-    return out
+def _block_rows(d: dict | None, start: int, B: int, block: int, keep_2d=()) -> dict | None:
+    """Rows ``start .. start + block`` of a parameter dict (``render._rows`` with an index), rows past
+    the batch repeating its last one."""
+    idx = torch.arange(start, start + block).clamp_(max=B - 1)
+    return _render._rows(d, idx, B, keep_2d)
 
 
 def _runner(compile: bool):
@@ -159,21 +149,22 @@ def render(lens: dict, source: dict | None, instrument: Instrument, *, source_im
     x, y = _render._cached_grid(instrument.npix, float(instrument.pixel_scale), s, ref.dtype, ref.device)
     if psf is True:
         psf_arg = _render._cached_psf(instrument, ref.dtype, ref.device)
-    elif psf is False or psf is None or (torch.is_tensor(psf) and psf.ndim in (2, 3)):
-        psf_arg = psf if torch.is_tensor(psf) else None
+    elif psf is False or psf is None:
+        psf_arg = None
+    elif torch.is_tensor(psf) and psf.ndim == 2:
+        psf_arg = psf
+    elif torch.is_tensor(psf) and psf.ndim == 3:
+        raise NotImplementedError("lensing.fast.render: per-image PSF kernels; use lensing.render.render")
     else:
         raise TypeError("lensing.fast.render: psf must be True, False/None or a kernel tensor")
-    if torch.is_tensor(psf) and psf.ndim == 3:
-        raise NotImplementedError("lensing.fast.render: per-image PSF kernels; use lensing.render.render")
     area = float(instrument.pixel_scale) ** 2
     B = _render._batch_size(lens, source, source_image)
     block = max(1, BLOCK_PIXELS // (instrument.npix * instrument.npix * s * s))
     block = min(block, 1 << (B - 1).bit_length())  # small batches: padded to a power of two (few compiles)
     outs = []
     for a in range(0, B, block):
-        sl = slice(a, min(a + block, B))
-        args = (x, y, _pad_rows(lens, sl, B, block), _pad_rows(source, sl, B, block),
-                _pad_rows(source_image, sl, B, block, ("image",)), s, psf_arg, area)
+        args = (x, y, _block_rows(lens, a, B, block), _block_rows(source, a, B, block),
+                _block_rows(source_image, a, B, block, ("image",)), s, psf_arg, area)
         run = _runner(compile)
         try:
             out = run(*args)
@@ -184,5 +175,5 @@ def render(lens: dict, source: dict | None, instrument: Instrument, *, source_im
             _state["failed"] = True
             warnings.warn(f"lensing.fast.render: torch.compile failed ({type(err).__name__}: {err}); "
                           "rendering eagerly from now on", RuntimeWarning, stacklevel=2)
-        outs.append(out[: sl.stop - sl.start])
+        outs.append(out[: min(block, B - a)])
     return outs[0] if len(outs) == 1 else torch.cat(outs)

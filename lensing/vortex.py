@@ -34,7 +34,7 @@ import torch
 from lensing.grid import per_image
 from lensing.mass import POINT_MASS_R_MIN
 
-__all__ = ["vortex", "VORTEX_KEYS"]
+__all__ = ["VORTEX_KEYS", "valid_n", "vortex"]
 
 # The lens-dict group that ``lensing.fast.render`` accepts besides ``lensing.mass.LENS_KEYS``.
 VORTEX_KEYS = ("vortex_theta_E", "vortex_x", "vortex_y", "vortex_half_length", "vortex_angle", "vortex_n")
@@ -44,6 +44,12 @@ _PSI_SERIES = (-1 / 12, 1 / 120, -1 / 252, 1 / 240, -1 / 132, 691 / 32760)
 # (recurrence steps, series terms) per dtype: |q| >= steps + 1/2 when the series starts. float32:
 # the first omitted term is < 1e-6 at |q| = 2.5; float64: < 1e-14 at |q| = 10.5.
 _PSI_PLAN = {torch.float32: (2, 5), torch.float64: (10, 6)}
+
+
+def valid_n(n) -> bool:
+    """True when ``n`` (a python int or a tensor) is made of integers >= 2."""
+    nt = torch.as_tensor(n)
+    return not (bool((nt < 2).any()) or bool((nt != torch.round(nt)).any()))
 
 
 def _psi_diff(ar, ai, br, bi, gr, gi, steps: int, terms: int):
@@ -99,10 +105,8 @@ def vortex(x, y, theta_E, center_x, center_y, half_length, angle, n):
     if not torch.is_tensor(x) or not x.is_floating_point():
         raise TypeError("lensing.vortex.vortex: x must be a floating torch tensor")
     steps, terms = _PSI_PLAN.get(x.dtype, _PSI_PLAN[torch.float64])
-    if not torch.compiler.is_compiling():
-        nt = torch.as_tensor(n)
-        if bool((nt < 2).any()) or bool((nt != torch.round(nt)).any()):
-            raise ValueError(f"lensing.vortex.vortex: n must be an integer >= 2, got {n}")
+    if not torch.compiler.is_compiling() and not valid_n(n):
+        raise ValueError(f"lensing.vortex.vortex: n must be an integer >= 2, got {n}")
     te, cx, cy = per_image(theta_E, x), per_image(center_x, x), per_image(center_y, x)
     L, ang, nn = per_image(half_length, x), per_image(angle, x), per_image(n, x)
     d = 2 * L / (nn - 1)

@@ -128,6 +128,9 @@ def test_fast_vortex_group_equals_point_mass_render():
     assert float((out - ref).abs().max() / ref.abs().max()) < 1e-10
 
 
+fast_image = fast._image
+
+
 def test_fast_blocks_pad_the_last_one(monkeypatch):
     lens, src = _recipe(7, torch.float64, "cdm", seed=7)
     whole = fast.render(lens, src, SMALL, compile=False)
@@ -143,8 +146,6 @@ def test_fast_blocks_pad_the_last_one(monkeypatch):
     torch.testing.assert_close(fast.render(*first5, SMALL, compile=False), whole[:5], rtol=1e-12, atol=0.0)
     assert seen == [8]
 
-
-fast_image = fast._image
 
 
 def test_fast_gradients_flow_to_vortex_and_source():

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from benchmark.specs import TaskSpec
+from lensbench.specs import TaskSpec
 
 DEFAULTS = {"widths": (32, 64, 128, 128), "latent_dim": 64}
 

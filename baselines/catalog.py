@@ -1,4 +1,4 @@
-"""The baseline and reference models LensBench registers (entry point ``baselines.catalog:specs``).
+"""The baseline and reference models LensBench registers (entry point ``lensbench.baselines.catalog:specs``).
 
 Each spec's ``config`` holds the architecture hyperparameters and is exactly what its factory is
 called with, so the config hash identifies the architecture. No model loads pretrained weights.
@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from functools import partial
 
-from baselines import autoencoders, classical, deep_svdd, reference, timm_models
-from benchmark.specs import ModelSpec
+from lensbench.baselines import autoencoders
+from lensbench.baselines import classical
+from lensbench.baselines import deep_svdd
+from lensbench.baselines import reference
+from lensbench.baselines import timm_models
+from lensbench.specs import ModelSpec
 
 _TIMM_DESCRIPTIONS = {
     "resnet18": "ResNet-18 (timm, from scratch), linear head",
@@ -20,18 +24,18 @@ _TIMM_DESCRIPTIONS = {
 }
 
 _ANOMALY = [
-    ("conv-ae", autoencoders.conv_ae, "baselines.autoencoders:conv_ae",
+    ("conv-ae", autoencoders.conv_ae, "lensbench.baselines.autoencoders:conv_ae",
      "Convolutional autoencoder; score = per-image reconstruction MSE", dict(autoencoders.DEFAULTS)),
-    ("vae", autoencoders.vae, "baselines.autoencoders:vae",
+    ("vae", autoencoders.vae, "lensbench.baselines.autoencoders:vae",
      "Convolutional VAE (recon + beta*KL); score = reconstruction MSE of the posterior mean",
      {**autoencoders.DEFAULTS, "beta": 1.0}),
-    ("aae", autoencoders.aae, "baselines.autoencoders:aae",
+    ("aae", autoencoders.aae, "lensbench.baselines.autoencoders:aae",
      "Adversarial autoencoder, Gaussian latent prior (2008.12731 family); score = reconstruction MSE",
      {**autoencoders.DEFAULTS, "adv_weight": 0.1, "disc_width": 256}),
-    ("deep-svdd", deep_svdd.deep_svdd, "baselines.deep_svdd:deep_svdd",
+    ("deep-svdd", deep_svdd.deep_svdd, "lensbench.baselines.deep_svdd:deep_svdd",
      "Deep SVDD one-class network (bias-free); score = squared distance to the centre",
      dict(deep_svdd.DEFAULTS)),
-    ("iforest-pca", classical.iforest_pca, "baselines.classical:iforest_pca",
+    ("iforest-pca", classical.iforest_pca, "lensbench.baselines.classical:iforest_pca",
      "IsolationForest on PCA features (scikit-learn); no gradient training", dict(classical.DEFAULTS)),
 ]
 
@@ -43,7 +47,7 @@ def specs() -> list[ModelSpec]:
         out.append(ModelSpec(
             name=name, factory=partial(timm_models.build_timm, timm_name=timm_name, **extra),
             family="baseline", kinds=("classification", "regression"),
-            description=_TIMM_DESCRIPTIONS[name], source="baselines.timm_models:build_timm", config=config,
+            description=_TIMM_DESCRIPTIONS[name], source="lensbench.baselines.timm_models:build_timm", config=config,
         ))
     for name, fn, source, description, config in _ANOMALY:
         out.append(ModelSpec(
@@ -52,12 +56,12 @@ def specs() -> list[ModelSpec]:
         ))
     out += [
         ModelSpec("class-prior", reference.ClassPrior, "reference", ("classification",),
-                  "Predicts the training class frequencies (AUC 0.5)", "baselines.reference:ClassPrior"),
+                  "Predicts the training class frequencies (AUC 0.5)", "lensbench.baselines.reference:ClassPrior"),
         ModelSpec("mean-predictor", reference.MeanPredictor, "reference", ("regression",),
                   "Predicts the training mean of the standardised targets",
-                  "baselines.reference:MeanPredictor"),
+                  "lensbench.baselines.reference:MeanPredictor"),
         ModelSpec("random-score", partial(reference.RandomScore, seed=0), "reference", ("anomaly",),
-                  "Fixed-seed pseudo-random score per image (AUC ~0.5)", "baselines.reference:RandomScore",
+                  "Fixed-seed pseudo-random score per image (AUC ~0.5)", "lensbench.baselines.reference:RandomScore",
                   config={"seed": 0}),
     ]
     return out

@@ -20,7 +20,7 @@ from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from torch import nn
 
-from benchmark.specs import TaskSpec
+from lensbench.specs import TaskSpec
 
 DEFAULTS = {"n_components": 32, "n_estimators": 200, "max_side": 64, "max_fit_rows": 10000}
 

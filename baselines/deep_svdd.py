@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from benchmark.specs import TaskSpec
+from lensbench.specs import TaskSpec
 
 DEFAULTS = {"widths": (32, 64, 128), "rep_dim": 64, "pool_grid": 4, "eps": 0.1}
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.specs import TaskSpec
+from lensbench.specs import TaskSpec
 
 
 def _expect(task: TaskSpec, kind: str, name: str) -> None:

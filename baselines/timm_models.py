@@ -13,7 +13,7 @@ import math
 import timm
 import torch
 
-from benchmark.specs import TaskSpec
+from lensbench.specs import TaskSpec
 
 # Registered name -> (timm architecture, extra keyword arguments for timm.create_model).
 ARCHITECTURES: dict[str, tuple[str, dict]] = {

@@ -1,3 +1,8 @@
-"""LensBench harness: specs, registries, data, trainer, metrics, records, tracking, leaderboards."""
+"""LensBench: versioned lensing tasks, one harness, records and leaderboards."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("lensbench")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"

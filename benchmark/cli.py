@@ -13,9 +13,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-from benchmark import data, records, registry, usermodels
-from benchmark.registry import RegistryError
-from benchmark.specs import SpecError
+from lensbench.data import store as data
+from lensbench import records
+from lensbench import registry
+from lensbench.run import usermodels
+from lensbench.registry import RegistryError
+from lensbench.specs import SpecError
 
 USER_ERRORS = (RegistryError, SpecError, data.DataError, records.RecordError, usermodels.ModelRefError,
                FileNotFoundError)
@@ -192,7 +195,7 @@ def cmd_list(args) -> int:
 
 
 def _options(args):
-    from benchmark.runner import RunOptions
+    from lensbench.run.runner import RunOptions
 
     if args.threads:
         import torch
@@ -204,7 +207,7 @@ def _options(args):
 
 
 def cmd_run(args) -> int:
-    from benchmark import runner
+    from lensbench.run import runner
 
     task = registry.tasks.get(args.task)
     spec = usermodels.resolve(args.model)
@@ -220,7 +223,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from benchmark import runner
+    from lensbench.run import runner
 
     suite = registry.suites.get(args.suite) if args.suite else None
     if args.preset is None:
@@ -256,7 +259,7 @@ def cmd_sweep(args) -> int:
         except data.DataError as exc:  # e.g. a real-data task without --data-root: skip it, go on
             skipped.append(task.id)
             print(textwrap.fill(f"skipped {task.id}: {exc}", width=100), file=sys.stderr)
-    from benchmark import leaderboard
+    from lensbench.board import tables as leaderboard
 
     print(leaderboard.render_markdown(leaderboard.aggregate(leaderboard.records_frame(
         records.load_records(args.results)))))
@@ -272,7 +275,7 @@ def _sweep_status(cells, seeds, opts) -> int:
     """Per task: runs of the grid with an ok record made on the current data, of all runs."""
     import pandas as pd
 
-    from benchmark import runner
+    from lensbench.run import runner
 
     rows: dict[str, dict] = {}
     current: dict[str, tuple | None] = {}  # task id -> fingerprints of its data now
@@ -317,14 +320,14 @@ def _summary(rec) -> str:
 
 
 def _print_tracking(args) -> None:
-    from benchmark.tracking import default_tracking_uri
+    from lensbench.run.tracking import default_tracking_uri
 
     uri = args.tracking_uri or default_tracking_uri()
     print(f"Records: {args.results}/   MLflow runs: {uri}   (browse: mlflow ui --backend-store-uri {uri})")
 
 
 def cmd_leaderboard(args) -> int:
-    from benchmark import leaderboard
+    from lensbench.board import tables as leaderboard
 
     paths = leaderboard.write_leaderboard(args.results, args.out, formats=tuple(args.format), gallery=args.gallery,
                                           cache=args.cache)
@@ -345,7 +348,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from benchmark import submission
+    from lensbench.run import submission
 
     report = submission.validate(args.results, cache=args.cache)
     for problem in report.problems:
@@ -356,7 +359,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from benchmark import submission
+    from lensbench.run import submission
 
     ok, recorded, recomputed = submission.verify(args.record, args.checkpoint_dir, cache=args.cache,
                                                  data_root=args.data_root, device=args.device)
@@ -366,7 +369,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_snapshot(args) -> int:
-    from benchmark import snapshot
+    from lensbench.board import snapshot
 
     if args.snapshot_command == "check":
         problems = snapshot.check(args.snapshot)
@@ -385,7 +388,7 @@ def cmd_snapshot(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from benchmark import submission
+    from lensbench.run import submission
 
     r = submission.reproduce(args.record, cache=args.cache, data_root=args.data_root, device=args.device,
                              progress=not args.no_progress)
@@ -403,7 +406,7 @@ def cmd_reproduce(args) -> int:
 
 
 def cmd_cite(args) -> int:
-    from benchmark import submission
+    from lensbench.run import submission
 
     print(submission.cite(args.task))
     return 0
@@ -428,7 +431,7 @@ def _dataset_sizes(spec, preset: str) -> list[dict | None]:
 def _data_root_for(spec, args):
     """Where ``spec`` reads its files: a registered file dataset that needs preparing (e.g. the Space
     Warps gallery view) is prepared from ``--data-root`` first."""
-    from benchmark import taskdata
+    from lensbench.data import taskdata
 
     return taskdata.adapter_root(spec, args.data_root, args.cache) if spec.adapter is not None else args.data_root
 
@@ -444,7 +447,7 @@ def cmd_data_build(args) -> int:
 
 
 def cmd_data_show(args) -> int:
-    from benchmark import datacard
+    from lensbench.data import card as datacard
 
     spec = data.resolve_spec(args.name, args.cache)
     sizes = _dataset_sizes(spec, args.preset)[0]
@@ -460,7 +463,7 @@ def cmd_data_show(args) -> int:
 
 
 def cmd_data_import(args) -> int:
-    from benchmark import adapters
+    from lensbench.data import files as adapters
 
     spec, ds = adapters.import_dataset(args.path, args.format, args.name, cache=args.cache,
                                        image_size=tuple(args.image_size) if args.image_size else None,

@@ -77,11 +77,11 @@ class RunRecord:
         "metrics"))
     curves: dict = field(default_factory=dict, metadata=_doc(
         "Test ROC curves on a fixed FPR grid: `{\"roc\": {\"fpr\": [51 values 0..1], \"tpr\": {class or "
-        "\"anomaly\": [51 values]}}}` (one-vs-rest per class); `{}` for regression (`benchmark.diagnostics`).",
+        "\"anomaly\": [51 values]}}}` (one-vs-rest per class); `{}` for regression (`lensbench.run.diagnostics`).",
         "dict"))
     slices: dict = field(default_factory=dict, metadata=_doc(
         "Primary test metric per equal-count bin of dataset columns (the task's `slice_by`): "
-        "`{column: {\"edges\": [...], \"n\": [...], <metric>: [value or null per bin]}}` (`benchmark.diagnostics`).",
+        "`{column: {\"edges\": [...], \"n\": [...], <metric>: [value or null per bin]}}` (`lensbench.run.diagnostics`).",
         "dict"))
     selected_epoch: int | None = field(default=None, metadata=_doc(
         "Epoch (1-based) of the checkpoint chosen on validation; 0 for models fitted without epochs "

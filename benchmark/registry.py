@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
-from benchmark.specs import DatasetSpec, ModelSpec, SuiteSpec, TaskSpec
+from lensbench.specs import DatasetSpec, ModelSpec, SuiteSpec, TaskSpec
 
 
 class RegistryError(KeyError):

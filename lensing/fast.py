@@ -20,7 +20,7 @@ Costs and caveats:
 * without a working compiler the first call warns once and the process renders eagerly (the same
   numbers, at eager speed); ``compile=False`` asks for eager mode;
 * the datasets of version 1 are built by ``render.render`` (the dataset fingerprints,
-  ``benchmark.data.SIMULATOR_CORE``, cover that path, not this one), so this is for throughput
+  ``lensbench.data.store.SIMULATOR_CORE``, cover that path, not this one), so this is for throughput
   outside the frozen datasets: on-the-fly simulation, PINN physics layers, new dataset versions.
 
 Speed against lenstronomy and caustics: ``perf/simulator.py`` (results in ``perf/README.md``).

@@ -28,8 +28,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from lensing import grid as _grid
-from lensing import mass as _mass
+from lensbench.lensing import grid as _grid
+from lensbench.lensing import mass as _mass
 
 __all__ = [
     "angle_to_pixel",

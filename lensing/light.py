@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from lensing.grid import batch3, per_image
+from lensbench.lensing.grid import batch3, per_image
 
 __all__ = ["sersic_ellipse", "interpolated", "b_n", "SERSIC_SMOOTHING"]
 

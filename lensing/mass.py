@@ -49,7 +49,7 @@ import math
 
 import torch
 
-from lensing.grid import batch3, per_image
+from lensbench.lensing.grid import batch3, per_image
 
 __all__ = [
     "sis", "sie", "shear", "point_mass", "tnfw", "line_mass", "deflection", "ray_shoot",

@@ -22,7 +22,7 @@ denominator is kept >= its value at ``POINT_MASS_R_MIN``, as ``point_mass`` clip
 Equal to ``lensing.mass.point_mass`` on the same n masses to rounding (1e-13 arcsec in float64; in
 float32 within a few 1e-6 arcsec of it, see ``tests/test_vortex.py``). Branch-free elementwise
 arithmetic: ``torch.compile`` fuses it into one loop (``lensing.fast``). Not in the dataset
-fingerprint (``benchmark.data.SIMULATOR_CORE``): the v1 recipes render the vortex as point masses.
+fingerprint (``lensbench.data.store.SIMULATOR_CORE``): the v1 recipes render the vortex as point masses.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ import math
 
 import torch
 
-from lensing.grid import per_image
-from lensing.mass import POINT_MASS_R_MIN
+from lensbench.lensing.grid import per_image
+from lensbench.lensing.mass import POINT_MASS_R_MIN
 
 __all__ = ["VORTEX_KEYS", "valid_n", "vortex"]
 

@@ -29,7 +29,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from lensing import recipes
+from lensbench.lensing import recipes
 
 MACRO_SOURCE = ("theta_E", "e1", "e2", "gamma1", "gamma2", "center_x", "center_y",
                 "src_amp", "src_R", "src_n", "src_e1", "src_e2", "src_x", "src_y", "src_phi",

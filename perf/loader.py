@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark import adapters, data
-from benchmark.specs import DatasetSpec
+from lensbench.data import files as adapters
+from lensbench.data import store as data
+from lensbench.specs import DatasetSpec
 
 
 class NoiseRecipe:

@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from perf_readme import write_section
 
-from benchmark.specs import Budget, Preset, TaskSpec
-from pinn_models.catalog import specs
+from lensbench.specs import Budget, Preset, TaskSpec
+from lensbench.pinn_models.catalog import specs
 
 
 def bench_task(npix: int = 64, pixel_scale: float = 0.101) -> TaskSpec:

@@ -38,8 +38,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lensing import fast, instruments, render
-from lensing import psf as lpsf
+from lensbench.lensing import fast
+from lensbench.lensing import instruments
+from lensbench.lensing import render
+from lensbench.lensing import psf as lpsf
 
 CLASSES = {"no_sub": 0, "cdm": 25, "axion": 100}
 
@@ -128,7 +130,7 @@ def caustics_render(inst, lens: dict, src: dict, kernel: torch.Tensor) -> torch.
     from caustics.lenses import func as lf
     from caustics.light import func as sf
 
-    from lensing.grid import pixel_grid
+    from lensbench.lensing.grid import pixel_grid
 
     x, y = pixel_grid(inst.npix, inst.pixel_scale, dtype=lens["theta_E"].dtype)
     c = lambda v: v[:, None, None]

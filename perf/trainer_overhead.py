@@ -1,7 +1,7 @@
 """Harness training throughput vs a bare PyTorch loop, same model, data, batch size and optimiser.
 
 Both train the same CNN for the same number of epochs on the same in-memory images; the harness
-(``benchmark.trainer.fit``) also runs its per-epoch validation on a small val split (as it always
+(``lensbench.run.trainer.fit``) also runs its per-epoch validation on a small val split (as it always
 does), which is counted against it. Throughput = training images per second of wall time.
 Writes a table into perf/README.md between the ``trainer`` markers and prints it.
 
@@ -26,8 +26,8 @@ from conftest import make_task, toy_split
 from lensbench_example import TinyCNN
 from perf_readme import write_section
 
-from benchmark import trainer
-from benchmark.specs import Budget, Preset
+from lensbench.run import trainer
+from lensbench.specs import Budget, Preset
 
 
 def bare_loop(model, images, target, budget: Budget, seed: int) -> float:

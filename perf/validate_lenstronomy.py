@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 import test_lensing_vs_lenstronomy as V
 
-from lensing import instruments
+from lensbench.lensing import instruments
 
 
 def main(argv=None) -> str:

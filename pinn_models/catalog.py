@@ -1,5 +1,5 @@
 """Registered physics-informed models, each beside its physics-off twin (entry point
-``pinn_models.catalog:specs``).
+``lensbench.pinn_models.catalog:specs``).
 
 | name | family | twin | kinds |
 |---|---|---|---|
@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from functools import partial
 
-from benchmark.specs import ModelSpec
-from pinn_models import lens_inversion, lensiformer, synthesis
+from lensbench.specs import ModelSpec
+from lensbench.pinn_models import lens_inversion
+from lensbench.pinn_models import lensiformer
+from lensbench.pinn_models import synthesis
 
 _CLS_REG = ("classification", "regression")
 

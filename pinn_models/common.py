@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lensing import grid as lgrid
-from lensing import inverse
+from lensbench.lensing import grid as lgrid
+from lensbench.lensing import inverse
 
 NOMINAL_PIXEL_SCALE = 0.1  # arcsec / px, used when task.pixel_scale == 0
 LENS_NAMES = ("theta_E", "e1", "e2", "center_x", "center_y", "gamma1", "gamma2")

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import torch
 
-from pinn_models.common import ConvEncoder, InversionModel, mlp
+from lensbench.pinn_models.common import ConvEncoder, InversionModel, mlp
 
 
 class LensInversionNet(InversionModel):

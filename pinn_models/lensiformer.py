@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from pinn_models.common import InversionModel, mlp
+from lensbench.pinn_models.common import InversionModel, mlp
 
 
 class Lensiformer(InversionModel):

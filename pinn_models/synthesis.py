@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import torch
 
-from lensing import grid as lgrid
-from lensing import light, mass
-from pinn_models.common import (
+from lensbench.lensing import grid as lgrid
+from lensbench.lensing import light
+from lensbench.lensing import mass
+from lensbench.pinn_models.common import (
     LENS_NAMES,
     ConvEncoder,
     Geometry,

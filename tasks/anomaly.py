@@ -7,8 +7,8 @@ Citation: Alexander et al. 2020, arXiv:2008.12731 (the AE / VAE / AAE families).
 
 from __future__ import annotations
 
-from benchmark.specs import TaskSpec
-from tasks.common import ANOMALY_CITATION, ANOMALY_MODELS, CLASSES, SLICES, dataset, presets
+from lensbench.specs import TaskSpec
+from lensbench.tasks.common import ANOMALY_CITATION, ANOMALY_MODELS, CLASSES, SLICES, dataset, presets
 
 
 def specs() -> list[TaskSpec]:

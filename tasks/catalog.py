@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from benchmark.specs import TaskSpec
-from tasks import anomaly, domain_shift, lens_finding, regression, substructure
+from lensbench.specs import TaskSpec
+from lensbench.tasks import anomaly
+from lensbench.tasks import domain_shift
+from lensbench.tasks import lens_finding
+from lensbench.tasks import regression
+from lensbench.tasks import substructure
 
 
 def specs() -> list[TaskSpec]:

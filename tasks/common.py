@@ -6,7 +6,7 @@ standard presets are for one GPU. Changing any number here changes results: bump
 
 from __future__ import annotations
 
-from benchmark.specs import Budget, Preset
+from lensbench.specs import Budget, Preset
 
 LENSBENCH_CITATION = "LensBench v1 (2026): benchmark suite for physics-guided ML on strong lensing images"
 DEEPLENSE_CITATION = (
@@ -43,7 +43,7 @@ CLASSIFICATION_METRICS = ("accuracy", "f1_macro", "auc_no_sub", "auc_cdm", "auc_
 
 def dataset(name: str):
     """The registered LensBench DatasetSpec called ``name`` (input shape, pixel scale)."""
-    from tasks.datasets import specs
+    from lensbench.tasks.datasets import specs
 
     for spec in specs():
         if spec.name == name:

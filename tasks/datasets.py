@@ -1,6 +1,6 @@
 """Dataset registry entry point: one ``DatasetSpec`` per simulation recipe in ``lensing.recipes``.
 
-Registered through ``[project.entry-points."lensbench.datasets"] lensbench = "tasks.datasets:specs"``.
+Registered through ``[project.entry-points."lensbench.datasets"] lensbench = "lensbench.tasks.datasets:specs"``.
 The dataset name and version are the recipe's; classes, image shape, pixel scale and the per-image
 parameter columns come from the recipe (see ``lensing/RECIPES.md``). File-based datasets (adapters)
 are registered elsewhere.
@@ -8,8 +8,8 @@ are registered elsewhere.
 
 from __future__ import annotations
 
-from benchmark.specs import DatasetSpec
-from lensing import recipes
+from lensbench.specs import DatasetSpec
+from lensbench.lensing import recipes
 
 
 def _spec(recipe: recipes.Recipe) -> DatasetSpec:
@@ -28,6 +28,6 @@ def _spec(recipe: recipes.Recipe) -> DatasetSpec:
 
 def specs() -> list[DatasetSpec]:
     """One DatasetSpec per recipe, in name order."""
-    from tasks import real_datasets
+    from lensbench.tasks import real_datasets
 
     return [_spec(r) for r in recipes.all_recipes()] + real_datasets.specs()

@@ -9,8 +9,8 @@ Citation: Alexander et al. 2023, arXiv:2112.12121.
 
 from __future__ import annotations
 
-from benchmark.specs import TaskSpec
-from tasks.common import (
+from lensbench.specs import TaskSpec
+from lensbench.tasks.common import (
     CLASSES,
     CLASSIFICATION_METRICS,
     CLASSIFIERS,

@@ -24,9 +24,9 @@ and Rojas et al. 2022 (MNRAS 512, 2428); the DeepLense HSC lens-finding task; Sp
 
 from __future__ import annotations
 
-from benchmark.specs import Preset, TaskSpec
-from tasks.common import QUICK_BUDGET, STANDARD_BUDGET
-from tasks.real_datasets import GALLERY_NAME, HSC_NAME
+from lensbench.specs import Preset, TaskSpec
+from lensbench.tasks.common import QUICK_BUDGET, STANDARD_BUDGET
+from lensbench.tasks.real_datasets import GALLERY_NAME, HSC_NAME
 
 TRAIN_DATASET = "lensfinding-des-v1"
 CLASSES = ("nonlens", "lens")
@@ -44,7 +44,7 @@ def presets() -> dict[str, Preset]:
 
 
 def _task(task_id: str, test_dataset: str, description: str) -> TaskSpec:
-    from tasks.common import dataset
+    from lensbench.tasks.common import dataset
 
     ds = dataset(TRAIN_DATASET)
     return TaskSpec(

@@ -6,7 +6,7 @@ project).
   DeepLense lens-finding task, real HSC-SSP cutouts, (3, 64, 64) g, r, i, each band min-max
   normalised to [0, 1]; 20 lenses and 20 non-lenses in ``{train,test}_{lenses,nonlenses}/``. The
   adapter keeps the folder's train/test split and carves val from train; the lens-finding tasks use
-  the union of all splits (``benchmark.taskdata.is_external``).
+  the union of all splits (``lensbench.data.taskdata.is_external``).
 - ``spacewarps-gallery-lensfinding`` (adapter ``cutouts``, via a prepared view): the Space Warps
   field-guide PNGs of ``spacewarps-cfhtls-vics82-gallery/``. Its folders are not class folders, so
   the mapping lives here (``GALLERY_CLASSES``): ``lens`` = the 97 CFHTLS gallery lenses
@@ -15,7 +15,7 @@ project).
   36 guide example lenses (mixed 440x440 and VICS82 framing) and the 5 unlabelled candidates are
   left out. ``prepare_gallery`` converts each PNG (``gallery_image``) into a (3, 64, 64) .npy in a
   cache folder ``<cache>/views/<name>/v<version>/{lens,nonlens}/`` that the ``cutouts`` adapter reads
-  (registered in ``benchmark.taskdata.PREPARERS``); the view is rewritten only when the source
+  (registered in ``lensbench.data.taskdata.PREPARERS``); the view is rewritten only when the source
   files (path, size, mtime) or this preparation change.
 
 Gallery preparation (``gallery_image``): RGB display PNG (R, G, B = i, r, g for CFHTLS gri) ->
@@ -40,8 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.data import DataError, cache_dir
-from benchmark.specs import DatasetSpec
+from lensbench.data.store import DataError, cache_dir
+from lensbench.specs import DatasetSpec
 
 HSC_NAME = "deeplense-hsc-lensfinding-sample"
 GALLERY_NAME = "spacewarps-gallery-lensfinding"
@@ -162,7 +162,7 @@ def prepare_gallery(data_root=None, cache=None) -> Path:
 
 
 def _register_preparers() -> None:
-    from benchmark import taskdata
+    from lensbench.data import taskdata
 
     taskdata.PREPARERS[GALLERY_NAME] = prepare_gallery
 

@@ -13,8 +13,8 @@ Citation: LensBench; axion-mass regression follows DeepLense (Alexander et al. 2
 
 from __future__ import annotations
 
-from benchmark.specs import TaskSpec
-from tasks.common import CLASSES, DEEPLENSE_CITATION, LENSBENCH_CITATION, REGRESSORS, SLICES, dataset, presets
+from lensbench.specs import TaskSpec
+from lensbench.tasks.common import CLASSES, DEEPLENSE_CITATION, LENSBENCH_CITATION, REGRESSORS, SLICES, dataset, presets
 
 
 def _regression(task_id, classes, target, description, citation, slice_by=SLICES, **sizes) -> TaskSpec:

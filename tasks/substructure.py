@@ -15,8 +15,8 @@ Citation: DeepLense (Alexander et al. 2020) for the recipes; LensBench for the p
 
 from __future__ import annotations
 
-from benchmark.specs import TaskSpec
-from tasks.common import (
+from lensbench.specs import TaskSpec
+from lensbench.tasks.common import (
     CLASSES,
     CLASSIFICATION_METRICS,
     CLASSIFIERS,

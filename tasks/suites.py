@@ -1,5 +1,5 @@
 """Entry point ``lensbench.suites``: the fixed task x model x seed grids that published leaderboards
-come from (``benchmark.specs.SuiteSpec``; run one with ``lensbench sweep --suite v1``).
+come from (``lensbench.specs.SuiteSpec``; run one with ``lensbench sweep --suite v1``).
 
 Order matters only for a partial run: tasks come headline first, and within a task the cheap
 reference rows first, so an interrupted sweep has complete tables for the first tasks (a sweep
@@ -8,7 +8,7 @@ resumes where it stopped: finished records are skipped).
 
 from __future__ import annotations
 
-from benchmark.specs import SuiteSpec
+from lensbench.specs import SuiteSpec
 
 V1 = SuiteSpec(
     name="v1",

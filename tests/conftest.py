@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.specs import Budget, Preset, TaskSpec
-from benchmark.taskdata import TargetScaler, TaskSplit
+from lensbench.specs import Budget, Preset, TaskSpec
+from lensbench.data.taskdata import TargetScaler, TaskSplit
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 REPO = Path(__file__).resolve().parent.parent
@@ -55,7 +55,7 @@ def toy_images(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray, np
 
 
 def toy_split(task: TaskSpec, n: int, seed: int, scaler: TargetScaler | None = None) -> TaskSplit:
-    from benchmark.taskdata import preprocess
+    from lensbench.data.taskdata import preprocess
 
     imgs, labels, radii = toy_images(n, task.input_shape[-1], seed)
     names = np.asarray(["no_sub", "cdm"])[labels]
@@ -91,9 +91,10 @@ def toy_bench(tmp_path, monkeypatch):
     data cache, results and MLflow all under tmp_path."""
     import sys
 
-    from benchmark import data, registry
-    from benchmark.runner import RunOptions
-    from benchmark.specs import DatasetSpec, ModelSpec
+    from lensbench.data import store as data
+    from lensbench import registry
+    from lensbench.run.runner import RunOptions
+    from lensbench.specs import DatasetSpec, ModelSpec
 
     sys.path.insert(0, str(REPO / "examples" / "lensbench-example-plugin"))
     from lensbench_example import tiny_cnn

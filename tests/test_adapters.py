@@ -1,4 +1,4 @@
-"""benchmark.adapters: DeepLense, lens-finding and cutout folders -> validated cached datasets."""
+"""lensbench.data.files: DeepLense, lens-finding and cutout folders -> validated cached datasets."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from conftest import REAL_DATA
 
-from benchmark import adapters, data
-from benchmark.adapters import import_dataset
-from benchmark.data import DataError, load_split, materialise
+from lensbench.data import files as adapters
+from lensbench.data import store as data
+from lensbench.data.files import import_dataset
+from lensbench.data.store import DataError, load_split, materialise
 
 REAL = REAL_DATA
 

@@ -12,13 +12,13 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
-from baselines import catalog
-from baselines.autoencoders import AdversarialAutoencoder
-from baselines.deep_svdd import DeepSVDD
-from baselines.timm_models import build_timm
-from benchmark import trainer
-from benchmark.specs import Budget, ModelSpec, Preset, TaskSpec
-from benchmark.taskdata import TargetScaler, TaskSplit
+from lensbench.baselines import catalog
+from lensbench.baselines.autoencoders import AdversarialAutoencoder
+from lensbench.baselines.deep_svdd import DeepSVDD
+from lensbench.baselines.timm_models import build_timm
+from lensbench.run import trainer
+from lensbench.specs import Budget, ModelSpec, Preset, TaskSpec
+from lensbench.data.taskdata import TargetScaler, TaskSplit
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -120,7 +120,7 @@ def test_registered_names_families_and_sources():
 def test_entry_point_returns_these_specs():
     from importlib.metadata import entry_points
 
-    eps = [ep for ep in entry_points(group="lensbench.models") if ep.value == "baselines.catalog:specs"]
+    eps = [ep for ep in entry_points(group="lensbench.models") if ep.value == "lensbench.baselines.catalog:specs"]
     assert len(eps) == 1, "pyproject.toml must declare baselines.catalog:specs under lensbench.models"
     assert [s.name for s in eps[0].load()()] == list(SPECS)
 
@@ -455,7 +455,8 @@ def test_runs_through_the_trainer(name):
 def test_iforest_gets_no_checkpoint_rather_than_a_pickle(tmp_path, caplog):
     """safetensors holds tensors only; iforest-pca's fitted estimators are pickled objects, so the
     runner keeps no checkpoint for it (verify would otherwise have to unpickle)."""
-    from benchmark import records, runner
+    from lensbench import records
+    from lensbench.run import runner
 
     task = make_task("anomaly", size=32)
     model = SPECS["iforest-pca"].factory(task)

@@ -8,7 +8,10 @@ import socket
 import subprocess
 import sys
 
-from benchmark import claims, records, registry, runner
+from lensbench.run import claims
+from lensbench import records
+from lensbench import registry
+from lensbench.run import runner
 
 
 def _lock(path, pid, host=None):

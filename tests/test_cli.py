@@ -8,10 +8,11 @@ import textwrap
 import pytest
 from conftest import REPO
 
-from benchmark import records, registry
-from benchmark.cli import main
-from benchmark.registry import Registry
-from benchmark.specs import ModelSpec
+from lensbench import records
+from lensbench import registry
+from lensbench.cli import main
+from lensbench.registry import Registry
+from lensbench.specs import ModelSpec
 
 PLUGIN = REPO / "examples" / "lensbench-example-plugin"
 
@@ -80,7 +81,7 @@ def test_example_plugin_registers_through_entry_point(tmp_path, monkeypatch, toy
     monkeypatch.syspath_prepend(str(PLUGIN))
     models = Registry("model", "lensbench.models", ModelSpec, lambda s: s.name)
     assert "example-tiny-cnn" in models and models.get("example-tiny-cnn").family == "user"
-    from benchmark import runner
+    from lensbench.run import runner
 
     rec = runner.run(registry.tasks.get("test/classification"), models.get("example-tiny-cnn"), 0, toy_bench)
     assert rec.status == "ok" and rec.metrics_test["auc_macro"] > 0.7

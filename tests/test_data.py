@@ -1,4 +1,4 @@
-"""benchmark.data: materialising simulated datasets, the cache, determinism and reading splits."""
+"""lensbench.data.store: materialising simulated datasets, the cache, determinism and reading splits."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import logging
 import numpy as np
 import pytest
 
-from benchmark import data, datacard
-from benchmark.data import DataError, load_split, materialise
-from benchmark.specs import DatasetSpec
+from lensbench.data import store as data
+from lensbench.data import card as datacard
+from lensbench.data.store import DataError, load_split, materialise
+from lensbench.specs import DatasetSpec
 
 SIZES = {"train": 6, "val": 3, "test": 2}
 
@@ -185,7 +186,7 @@ def test_damaged_cache_is_rebuilt(tmp_path, caplog, damage):
         arrow = folder / "test" / "data-00000-of-00001.arrow"
         arrow.write_bytes(arrow.read_bytes()[:300])
     n_calls = len(rec.calls)
-    with caplog.at_level(logging.WARNING, logger="benchmark.data"):
+    with caplog.at_level(logging.WARNING, logger="lensbench.data.store"):
         dsd = build(tmp_path, recipe=rec)
     assert len(rec.calls) == 2 * n_calls  # rebuilt, not used
     assert "rebuilding" in caplog.text
@@ -307,7 +308,7 @@ def test_datacard_and_gallery(tmp_path):
 
 
 def test_real_recipe_tiny(tmp_path):
-    recipes = pytest.importorskip("lensing.recipes")
+    recipes = pytest.importorskip("lensbench.lensing.recipes")
     if "deeplense-model2" not in recipes.names():
         pytest.skip("recipe deeplense-model2 not available yet")
     rec = recipes.get("deeplense-model2")
@@ -335,9 +336,9 @@ def test_fingerprint_follows_the_recipe_not_other_recipes():
     """Editing one recipe's priors changes its datasets' fingerprints and no one else's."""
     import dataclasses
 
-    from benchmark import registry
-    from lensing import recipes
-    from lensing.recipes.priors import Uniform
+    from lensbench import registry
+    from lensbench.lensing import recipes
+    from lensbench.lensing.recipes.priors import Uniform
 
     sizes = {"train": 2, "val": 1, "test": 1}
     v1, m2 = registry.datasets.get("lensbench-v1"), registry.datasets.get("deeplense-model2")

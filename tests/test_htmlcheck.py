@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 from test_leaderboard_html import board_records
 
-from benchmark import htmlcheck, leaderboard
-from benchmark.htmlcheck import Report, _monotone, expected_tables
-from benchmark.leaderboard import write_leaderboard
+from lensbench.board import htmlcheck
+from lensbench.board import tables as leaderboard
+from lensbench.board.htmlcheck import Report, _monotone, expected_tables
+from lensbench.board.tables import write_leaderboard
 
 MISSING = [name for name, ok in (("Chromium (apt-get install chromium)", htmlcheck.find_chromium()),
                                  ("ChromeDriver (apt-get install chromium-driver)", htmlcheck.find_chromedriver()),

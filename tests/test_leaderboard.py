@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from benchmark import plots
-from benchmark.leaderboard import (
+from lensbench.board import plots
+from lensbench.board.tables import (
     aggregate,
     rank_with_ties,
     records_frame,
@@ -18,7 +18,7 @@ from benchmark.leaderboard import (
     render_markdown,
     write_leaderboard,
 )
-from benchmark.records import RunRecord, write_record
+from lensbench.records import RunRecord, write_record
 
 FP_A, FP_B = "a" * 8 + "1" * 8, "b" * 8 + "2" * 8
 
@@ -191,7 +191,7 @@ def test_physics_table_pairs_each_pinn_with_its_twin():
     vals = {"lens-inversion": ("pinn", [0.80, 0.82, 0.84]), "lens-inversion-nophys": ("ablation", [0.60, 0.61, 0.62]),
             "resnet10t": ("baseline", [0.70, 0.71, 0.72]), "lensiformer": ("pinn", [0.5, 0.5, 0.5])}
     agg = aggregate(records_frame([rec(m, s, v, family=f) for m, (f, vs) in vals.items() for s, v in enumerate(vs)]))
-    from benchmark.leaderboard import physics_table
+    from lensbench.board.tables import physics_table
 
     table = physics_table(agg)
     rows = [line for line in table.splitlines() if line.startswith("| substructure")]

@@ -10,11 +10,12 @@ from dataclasses import fields
 import numpy as np
 import pytest
 
-from benchmark import leaderboard, leaderboard_curves
-from benchmark.cli import main
-from benchmark.leaderboard import aggregate, records_frame, render_markdown, write_leaderboard
-from benchmark.leaderboard_curves import FPR_GRID, collect, select_models
-from benchmark.records import RunRecord, write_record
+from lensbench.board import tables as leaderboard
+from lensbench.board import curves as leaderboard_curves
+from lensbench.cli import main
+from lensbench.board.tables import aggregate, records_frame, render_markdown, write_leaderboard
+from lensbench.board.curves import FPR_GRID, collect, select_models
+from lensbench.records import RunRecord, write_record
 
 FP = "d1230154" + "0" * 56
 GRID = [round(i * 0.02, 2) for i in range(51)]
@@ -197,7 +198,7 @@ def _fake_build(cache, name, fp, with_png=True, tag="train10-val5-test5"):
     folder.mkdir(parents=True)
     (folder / "lensbench.json").write_text(json.dumps({"fingerprint": fp}))
     if with_png:
-        from benchmark.plots import anomaly_roc
+        from lensbench.board.plots import anomaly_roc
 
         anomaly_roc([0, 1, 0, 1], [0.1, 0.9, 0.3, 0.6], folder / "gallery.png")
     return folder
@@ -225,7 +226,7 @@ def test_gallery_copy_and_missing_message(tmp_path, capsys, caplog):
 
 
 def test_gallery_build_without_png_is_reported(tmp_path):
-    from benchmark.leaderboard_gallery import Gallery, copy_galleries
+    from lensbench.board.gallery import Gallery, copy_galleries
 
     folder = _fake_build(tmp_path, "lensbench-v1", FP, with_png=False)
     (g,) = copy_galleries([Gallery("lensbench-v1", FP, "quick")], tmp_path / "out", cache=tmp_path)

@@ -12,8 +12,12 @@ import torch
 from conftest import real_data_root
 from sklearn.metrics import roc_auc_score
 
-from benchmark import data, metrics, registry, runner, taskdata
-from benchmark.specs import Budget, Preset
+from lensbench.data import store as data
+from lensbench.run import metrics
+from lensbench import registry
+from lensbench.run import runner
+from lensbench.data import taskdata
+from lensbench.specs import Budget, Preset
 
 ROOT = real_data_root()
 needs_real = pytest.mark.skipif(ROOT is None, reason="real data absent: set LENSBENCH_REAL_DATA or "
@@ -80,8 +84,8 @@ def test_missing_real_data_is_a_data_error(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- recipe (real data)
 @needs_real
 def test_recipe_deterministic_shapes_and_columns():
-    from lensing import recipes
-    from lensing.recipes import lensfinding as lf
+    from lensbench.lensing import recipes
+    from lensbench.lensing.recipes import lensfinding as lf
 
     r = recipes.get("lensfinding-des-v1")
     assert r.classes == ("nonlens", "lens") and r.image_shape == (3, 64, 64) and r.pixel_scale == 0.168
@@ -104,8 +108,8 @@ def test_recipe_deterministic_shapes_and_columns():
 
 @needs_real
 def test_lenses_differ_from_their_host_and_negatives_hold_no_injected_flux():
-    from lensing import recipes
-    from lensing.recipes import lensfinding as lf
+    from lensbench.lensing import recipes
+    from lensbench.lensing.recipes import lensfinding as lf
 
     r = recipes.get("lensfinding-des-v1")
     hosts = lf.load_hosts(ROOT)
@@ -174,7 +178,7 @@ def test_end_to_end_class_prior_gives_auc_half_with_ci(tmp_path):
 
 @needs_real
 def test_data_show_prepares_the_gallery_view_from_data_root(tmp_path, capsys):
-    from benchmark.cli import main
+    from lensbench.cli import main
 
     assert main(["data", "show", "spacewarps-gallery-lensfinding", "--cache", str(tmp_path), "--data-root",
                  str(ROOT)]) == 0

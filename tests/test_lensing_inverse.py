@@ -16,8 +16,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lensing import inverse, mass, render
-from lensing.instruments import Instrument
+from lensbench.lensing import inverse
+from lensbench.lensing import mass
+from lensbench.lensing import render
+from lensbench.lensing.instruments import Instrument
 
 NPIX, PS = 64, 0.08
 TRUE_LENS = {"theta_E": 1.2, "e1": 0.1, "e2": -0.05, "center_x": 0.02, "center_y": -0.03,
@@ -37,8 +39,8 @@ def _image(dtype=torch.float64) -> torch.Tensor:
 
 
 def _reconstruct(lens: dict, n_src: int = 32, half_width: float = 1.0):
-    from lensing.grid import pixel_grid
-    from lensing.light import sersic_ellipse
+    from lensbench.lensing.grid import pixel_grid
+    from lensbench.lensing.light import sersic_ellipse
 
     x, y = pixel_grid(NPIX, PS, dtype=torch.float64)
     img = _image()
@@ -53,7 +55,7 @@ def _reconstruct(lens: dict, n_src: int = 32, half_width: float = 1.0):
 
 
 def test_grid_affine_roundtrip_on_lenstronomy_grid():
-    from lensing.grid import pixel_grid
+    from lensbench.lensing.grid import pixel_grid
 
     x, y = pixel_grid(5, 0.2, dtype=torch.float64)
     col, row = inverse.angle_to_pixel(x, y, x, y)
@@ -118,7 +120,7 @@ def test_true_lens_reconstructs_source_and_wrong_lens_does_not():
 def test_consistency_gradient_points_to_the_true_einstein_radius(offset):
     """d(residual)/d(theta_E) is non-zero and its sign moves theta_E towards the truth: the gradient
     passes through the ray positions (no rounding) and carries the right information."""
-    from lensing.grid import pixel_grid
+    from lensbench.lensing.grid import pixel_grid
 
     x, y = pixel_grid(NPIX, PS, dtype=torch.float64)
     img = _image()
@@ -136,7 +138,7 @@ def test_consistency_gradient_points_to_the_true_einstein_radius(offset):
 
 
 def test_zero_lens_rays_are_the_image_grid():
-    from lensing.grid import pixel_grid
+    from lensbench.lensing.grid import pixel_grid
 
     x, y = pixel_grid(8, 0.1)
     bx, by = inverse.zero_lens_rays(x, y, 3)
@@ -144,7 +146,7 @@ def test_zero_lens_rays_are_the_image_grid():
 
 
 def test_float32_reconstruction_matches_float64():
-    from lensing.grid import pixel_grid
+    from lensbench.lensing.grid import pixel_grid
 
     out = []
     for dt in (torch.float32, torch.float64):

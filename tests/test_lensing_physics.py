@@ -8,7 +8,13 @@ import pytest
 import torch
 from torch.autograd import gradcheck
 
-from lensing import grid, instruments, light, mass, noise, psf, render
+from lensbench.lensing import grid
+from lensbench.lensing import instruments
+from lensbench.lensing import light
+from lensbench.lensing import mass
+from lensbench.lensing import noise
+from lensbench.lensing import psf
+from lensbench.lensing import render
 
 D = torch.float64
 

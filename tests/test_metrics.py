@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, r2_score, roc_auc_score
 
-from benchmark.metrics import (
+from lensbench.run.metrics import (
     MetricInputError,
     anomaly_metrics,
     binned_metric,

@@ -13,11 +13,11 @@ import math
 import pytest
 import torch
 
-from benchmark.specs import Budget, Preset, TaskSpec
-from lensing import render
-from lensing.instruments import Instrument
-from pinn_models import catalog
-from pinn_models.common import (
+from lensbench.specs import Budget, Preset, TaskSpec
+from lensbench.lensing import render
+from lensbench.lensing.instruments import Instrument
+from lensbench.pinn_models import catalog
+from lensbench.pinn_models.common import (
     AUX_COLUMNS,
     LENS_NAMES,
     Geometry,

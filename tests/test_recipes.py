@@ -9,17 +9,18 @@ import pytest
 import torch
 from conftest import REAL_DATA
 
-from lensing import cosmo, recipes
-from lensing.recipes import base
-from lensing.recipes.base import LENS_COLUMNS, CosmosSource, matched_snr, solve_amp_for_snr
-from lensing.recipes.priors import LogUniform, Polar, PowerLaw, TruncNormal, Uniform
-from lensing.sources import RealDataError
+from lensbench.lensing import cosmo
+from lensbench.lensing import recipes
+from lensbench.lensing.recipes import base
+from lensbench.lensing.recipes.base import LENS_COLUMNS, CosmosSource, matched_snr, solve_amp_for_snr
+from lensbench.lensing.recipes.priors import LogUniform, Polar, PowerLaw, TruncNormal, Uniform
+from lensbench.lensing.sources import RealDataError
 
 torch.set_num_threads(2)
 
 REAL_ROOT = REAL_DATA
-from lensing.recipes import deeplense as _dl
-from lensing.recipes import lensbench as _lb
+from lensbench.lensing.recipes import deeplense as _dl
+from lensbench.lensing.recipes import lensbench as _lb
 
 OWN = [r.name for r in (*_dl.RECIPES, *_lb.RECIPES)]  # the substructure recipes tested here
 SIM_RECIPES = [n for n in OWN if not recipes.get(n).needs_data_root]
@@ -42,7 +43,7 @@ def test_registry_lists_the_published_and_lensbench_recipes():
 
 
 def test_dataset_specs_mirror_recipes():
-    from tasks.datasets import specs
+    from lensbench.tasks.datasets import specs
 
     sp = {s.name: s for s in specs() if s.recipe is not None}
     assert set(sp) == set(recipes.names())
@@ -229,7 +230,8 @@ def test_snr_target_is_met_and_class_independent():
 
 
 def test_sersic_unit_flux_matches_rendered_flux():
-    from lensing import grid, light
+    from lensbench.lensing import grid
+    from lensbench.lensing import light
 
     x, y = grid.pixel_grid(200, 0.02)
     R = torch.tensor([0.2, 0.3], dtype=torch.float32)
@@ -265,7 +267,7 @@ def test_realsrc_requires_data_root_with_clear_error(tmp_path):
 def test_realsrc_generates_from_real_galaxies():
     if not (REAL_ROOT / "cosmos-hst-acs-f814w-cutouts").is_dir():
         pytest.skip(f"real data not found at {REAL_ROOT} (set LENSBENCH_REAL_DATA)")
-    from lensing.sources import load_cosmos
+    from lensbench.lensing.sources import load_cosmos
 
     gals = load_cosmos(REAL_ROOT)
     assert len(gals.ids) >= 20

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.records import (
+from lensbench.records import (
     SCHEMA_VERSION,
     RecordError,
     RunRecord,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from conftest import make_task
 
-from benchmark import registry
-from benchmark.registry import Registry, RegistryError
-from benchmark.specs import Budget, DatasetSpec, ModelSpec, Preset, SpecError, TaskSpec
+from lensbench import registry
+from lensbench.registry import Registry, RegistryError
+from lensbench.specs import Budget, DatasetSpec, ModelSpec, Preset, SpecError, TaskSpec
 
 
 def test_task_spec_validation_names_the_field():
@@ -56,8 +56,8 @@ def test_project_registers_through_entry_points():
 
     groups = {g: {ep.value for ep in entry_points(group=g)} for g in
               ("lensbench.tasks", "lensbench.models", "lensbench.datasets")}
-    assert "tasks.catalog:specs" in groups["lensbench.tasks"]
-    assert {"baselines.catalog:specs", "pinn_models.catalog:specs"} <= groups["lensbench.models"]
+    assert "lensbench.tasks.catalog:specs" in groups["lensbench.tasks"]
+    assert {"lensbench.baselines.catalog:specs", "lensbench.pinn_models.catalog:specs"} <= groups["lensbench.models"]
     assert "substructure/lensbench-v1" in registry.tasks
     assert "resnet18" in registry.models
     assert "lensbench-v1" in registry.datasets

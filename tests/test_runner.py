@@ -8,8 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from benchmark import records, registry, runner, taskdata, trainer
-from benchmark.specs import ModelSpec
+from lensbench import records
+from lensbench import registry
+from lensbench.run import runner
+from lensbench.data import taskdata
+from lensbench.run import trainer
+from lensbench.specs import ModelSpec
 
 
 def test_run_writes_record_and_mlflow_run(toy_bench):
@@ -98,7 +102,7 @@ def test_sweep_resumes_and_force_reruns(toy_bench):
 
 
 def test_anomaly_task_trains_on_normal_class_only(toy_bench, monkeypatch):
-    from baselines import catalog  # noqa: F401  (registers conv-ae through the entry point)
+    from lensbench.baselines import catalog  # noqa: F401  registers conv-ae through the entry point
 
     seen = []
     real_fit = trainer.fit

@@ -6,8 +6,12 @@ import json
 
 import pytest
 
-from benchmark import claims, records, registry, runner, snapshot
-from benchmark.cli import main
+from lensbench.run import claims
+from lensbench import records
+from lensbench import registry
+from lensbench.run import runner
+from lensbench.board import snapshot
+from lensbench.cli import main
 
 
 def _records(opts):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
-from benchmark import records, registry, runner, submission
-from benchmark.cli import main
+from lensbench import records
+from lensbench import registry
+from lensbench.run import runner
+from lensbench.run import submission
+from lensbench.cli import main
 
 
 def _sweep(opts, seeds=(0, 1, 2)):

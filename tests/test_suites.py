@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from benchmark import records, registry
-from benchmark.cli import _parse_shard, main
-from benchmark.specs import SpecError, SuiteSpec
+from lensbench import records
+from lensbench import registry
+from lensbench.cli import _parse_shard, main
+from lensbench.specs import SpecError, SuiteSpec
 
 
 def test_v1_suite_names_only_registered_tasks_and_models_and_covers_all_of_them():

@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark import data, registry, taskdata
+from lensbench.data import store as data
+from lensbench import registry
+from lensbench.data import taskdata
 
 
 def test_every_task_is_complete():
@@ -23,7 +25,7 @@ def test_every_task_is_complete():
             assert set(t.target) <= set(ds.columns), t.id
         if t.test_dataset:
             assert t.test_dataset in registry.datasets, t.id
-        assert t.__class__.__module__ == "benchmark.specs"
+        assert t.__class__.__module__ == "lensbench.specs"
     anomaly = registry.tasks.get("anomaly/lensbench-v1")
     assert anomaly.normal_classes == ("no_sub",) and anomaly.train_classes == ("no_sub",)
 

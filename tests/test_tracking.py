@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.tracking import Tracker, _quiet_mlflow_logs, default_tracking_uri, standard_tags
+from lensbench.run.tracking import Tracker, _quiet_mlflow_logs, default_tracking_uri, standard_tags
 
 TAGS = standard_tags(task="substructure/model1", task_version=2, preset="quick", model="resnet18",
                      model_family="baseline", seed=0, dataset_fingerprint="f" * 16,

@@ -11,8 +11,8 @@ import torch
 from conftest import make_task, toy_split
 from torch import nn
 
-from benchmark import trainer
-from benchmark.provenance import seed_everything
+from lensbench.run import trainer
+from lensbench.run.provenance import seed_everything
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples" / "lensbench-example-plugin"))
 from lensbench_example import TinyCNN

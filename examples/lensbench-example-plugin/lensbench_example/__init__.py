@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from benchmark.specs import ModelSpec
+from lensbench.specs import ModelSpec
 
 
 class TinyCNN(nn.Module):

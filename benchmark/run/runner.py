@@ -17,20 +17,18 @@ from pathlib import Path
 
 import torch
 
-from benchmark import (
-    __version__,
-    claims,
-    data,
-    diagnostics,
-    plots,
-    provenance,
-    records,
-    registry,
-    taskdata,
-    trainer,
-)
-from benchmark.specs import ModelSpec, TaskSpec
-from benchmark.tracking import Tracker, standard_tags
+from lensbench import __version__
+from lensbench.run import claims
+from lensbench.data import store as data
+from lensbench.run import diagnostics
+from lensbench.board import plots
+from lensbench.run import provenance
+from lensbench import records
+from lensbench import registry
+from lensbench.data import taskdata
+from lensbench.run import trainer
+from lensbench.specs import ModelSpec, TaskSpec
+from lensbench.run.tracking import Tracker, standard_tags
 
 log = logging.getLogger("lensbench")
 DEFAULT_RESULTS = Path("leaderboards/results")
@@ -158,7 +156,7 @@ def evaluate_test(task: TaskSpec, model: torch.nn.Module, opts: RunOptions, devi
 
 
 def _diagnostics(task: TaskSpec, result: TestResult) -> tuple[dict, dict]:
-    """ROC curves and metric-per-bin slices of the one test evaluation (``benchmark.diagnostics``)."""
+    """ROC curves and metric-per-bin slices of the one test evaluation (``lensbench.run.diagnostics``)."""
     split, y = result.split, result.split.target.numpy()
     curves = diagnostics.roc(task, y, result.pred)
     sl = diagnostics.slices(task, y, result.pred, split.columns, split.class_names, split.scaler)

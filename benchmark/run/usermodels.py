@@ -12,8 +12,8 @@ import re
 import sys
 from pathlib import Path
 
-from benchmark import registry
-from benchmark.specs import TASK_KINDS, ModelSpec
+from lensbench import registry
+from lensbench.specs import TASK_KINDS, ModelSpec
 
 
 class ModelRefError(ValueError):

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.data import DataError, builds, dataset_dir, load_split, materialise, read_meta
-from benchmark.specs import SPLITS, DatasetSpec
+from lensbench.data.store import DataError, builds, dataset_dir, load_split, materialise, read_meta
+from lensbench.specs import SPLITS, DatasetSpec
 
 _IMAGE_STATS_ROWS = 2000  # image min/max/mean are computed on the first rows of each split
 

@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from benchmark import metrics
-from benchmark.specs import Budget, TaskSpec
-from benchmark.taskdata import TaskSplit
+from lensbench.run import metrics
+from lensbench.specs import Budget, TaskSpec
+from lensbench.data.taskdata import TaskSplit
 
 
 class NonFiniteLoss(RuntimeError):

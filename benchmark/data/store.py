@@ -1,7 +1,7 @@
 """Materialise a ``DatasetSpec`` as a Hugging Face ``datasets.DatasetDict`` on disk, and read it back.
 
 Simulated datasets call ``lensing.recipes.get(spec.recipe).generate`` in chunks of ``CHUNK`` images;
-adapter datasets read files through ``benchmark.adapters``. Both go through one writer that checks
+adapter datasets read files through ``lensbench.data.files``. Both go through one writer that checks
 every chunk (shape, dtype, NaN) and streams it into Arrow files, so memory stays bounded.
 
 Storage layout (one folder per dataset, version and split sizes)::
@@ -9,7 +9,7 @@ Storage layout (one folder per dataset, version and split sizes)::
     <cache>/datasets/<name>/v<version>/<sizes tag>/      e.g. train1000-val200-test200, or "all"
         dataset_dict.json, {train,val,test}/data-00000-of-00001.arrow (+ state.json, dataset_info.json)
         lensbench.json      fingerprint, sizes, counts per split/class, file sizes, spec, versions
-        card.md, gallery.png    written by ``benchmark.datacard.show``
+        card.md, gallery.png    written by ``lensbench.data.card.show``
 
 It is a plain ``datasets.load_from_disk`` folder. Columns: ``image`` (float32 (C, H, W)), ``label``
 (int64 ClassLabel, index in ``spec.classes``), ``class_name`` (str), one float32 column per recipe
@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.specs import SPLITS, DatasetSpec
+from lensbench.specs import SPLITS, DatasetSpec
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ SIMULATOR_CORE = ("grid", "mass", "light", "psf", "noise", "render", "instrument
 
 
 def _lensing_root() -> Path | None:
-    found = importlib.util.find_spec("lensing")
+    found = importlib.util.find_spec("lensbench.lensing")
     if found is None or not found.submodule_search_locations:
         return None
     return Path(next(iter(found.submodule_search_locations)))
@@ -121,9 +121,9 @@ def recipe_identity(rec) -> str:
     and, for a recipe class of its own, the source of the module that defines it."""
     h = hashlib.sha256((repr(rec) if dataclasses.is_dataclass(rec) else f"{rec.name}|{rec.version}").encode())
     module = type(rec).__module__
-    if module.startswith("lensing.") and module != "lensing.recipes.base":
+    if module.startswith("lensbench.lensing.") and module != "lensbench.lensing.recipes.base":
         root = _lensing_root()
-        path = root / (module.removeprefix("lensing.").replace(".", "/") + ".py") if root else None
+        path = root / (module.removeprefix("lensbench.lensing.").replace(".", "/") + ".py") if root else None
         if path is not None and path.is_file():
             h.update(path.read_bytes())
     return h.hexdigest()
@@ -198,7 +198,7 @@ def _fingerprint(
         if _device_kind(device) != "cpu":  # other hardware gives other floating-point results
             blob["device"] = _device_kind(device)
     else:
-        from benchmark import adapters
+        from lensbench.data import files as adapters
 
         blob.update(adapter=spec.adapter, **adapters.fingerprint_parts(spec, root))
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
@@ -214,7 +214,7 @@ def _device_kind(device) -> str:
 def get_recipe(name: str):
     """``lensing.recipes.get(name)``, with a DataError if the recipes module or the name is missing."""
     try:
-        from lensing import recipes
+        from lensbench.lensing import recipes
     except ImportError as e:  # pragma: no cover - depends on H2's module being present
         raise DataError(f"recipe {name!r}: cannot import lensing.recipes ({e})") from e
     try:
@@ -514,7 +514,7 @@ def materialise(
             },
         )
     else:
-        from benchmark import adapters
+        from lensbench.data import files as adapters
 
         blocks, columns = adapters.blocks(spec, root, sizes)
         with_source, extra = True, {"adapter": spec.adapter, "data_root": str(root)}
@@ -664,7 +664,7 @@ def import_record(name: str, cache: Path | str | None = None) -> dict | None:
 
 def resolve_spec(name: str, cache: Path | str | None = None) -> DatasetSpec:
     """A dataset by name: the registry (entry points) first, then datasets imported into the cache."""
-    from benchmark import registry
+    from lensbench import registry
 
     if name in registry.datasets:
         return registry.datasets.get(name)

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from benchmark.records import RunRecord, load_records
+from lensbench.records import RunRecord, load_records
 
 log = logging.getLogger(__name__)
 
@@ -328,7 +328,7 @@ def render_markdown(agg: pd.DataFrame, suite: str = "v1", curves: dict | None = 
 
 def _md_extras(k: dict, t: pd.DataFrame, tc, figs: dict, galleries) -> list[str]:
     """Figure links, metric-per-bin tables and gallery links under one table."""
-    from benchmark.leaderboard_curves import select_models, slice_cells
+    from lensbench.board.curves import select_models, slice_cells
 
     out = []
     names = {"ci": "95% CI plot", "roc": "ROC curves (macro one-vs-rest, mean over seeds)",
@@ -358,7 +358,7 @@ def render_html(agg: pd.DataFrame, path: str | Path, title: str = "LensBench lea
                 **extras) -> Path:
     """A single self-contained HTML page (inline CSS/JS, no external URLs): click a column header to
     sort, pick a family to filter rows. ``extras``: see ``leaderboard_html.render_page``."""
-    from benchmark.leaderboard_html import render_page
+    from lensbench.board.html import render_page
 
     return render_page(agg, path, title, suite=suite, **extras)
 
@@ -388,7 +388,7 @@ def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md
     and logs a warning naming each dataset without one and the command that makes it.
     ``strict=False`` skips malformed records with a warning instead of failing. Returns {format: path}.
     """
-    from benchmark import leaderboard_curves
+    from lensbench.board import curves as leaderboard_curves
 
     unknown = set(formats) - {"md", "csv", "html", "json", "png"}
     if unknown:
@@ -400,7 +400,7 @@ def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md
     written: dict[str, Path] = {}
     figures: dict[tuple, dict[str, str]] = {}
     if "png" in formats:  # per table, under plots/
-        from benchmark.plots import leaderboard_ci_plot
+        from lensbench.board.plots import leaderboard_ci_plot
 
         stems = _stems(agg)
         for k, t in _tables(agg):
@@ -412,7 +412,7 @@ def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md
             figures[key] = {kind: p.relative_to(out_dir).as_posix() for kind, p in paths.items()}
     galleries = []
     if gallery:
-        from benchmark.leaderboard_gallery import copy_galleries, wanted
+        from lensbench.board.gallery import copy_galleries, wanted
 
         dataset = {leaderboard_curves.table_key(r): r.dataset for r in recs if r.status == "ok"}
         galleries = copy_galleries(wanted((_key(k), k, dataset.get(_key(k), "")) for k, _ in _tables(agg)),
@@ -469,7 +469,7 @@ def readme_results(results_dir: str | Path, command: str, suite: str = "v1") -> 
 def physics_table(agg: pd.DataFrame) -> str:
     """Markdown: each PINN beside its physics-off twin (and the best baseline) in every table where
     both ran: what the physics adds, with whether the 95% CIs separate them."""
-    from benchmark.leaderboard_curves import twin_of
+    from lensbench.board.curves import twin_of
 
     lines = ["| task | PINN | PINN mean ± std | physics-off twin mean ± std | PINN − twin | 95% CIs separate? | best baseline |",
              "|---|---|---|---|---|---|---|"]

@@ -16,7 +16,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from benchmark import leaderboard, submission
+from lensbench.board import tables as leaderboard
+from lensbench.run import submission
 
 MANIFEST = "MANIFEST.sha256"
 

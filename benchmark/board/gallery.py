@@ -1,6 +1,6 @@
 """Example-image galleries of the leaderboard's datasets, copied from the dataset cache.
 
-``lensbench data show NAME`` (``benchmark.datacard.show``) writes ``gallery.png`` into the folder of a
+``lensbench data show NAME`` (``lensbench.data.card.show``) writes ``gallery.png`` into the folder of a
 cached dataset build, ``<cache>/datasets/<name>/v<version>/<sizes>/``, next to ``lensbench.json``
 which holds the build's fingerprint. ``copy_galleries`` finds, for each (dataset, fingerprint) a
 leaderboard table was computed on, the build with that exact fingerprint and copies its gallery to
@@ -16,7 +16,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.data import cache_dir
+from lensbench.data.store import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def find_build(dataset: str, fingerprint: str, cache: str | Path | None = None) 
 def _show_command(dataset: str, preset: str) -> str:
     cmd = f"lensbench data show {dataset} --preset {preset}"
     try:
-        from benchmark import registry
+        from lensbench import registry
 
         if dataset in registry.datasets and registry.datasets.get(dataset).adapter is not None:
             cmd += " --data-root PATH/TO/real"
@@ -67,7 +67,7 @@ def _show_command(dataset: str, preset: str) -> str:
 def task_test_dataset(task: str) -> str | None:
     """The registered task's separate test dataset (domain-shift tasks), if any."""
     try:
-        from benchmark import registry
+        from lensbench import registry
 
         return registry.tasks.get(task).test_dataset if task in registry.tasks else None
     except Exception as exc:  # noqa: BLE001 - the page must not fail on a broken plugin

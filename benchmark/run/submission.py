@@ -12,7 +12,10 @@ from pathlib import Path
 
 import torch
 
-from benchmark import records, registry, runner, taskdata
+from lensbench import records
+from lensbench import registry
+from lensbench.run import runner
+from lensbench.data import taskdata
 
 VERIFY_TOLERANCE = 1e-4  # absolute, on the primary metric; same machine, same code: usually exact
 
@@ -144,7 +147,8 @@ def reproduce(record_path: Path, *, cache=None, data_root=None, device=None, pro
     thread count) into a temporary results folder and return both primary metrics. On the same
     machine with the same code the numbers are identical; other CPUs or thread counts can change the
     last digits (see README, "Reproduce one cell")."""
-    from benchmark import provenance, usermodels
+    from lensbench.run import provenance
+    from lensbench.run import usermodels
 
     rec = records.read_record(record_path)
     if rec.status != "ok":

@@ -1,4 +1,4 @@
-"""Readers for lens images stored as files, with validation, feeding ``benchmark.data``.
+"""Readers for lens images stored as files, with validation, feeding ``lensbench.data.store``.
 
 Formats (``DatasetSpec.adapter``):
 
@@ -43,9 +43,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark import data as _data
-from benchmark.data import Block, Chunk, DataError, cache_dir, materialise
-from benchmark.specs import SPLITS, DatasetSpec, SpecError
+from lensbench.data import store as _data
+from lensbench.data.store import Block, Chunk, DataError, cache_dir, materialise
+from lensbench.specs import SPLITS, DatasetSpec, SpecError
 
 FORMATS = ("deeplense", "lens-finding", "cutouts")
 VAL_FRACTION = 0.1
@@ -541,7 +541,7 @@ def import_dataset(
 
 def _refuse_registered(name: str) -> None:
     try:
-        from benchmark import registry
+        from lensbench import registry
 
         taken = name in registry.datasets
     except ImportError:  # an entry point that cannot be imported yet: nothing to clash with

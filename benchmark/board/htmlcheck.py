@@ -118,8 +118,8 @@ def expected_tables(csv: Path | None = None, results: Path | None = None) -> dic
     """Models per leaderboard table, {(task, task version, preset, fp, test fp): n}, from the aggregate."""
     import pandas as pd
 
-    from benchmark.leaderboard import TABLE_KEYS, aggregate, records_frame
-    from benchmark.records import load_records
+    from lensbench.board.tables import TABLE_KEYS, aggregate, records_frame
+    from lensbench.records import load_records
 
     if results is not None:
         agg = aggregate(records_frame(load_records(results)))

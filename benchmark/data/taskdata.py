@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from benchmark import data, registry
-from benchmark.specs import SPLITS, TaskSpec
-from lensing.sources import RealDataError
+from lensbench.data import store as data
+from lensbench import registry
+from lensbench.specs import SPLITS, TaskSpec
+from lensbench.lensing.sources import RealDataError
 
 
 @dataclass

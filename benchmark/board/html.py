@@ -5,7 +5,7 @@ Sections: an overview (models x tables), then per leaderboard table its sortable
 metric-per-bin tables, and at the end the datasets' example-image galleries (``gallery/…``).
 A family selector hides the rows of other families in every table.
 
-Markup the browser check (``benchmark.htmlcheck``) relies on: each leaderboard table is
+Markup the browser check (``lensbench.board.htmlcheck``) relies on: each leaderboard table is
 ``<table class="board">`` with ``data-task``, ``data-task-version``, ``data-preset``, ``data-fp`` and
 ``data-test-fp``; model rows carry ``data-family``; each cell's sort key is its ``data-v``.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.leaderboard import (
+from lensbench.board.tables import (
     RANK_RULE,
     _atomic_write,
     _key,
@@ -26,7 +26,7 @@ from benchmark.leaderboard import (
     _tables,
     _title,
 )
-from benchmark.leaderboard_curves import select_models, slice_cells
+from lensbench.board.curves import select_models, slice_cells
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#222;max-width:1400px}

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.diagnostics import FPR_GRID  # the grid the records' curves are stored on
-from benchmark.records import RunRecord
+from lensbench.run.diagnostics import FPR_GRID  # the grid the records' curves are stored on
+from lensbench.records import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def collect(records) -> dict[tuple, TableCurves]:
 def twin_of(name: str) -> str:
     """The physics-off twin of a PINN: the registry's ``twin`` when registered, else ``<name>-nophys``."""
     try:
-        from benchmark import registry
+        from lensbench import registry
 
         if name in registry.models:
             return registry.models.get(name).twin or f"{name}-nophys"
@@ -200,7 +200,7 @@ def slice_cells(sc: SliceColumn, models: list[str]) -> tuple[list[str], list[lis
 def write_figures(table: pd.DataFrame, tc: TableCurves | None, folder: Path, stem: str) -> dict[str, Path]:
     """The ROC PNG (``<stem>_roc.png``) and slices PNG (``<stem>_slices.png``) of one table, when the
     records carry the data; returns {"roc": path, "slices": path} for those written."""
-    from benchmark import plots
+    from lensbench.board import plots
 
     out: dict[str, Path] = {}
     if tc is None:

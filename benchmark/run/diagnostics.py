@@ -11,7 +11,7 @@
   defined (say, one class only) holds ``None``. Stored as ``record.slices = {column: {"edges":
   [...], "n": [...], metric: [...]}}``.
 
-Both are computed once, in the single test evaluation (``benchmark.runner.evaluate_test``).
+Both are computed once, in the single test evaluation (``lensbench.run.runner.evaluate_test``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_curve
 
-from benchmark import metrics
-from benchmark.specs import TaskSpec
+from lensbench.run import metrics
+from lensbench.specs import TaskSpec
 
 FPR_GRID = np.linspace(0.0, 1.0, 51)
 SLICE_BINS = 4

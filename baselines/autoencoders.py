@@ -22,14 +22,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from lensbench import kinds
 from lensbench.specs import TaskSpec
 
 DEFAULTS = {"widths": (32, 64, 128, 128), "latent_dim": 64}
 
 
 def _check_task(task: TaskSpec, name: str) -> tuple[int, int, int]:
-    if task.kind != "anomaly":
-        raise ValueError(f"{name}: task {task.id!r} has kind {task.kind!r}; expected 'anomaly'")
+    kinds.require(task, name, "anomaly")
     return tuple(int(s) for s in task.input_shape)
 
 

@@ -8,11 +8,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from lensbench.baselines import autoencoders
-from lensbench.baselines import classical
-from lensbench.baselines import deep_svdd
-from lensbench.baselines import reference
-from lensbench.baselines import timm_models
+from lensbench.baselines import autoencoders, classical, deep_svdd, reference, timm_models
 from lensbench.specs import ModelSpec
 
 _TIMM_DESCRIPTIONS = {

@@ -20,6 +20,7 @@ from sklearn.decomposition import PCA
 from sklearn.ensemble import IsolationForest
 from torch import nn
 
+from lensbench import kinds
 from lensbench.specs import TaskSpec
 
 DEFAULTS = {"n_components": 32, "n_estimators": 200, "max_side": 64, "max_fit_rows": 10000}
@@ -43,8 +44,7 @@ class IsolationForestPCA(PicklableState):
                  n_estimators: int = DEFAULTS["n_estimators"], max_side: int = DEFAULTS["max_side"],
                  max_fit_rows: int = DEFAULTS["max_fit_rows"], seed: int | None = None):
         super().__init__()
-        if task.kind != "anomaly":
-            raise ValueError(f"iforest-pca: task {task.id!r} has kind {task.kind!r}; expected 'anomaly'")
+        kinds.require(task, "iforest-pca", "anomaly")
         self.shape = tuple(int(s) for s in task.input_shape)
         self.n_components, self.n_estimators = int(n_components), int(n_estimators)
         self.max_side, self.max_fit_rows, self.seed = int(max_side), int(max_fit_rows), seed

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lensbench import kinds
 from lensbench.specs import TaskSpec
 
 DEFAULTS = {"widths": (32, 64, 128), "rep_dim": 64, "pool_grid": 4, "eps": 0.1}
@@ -25,8 +26,7 @@ class DeepSVDD(nn.Module):
     def __init__(self, task: TaskSpec, widths=DEFAULTS["widths"], rep_dim: int = DEFAULTS["rep_dim"],
                  pool_grid: int = DEFAULTS["pool_grid"], eps: float = DEFAULTS["eps"]):
         super().__init__()
-        if task.kind != "anomaly":
-            raise ValueError(f"deep-svdd: task {task.id!r} has kind {task.kind!r}; expected 'anomaly'")
+        kinds.require(task, "deep-svdd", "anomaly")
         layers, ch = [], int(task.input_shape[0])
         for wd in widths:
             layers += [nn.Conv2d(ch, wd, 5, padding=2, bias=False), nn.LeakyReLU(0.1), nn.MaxPool2d(2)]

@@ -18,12 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from lensbench import kinds
 from lensbench.specs import TaskSpec
-
-
-def _expect(task: TaskSpec, kind: str, name: str) -> None:
-    if task.kind != kind:
-        raise ValueError(f"{name}: task {task.id!r} has kind {task.kind!r}; expected {kind!r}")
 
 
 class ClassPrior(nn.Module):
@@ -31,7 +27,7 @@ class ClassPrior(nn.Module):
 
     def __init__(self, task: TaskSpec):
         super().__init__()
-        _expect(task, "classification", "class-prior")
+        kinds.require(task, "class-prior", "classification")
         self.register_buffer("log_prior", torch.full((task.n_outputs,), -float(np.log(task.n_outputs))))
 
     def fit_classical(self, images: np.ndarray, targets: np.ndarray) -> None:
@@ -53,7 +49,7 @@ class MeanPredictor(nn.Module):
 
     def __init__(self, task: TaskSpec):
         super().__init__()
-        _expect(task, "regression", "mean-predictor")
+        kinds.require(task, "mean-predictor", "regression")
         self.register_buffer("mean", torch.zeros(task.n_outputs))
 
     def fit_classical(self, images: np.ndarray, targets: np.ndarray) -> None:
@@ -71,7 +67,7 @@ class RandomScore(nn.Module):
 
     def __init__(self, task: TaskSpec, seed: int = 0):
         super().__init__()
-        _expect(task, "anomaly", "random-score")
+        kinds.require(task, "random-score", "anomaly")
         n = int(np.prod(task.input_shape))
         g = torch.Generator().manual_seed(int(seed))
         self.register_buffer("projection", torch.randn(n, generator=g, dtype=torch.float64) / np.sqrt(n))

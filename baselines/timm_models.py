@@ -13,6 +13,7 @@ import math
 import timm
 import torch
 
+from lensbench import kinds
 from lensbench.specs import TaskSpec
 
 # Registered name -> (timm architecture, extra keyword arguments for timm.create_model).
@@ -28,11 +29,7 @@ ARCHITECTURES: dict[str, tuple[str, dict]] = {
 
 def timm_kwargs(timm_name: str, task: TaskSpec, **extra) -> dict:
     """The keyword arguments ``build_timm`` passes to ``timm.create_model`` for ``task``."""
-    if task.kind not in ("classification", "regression"):
-        raise ValueError(
-            f"timm baseline {timm_name!r}: task {task.id!r} has kind {task.kind!r}; "
-            "expected 'classification' or 'regression'"
-        )
+    kinds.require(task, f"timm baseline {timm_name!r}", "classification", "regression")
     c, h, w = (int(s) for s in task.input_shape)
     kwargs = {"pretrained": False, "in_chans": c, "num_classes": task.n_outputs, **extra}
     if timm_name.startswith("vit_"):

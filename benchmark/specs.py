@@ -1,18 +1,23 @@
 """Frozen, validated specifications: what a dataset, a task and a model are.
 
 Every spec checks itself at construction and raises ``SpecError`` with a message naming the spec,
-the field and what was expected, so a bad registration fails at import time, not mid-sweep.
+the field and what was expected, so a bad registration fails at import time, not mid-sweep. What
+differs by task kind (the fields a kind needs, the output width, the training classes) is asked of
+``lensbench.kinds``; a task's metric direction is derived from ``lensbench.metric_names``.
+``check_task`` checks a task against its datasets when the task registry registers it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
-TASK_KINDS = ("classification", "regression", "anomaly")
+from lensbench import kinds, metric_names
+
 SPLITS = ("train", "val", "test")
 FAMILIES = ("baseline", "pinn", "ablation", "reference", "user")
 PREPROCESSING = ("standardize", "minmax", "none")
@@ -118,6 +123,10 @@ class TaskSpec:
       ``target_transform`` may be ``"log10"`` (applied before standardising).
     - anomaly: trained on ``normal_classes`` only; every other class in ``classes`` is an anomaly
       (positive). Models must implement ``anomaly_score(x)``.
+
+    ``input_shape`` and ``pixel_scale`` restate the dataset's (``check_task``; ``pixel_scale`` 0 =
+    not stated). ``higher_is_better`` is derived from ``primary_metric``
+    (``metric_names.higher_is_better``); a value given by hand must agree with it.
     """
 
     id: str
@@ -128,9 +137,9 @@ class TaskSpec:
     classes: tuple[str, ...]
     target: tuple[str, ...]
     primary_metric: str
-    higher_is_better: bool
     presets: Mapping[str, Preset]
     input_shape: tuple[int, int, int]
+    higher_is_better: bool | None = None  # None: derived from primary_metric (always set after construction)
     pixel_scale: float = 0.0
     secondary_metrics: tuple[str, ...] = ()
     normal_classes: tuple[str, ...] = ()
@@ -148,16 +157,14 @@ class TaskSpec:
             _fail(k, self.id, "id", "must look like 'family/name' (lower case)")
         if not isinstance(self.version, int) or self.version < 1:
             _fail(k, self.id, "version", f"must be an integer >= 1, got {self.version!r}")
-        if self.kind not in TASK_KINDS:
-            _fail(k, self.id, "kind", f"must be one of {TASK_KINDS}, got {self.kind!r}")
+        if self.kind not in kinds.KINDS:
+            _fail(k, self.id, "kind", f"must be one of {kinds.NAMES}, got {self.kind!r}")
         if not self.classes:
             _fail(k, self.id, "classes", "must name at least one dataset class")
-        if self.kind == "classification" and (len(self.classes) < 2 or self.target != ("label",)):
-            _fail(k, self.id, "classes/target", "classification needs >= 2 classes, target ('label',)")
-        if self.kind == "regression" and (not self.target or "label" in self.target):
-            _fail(k, self.id, "target", "regression needs one or more dataset columns")
-        if self.kind == "anomaly" and (not self.normal_classes or not set(self.normal_classes) < set(self.classes)):
-            _fail(k, self.id, "normal_classes", "must be a proper subset of classes")
+        wrong = kinds.get(self.kind).field_error(self)
+        if wrong is not None:
+            _fail(k, self.id, *wrong)
+        self._derive_direction()
         if self.target_transform not in (None, "log10"):
             _fail(k, self.id, "target_transform", "must be None or 'log10'")
         if self.preprocessing not in PREPROCESSING:
@@ -169,18 +176,28 @@ class TaskSpec:
         if not self.seeds:
             _fail(k, self.id, "seeds", "must list at least one seed")
 
+    def _derive_direction(self) -> None:
+        try:
+            higher = metric_names.higher_is_better(self.primary_metric)
+        except ValueError as exc:
+            _fail("TaskSpec", self.id, "primary_metric", str(exc))
+        if self.higher_is_better is None:
+            object.__setattr__(self, "higher_is_better", higher)
+        elif not isinstance(self.higher_is_better, bool) or self.higher_is_better != higher:
+            _fail("TaskSpec", self.id, "higher_is_better",
+                  f"is {self.higher_is_better}, but {self.primary_metric!r} is "
+                  f"{'higher' if higher else 'lower'}-is-better; leave the field out "
+                  "(it is derived from the metric)")
+
     @property
     def n_outputs(self) -> int:
-        """Width of the model output: classes for classification, targets for regression."""
-        if self.kind == "classification":
-            return len(self.classes)
-        if self.kind == "regression":
-            return len(self.target)
-        return 0
+        """Width of the model output: classes for classification, targets for regression, 0 for anomaly."""
+        return kinds.get(self.kind).n_outputs(self)
 
     @property
     def train_classes(self) -> tuple[str, ...]:
-        return self.normal_classes if self.kind == "anomaly" else self.classes
+        """The classes of the train and val splits (the normal classes for anomaly tasks)."""
+        return kinds.get(self.kind).train_classes(self)
 
     def preset(self, name: str) -> Preset:
         if name not in self.presets:
@@ -192,6 +209,43 @@ class TaskSpec:
 
     def config_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def check_task(task: TaskSpec, datasets) -> None:
+    """Check ``task`` against the datasets it names; ``SpecError`` naming the task and the field.
+
+    The task registry calls this when a task is registered; ``datasets`` is the dataset registry (or
+    any mapping of name -> DatasetSpec). The checks: ``dataset`` and ``test_dataset`` are registered;
+    ``input_shape`` is their image shape and ``classes`` are their classes; ``pixel_scale`` is the
+    training dataset's (or 0, not stated); the columns the task reads (regression ``target``,
+    ``slice_by``) are columns of the dataset they are read from.
+    """
+    k = "TaskSpec"
+    for fieldname in ("dataset", "test_dataset"):
+        name = getattr(task, fieldname)
+        if name is None:
+            continue
+        if name not in datasets:
+            _fail(k, task.id, fieldname, f"names {name!r}, which is not a registered dataset")
+        ds = datasets.get(name)
+        if tuple(ds.image_shape) != tuple(task.input_shape):
+            _fail(k, task.id, "input_shape", f"is {tuple(task.input_shape)}, but dataset {name!r} has images "
+                                             f"{tuple(ds.image_shape)}")
+        missing = [c for c in task.classes if c not in ds.classes]
+        if missing:
+            _fail(k, task.id, "classes", f"{missing} are not classes of dataset {name!r} (it has {ds.classes})")
+    train = datasets.get(task.dataset)
+    if task.pixel_scale and not math.isclose(task.pixel_scale, train.pixel_scale):
+        _fail(k, task.id, "pixel_scale", f"is {task.pixel_scale}, but dataset {train.name!r} has "
+                                         f"{train.pixel_scale} arcsec/px (give the dataset's, or 0)")
+    scored = datasets.get(task.test_dataset or task.dataset)  # the test split that slices are cut from
+    reads = kinds.get(task.kind).columns(task)
+    for fieldname, needed, ds in (("target", reads, train), ("target", reads, scored),
+                                  ("slice_by", task.slice_by, scored)):
+        missing = [c for c in needed if c not in ds.columns]
+        if missing:
+            _fail(k, task.id, fieldname, f"reads column(s) {missing} that dataset {ds.name!r} lacks "
+                                         f"(it has {ds.columns})")
 
 
 @dataclass(frozen=True)
@@ -222,8 +276,8 @@ class ModelSpec:
             _fail(k, self.name, "factory", "must be callable: factory(task) -> nn.Module")
         if self.family not in FAMILIES:
             _fail(k, self.name, "family", f"must be one of {FAMILIES}, got {self.family!r}")
-        if not self.kinds or not set(self.kinds) <= set(TASK_KINDS):
-            _fail(k, self.name, "kinds", f"must be a non-empty subset of {TASK_KINDS}")
+        if not self.kinds or not set(self.kinds) <= set(kinds.NAMES):
+            _fail(k, self.name, "kinds", f"must be a non-empty subset of {kinds.NAMES}")
 
     def supports(self, task: TaskSpec) -> bool:
         return task.kind in self.kinds

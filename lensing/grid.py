@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["pixel_grid", "downsample"]
+__all__ = ["downsample", "pixel_grid"]
 
 
 def pixel_grid(npix: int, pixel_scale: float, supersample: int = 1,

@@ -24,10 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from lensbench.lensing.psf import band_matrix, gaussian_kernel, gaussian_kernel_1d
 
-from . import psf as _psf
-
-__all__ = ["Instrument", "MODEL_I", "EUCLID", "HST", "PRESETS", "get", "names"]
+__all__ = ["EUCLID", "HST", "MODEL_I", "PRESETS", "Instrument", "get", "names"]
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ class Instrument:
         """The Gaussian PSF kernel on the image pixel grid, or None without a PSF."""
         if self.psf_fwhm is None:
             return None
-        return _psf.gaussian_kernel(self.psf_fwhm, self.pixel_scale, self.psf_truncation,
+        return gaussian_kernel(self.psf_fwhm, self.pixel_scale, self.psf_truncation,
                                     dtype=dtype, device=device)
 
     def psf_matrices(self, dtype: torch.dtype = torch.float32, device=None):
@@ -68,8 +67,8 @@ class Instrument:
         (``lensing.psf.convolve_separable``), or None without a PSF."""
         if self.psf_fwhm is None:
             return None
-        g = _psf.gaussian_kernel_1d(self.psf_fwhm, self.pixel_scale, self.psf_truncation, dtype=dtype, device=device)
-        a = _psf.band_matrix(g, self.npix, padding="nearest")
+        g = gaussian_kernel_1d(self.psf_fwhm, self.pixel_scale, self.psf_truncation, dtype=dtype, device=device)
+        a = band_matrix(g, self.npix, padding="nearest")
         return a, a
 
 

@@ -1,7 +1,7 @@
 """Differentiable inverse lensing: image plane -> source plane (splatting) and back (resampling).
 
 The lens equation beta = theta - alpha(theta) sends every image-plane pixel centre theta to a
-source-plane position beta (``lensing.mass.ray_shoot``). Two operations built on those positions:
+source-plane position beta (``lensing.lens_model.ray_shoot``). Two operations built on those positions:
 
 - ``bilinear_splat`` / ``reconstruct_source``: each image pixel's value is spread onto the four
   nearest nodes of a regular source-plane grid with bilinear weights; the same is done with ones
@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
-from lensbench.lensing import grid as _grid
-from lensbench.lensing import mass as _mass
+from lensbench.lensing import lens_model
+from lensbench.lensing.grid import pixel_grid
 
 __all__ = [
     "angle_to_pixel",
@@ -116,7 +115,7 @@ def source_grid(npix: int, half_width: float, dtype=torch.float32, device=None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A square source-plane grid of ``npix`` nodes spanning about [-half_width, half_width] arcsec,
     oriented like the image grid (``lensing.grid.pixel_grid``)."""
-    return _grid.pixel_grid(npix, 2.0 * half_width / npix, dtype=dtype, device=device)
+    return pixel_grid(npix, 2.0 * half_width / npix, dtype=dtype, device=device)
 
 
 def reconstruct_source(image: torch.Tensor, bx: torch.Tensor, by: torch.Tensor,
@@ -125,7 +124,7 @@ def reconstruct_source(image: torch.Tensor, bx: torch.Tensor, by: torch.Tensor,
     """Source-plane image from an image-plane image and its ray positions.
 
     ``image`` (B, C, H, W); ``bx``, ``by`` (B, H, W) source-plane positions of the pixel centres
-    (``lensing.mass.ray_shoot``); ``(sx, sy)`` the (h, w) source grid. Returns ``source``
+    (``lensing.lens_model.ray_shoot``); ``(sx, sy)`` the (h, w) source grid. Returns ``source``
     (B, C, h, w) = splat(image) / (splat(1) + eps) and the coverage ``weight`` (B, h, w) = splat(1)
     (about the number of rays per source node; 0 where no ray lands). ``eps`` keeps nodes hit only
     by the far tail of a bilinear weight from blowing up (they are pulled towards 0).
@@ -151,11 +150,11 @@ def relens(source: torch.Tensor, bx: torch.Tensor, by: torch.Tensor,
 
 def ray_shoot(x: torch.Tensor, y: torch.Tensor, lens: dict[str, torch.Tensor] | None
               ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Source-plane positions (B, H, W) of the grid ``(x, y)`` for a lens dict (``lensing.mass``);
+    """Source-plane positions (B, H, W) of the grid ``(x, y)`` for a lens dict (``lensing.lens_model``);
     ``lens=None`` means no lens (beta = theta), batch size 1 by broadcasting."""
     if lens is None:
         return x.unsqueeze(0), y.unsqueeze(0)
-    bx, by = _mass.ray_shoot(x, y, lens)
+    bx, by = lens_model.ray_shoot(x, y, lens)
     batch = next(iter(lens.values())).shape[0]
     return bx.expand(batch, *x.shape), by.expand(batch, *x.shape)
 

@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
 from lensbench.lensing.grid import batch3, per_image
 
-__all__ = ["sersic_ellipse", "interpolated", "b_n", "SERSIC_SMOOTHING"]
+__all__ = ["SERSIC_SMOOTHING", "b_n", "interpolated", "sersic_ellipse"]
 
 SERSIC_SMOOTHING = 1e-4
 SERSIC_MAX_R_FRAC = 1000.0
@@ -55,7 +54,14 @@ def sersic_ellipse(x, y, amp, R_sersic, n_sersic, e1, e2, center_x=0.0, center_y
     bn = b_n(n)
     # (R / Rs)^(1/n) = exp(log(R^2) / (2n) - log(Rs) / n); I = amp exp(-bn ((R/Rs)^(1/n) - 1))
     t = torch.exp(torch.log(R2) * (0.5 / n) - torch.log(Rs_) / n)
-    val = torch.exp(bn + torch.log(amp) - bn * t) if bool((amp > 0).all()) else amp * torch.exp(bn - bn * t)
+    if torch.compiler.is_compiling() or not bool((amp > 0).all()):
+        # branch-free (no data-dependent test inside torch.compile): amp folded into the exponent
+        # where amp > 0, multiplied elsewhere
+        pos = amp > 0
+        val = torch.exp(torch.where(pos, bn + torch.log(torch.where(pos, amp, 1.0)), bn) - bn * t)
+        val = torch.where(pos, val, amp * val)
+    else:
+        val = torch.exp(bn + torch.log(amp) - bn * t)
     return batch3(val.masked_fill(R2 > (SERSIC_MAX_R_FRAC * Rs_) ** 2, 0.0))
 
 

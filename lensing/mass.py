@@ -39,8 +39,12 @@ Profiles
   (discontinuous across the segment and log-singular at its ends, as for a true line mass; squared
   distances get ``LINE_EPS2 = 1e-16`` arcsec^2 added). Not a lenstronomy profile.
 
-``deflection(x, y, lens)`` sums the components present in a "lens dict" (see ``LENS_KEYS``) and
-``ray_shoot`` returns the source-plane positions ``beta = theta - alpha``.
+The composite "lens dict" (these profiles plus the closed-form vortex, ``lensing.vortex``) is summed
+by ``lensing.lens_model.deflection``.
+
+Inside ``torch.compile`` (``lensing.render.render(..., compile=True)``) ``point_mass`` sums up to
+``FUSED_POINT_MASSES`` masses as an unrolled chain of elementwise terms, which inductor fuses into
+one loop over the pixels; eagerly it uses the separable-grid sum (or the chunked one).
 """
 
 from __future__ import annotations
@@ -48,12 +52,18 @@ from __future__ import annotations
 import math
 
 import torch
-
 from lensbench.lensing.grid import batch3, per_image
 
 __all__ = [
-    "sis", "sie", "shear", "point_mass", "tnfw", "line_mass", "deflection", "ray_shoot",
-    "LENS_KEYS", "POINT_MASS_R_MIN", "SIE_S_SCALE",
+    "FUSED_POINT_MASSES",
+    "POINT_MASS_R_MIN",
+    "SIE_S_SCALE",
+    "line_mass",
+    "point_mass",
+    "shear",
+    "sie",
+    "sis",
+    "tnfw",
 ]
 
 SIE_S_SCALE = 1e-10          # lenstronomy SIE -> NIE core size
@@ -65,14 +75,11 @@ LINE_EPS2 = 1e-16            # arcsec^2
 LINE_L_MIN = 1e-8            # arcsec
 _SIS_R_MIN = 1e-12           # only used to keep the r == 0 branch finite
 
-# Keys of the composite lens dict (all tensors). Optional groups may be absent.
-LENS_KEYS = {
-    "sie": ("theta_E", "e1", "e2", "center_x", "center_y"),
-    "shear": ("gamma1", "gamma2"),
-    "point_mass": ("sub_theta_E", "sub_x", "sub_y"),            # + optional sub_mask
-    "tnfw": ("tnfw_Rs", "tnfw_alpha_Rs", "tnfw_r_trunc", "tnfw_x", "tnfw_y"),  # + tnfw_mask
-    "line": ("line_theta_E", "line_x", "line_y", "line_half_length", "line_angle"),  # + line_mask
-}
+# Up to this many point masses per image are summed, when compiling, as an unrolled chain of
+# elementwise terms that inductor fuses into the one loop over pixels (measured on 2 CPU cores at
+# 64x64: 3x faster than the chunked sum at K = 25 and 2.4x at K = 100, where a (B, K, H, W) reduction
+# was 5x slower); the compile time grows with K, so above it the chunked sum is compiled instead.
+FUSED_POINT_MASSES = 128
 
 # Elements of one (B, Kc, H, W) block processed at a time by the substructure sums.
 _CHUNK_ELEMENTS = 1 << 20
@@ -85,10 +92,6 @@ def _ref(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if not x.is_floating_point():
         raise TypeError(f"lensing.mass: x must be a floating tensor, got {x.dtype}")
     return x
-
-
-
-
 
 
 def _out(a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -267,10 +270,22 @@ def point_mass(x, y, theta_E, center_x, center_y, mask=None):
     ref = _ref(x, y)
     ts, mask, shape = _sub_params(ref, mask, {"theta_E": 0.0, "center_x": 0.0, "center_y": 0.0},
                                   theta_E=theta_E, center_x=center_x, center_y=center_y)
-    if _is_separable_grid(x, y):
+    if torch.compiler.is_compiling():
+        if shape[1] <= FUSED_POINT_MASSES:  # masked entries have theta_E = 0 (_sub_params): exact zeros
+            return _point_mass_unrolled(x, y, ts["theta_E"], ts["center_x"], ts["center_y"])
+    elif _is_separable_grid(x, y):
         te = ts["theta_E"] if mask is None else torch.where(mask, ts["theta_E"], torch.zeros_like(ts["theta_E"]))
         return _point_mass_separable(x[0], y[:, 0], te, ts["center_x"], ts["center_y"])
     return _chunked_sum(_point_mass_kernel, x, y, shape, ts, mask)
+
+
+def _point_mass_unrolled(x, y, te, cx, cy):
+    """Sum of K point masses (B, K) as K elementwise terms (one fused loop when compiled)."""
+    ax = ay = None
+    for k in range(te.shape[1]):
+        px, py = _point_mass_kernel(x, y, te[:, k, None, None], cx[:, k, None, None], cy[:, k, None, None])
+        ax, ay = (px, py) if ax is None else (ax + px, ay + py)
+    return _out(ax, x), _out(ay, x)
 
 
 def _nfw_F(X: torch.Tensor) -> torch.Tensor:
@@ -348,48 +363,3 @@ def line_mass(x, y, theta_E, center_x, center_y, half_length, angle, mask=None):
         ref, mask, {"theta_E": 0.0, "center_x": 0.0, "center_y": 0.0, "half_length": 1.0, "angle": 0.0},
         theta_E=theta_E, center_x=center_x, center_y=center_y, half_length=half_length, angle=angle)
     return _chunked_sum(_line_kernel, x, y, shape, ts, mask)
-
-
-# ----------------------------------------------------------------------------- composite
-def _has(lens: dict, keys) -> bool:
-    present = [k in lens for k in keys]
-    if any(present) and not all(present):
-        missing = [k for k, p in zip(keys, present) if not p]
-        raise KeyError(f"lensing.mass.deflection: lens dict has part of a group; missing {missing}")
-    return all(present)
-
-
-def deflection(x, y, lens: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """Total deflection of a composite lens dict (keys in ``LENS_KEYS``); (B, H, W) each."""
-    _ref(x, y)
-    known = {k for ks in LENS_KEYS.values() for k in ks} | {"sub_mask", "tnfw_mask", "line_mask"}
-    unknown = set(lens) - known
-    if unknown:
-        raise KeyError(f"lensing.mass.deflection: unknown lens dict keys {sorted(unknown)}; "
-                       f"expected groups {LENS_KEYS}")
-    parts = []
-    if _has(lens, LENS_KEYS["sie"]):
-        parts.append(sie(x, y, lens["theta_E"], lens["e1"], lens["e2"], lens["center_x"], lens["center_y"]))
-    if _has(lens, LENS_KEYS["shear"]):
-        parts.append(shear(x, y, lens["gamma1"], lens["gamma2"]))
-    if _has(lens, LENS_KEYS["point_mass"]):
-        parts.append(point_mass(x, y, lens["sub_theta_E"], lens["sub_x"], lens["sub_y"], lens.get("sub_mask")))
-    if _has(lens, LENS_KEYS["tnfw"]):
-        parts.append(tnfw(x, y, lens["tnfw_Rs"], lens["tnfw_alpha_Rs"], lens["tnfw_r_trunc"],
-                          lens["tnfw_x"], lens["tnfw_y"], lens.get("tnfw_mask")))
-    if _has(lens, LENS_KEYS["line"]):
-        parts.append(line_mass(x, y, lens["line_theta_E"], lens["line_x"], lens["line_y"],
-                               lens["line_half_length"], lens["line_angle"], lens.get("line_mask")))
-    if not parts:
-        raise KeyError(f"lensing.mass.deflection: lens dict has no mass component; expected groups {LENS_KEYS}")
-    ax, ay = parts[0]
-    for px, py in parts[1:]:
-        ax = ax + px
-        ay = ay + py
-    return ax, ay
-
-
-def ray_shoot(x, y, lens: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """Source-plane positions ``beta = theta - alpha(theta)``; (B, H, W) each."""
-    ax, ay = deflection(x, y, lens)
-    return x - ax, y - ay

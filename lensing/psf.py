@@ -29,8 +29,15 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["fwhm_to_sigma", "gaussian_kernel_1d", "gaussian_kernel", "band_matrix", "convolve_separable", "convolve",
-           "DIRECT_MAX"]
+__all__ = [
+    "DIRECT_MAX",
+    "band_matrix",
+    "convolve",
+    "convolve_separable",
+    "fwhm_to_sigma",
+    "gaussian_kernel",
+    "gaussian_kernel_1d",
+]
 
 DIRECT_MAX = 15
 
@@ -101,7 +108,7 @@ def convolve(img: torch.Tensor, kernel: torch.Tensor, padding: str = "zeros") ->
     if padding not in ("zeros", "nearest"):
         raise ValueError(f"lensing.psf.convolve: padding must be 'zeros' or 'nearest', got {padding!r}")
     kernel = kernel.to(dtype=img.dtype, device=img.device)
-    B, H, W = img.shape
+    B = img.shape[0]
     kh, kw = kernel.shape[-2:]
     ch, cw = (kh - 1) // 2, (kw - 1) // 2
     pad = (kw - 1 - cw, cw, kh - 1 - ch, ch)           # left, right, top, bottom

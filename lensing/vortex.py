@@ -20,9 +20,10 @@ overflows far from the segment nor cancels at a mass, where it carries the 1/r p
 denominator is kept >= its value at ``POINT_MASS_R_MIN``, as ``point_mass`` clips r).
 
 Equal to ``lensing.mass.point_mass`` on the same n masses to rounding (1e-13 arcsec in float64; in
-float32 within a few 1e-6 arcsec of it, see ``tests/test_vortex.py``). Branch-free elementwise
-arithmetic: ``torch.compile`` fuses it into one loop (``lensing.fast``). Not in the dataset
-fingerprint (``lensbench.data.store.SIMULATOR_CORE``): the v1 recipes render the vortex as point masses.
+float32 within a few 1e-6 arcsec of it, see ``tests/test_lensing_fast.py``). Branch-free elementwise
+arithmetic: ``torch.compile`` fuses it into one loop (``lensing.render.render(..., compile=True)``).
+It is the ``vortex`` group of a lens dict (``lensing.lens_model``); the dataset recipes render the
+DeepLense point-mass vortex with it.
 """
 
 from __future__ import annotations
@@ -30,13 +31,12 @@ from __future__ import annotations
 import math
 
 import torch
-
 from lensbench.lensing.grid import per_image
 from lensbench.lensing.mass import POINT_MASS_R_MIN
 
 __all__ = ["VORTEX_KEYS", "valid_n", "vortex"]
 
-# The lens-dict group that ``lensing.fast.render`` accepts besides ``lensing.mass.LENS_KEYS``.
+# The keys of the ``vortex`` group of a lens dict (``lensing.lens_model.LENS_KEYS``).
 VORTEX_KEYS = ("vortex_theta_E", "vortex_x", "vortex_y", "vortex_half_length", "vortex_angle", "vortex_n")
 
 # psi(q) ~ ln q - 1/(2q) - sum_k B_2k / (2k q^2k): the coefficients of (1/q^2)^k, k = 1, 2, ...

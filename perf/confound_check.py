@@ -29,7 +29,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from lensbench.lensing import recipes
+from lensbench import registry
 
 MACRO_SOURCE = ("theta_E", "e1", "e2", "gamma1", "gamma2", "center_x", "center_y",
                 "src_amp", "src_R", "src_n", "src_e1", "src_e2", "src_x", "src_y", "src_phi",
@@ -48,7 +48,7 @@ def _cv_auc(X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> tuple[float,
 
 
 def check(name: str, n: int, seed: int, folds: int, data_root=None) -> dict:
-    r = recipes.get(name)
+    r = registry.recipes.get(name)
     cols, labels = [], []
     for k, c in enumerate(r.classes):
         _, col = r.generate(c, n, seed=seed + 1000 * k, data_root=data_root)

@@ -1,4 +1,4 @@
-"""Loader performance: build (write) throughput, peak memory and read throughput of benchmark.data.
+"""Loader performance: build (write) throughput, peak memory and read throughput of lensbench.data.
 
 The build uses a trivial recipe (random images, no physics) so the numbers measure the storage path
 alone: chunk checks, Arrow writing, the cache. Then ``load_split`` (all rows and one class) and a
@@ -21,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lensbench.data import files as adapters
-from lensbench.data import store as data
+from lensbench.data.cache import materialise
+from lensbench.data.importing import import_dataset
+from lensbench.data.reading import load_split
+from lensbench.data.writer import CHUNK
 from lensbench.specs import DatasetSpec
 
 
@@ -70,25 +72,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = rss_mb()
         t = time.perf_counter()
-        dsd = data.materialise(spec, sizes, cache=tmp, recipe=rec, progress=False)
+        dsd = materialise(spec, sizes, cache=tmp, recipe=rec, progress=False)
         dt = time.perf_counter() - t
         rows.append(("build (write)", total, dt, mb / dt, rss_mb() - base))
         t = time.perf_counter()
-        data.materialise(spec, sizes, cache=tmp, recipe=rec, progress=False)
+        materialise(spec, sizes, cache=tmp, recipe=rec, progress=False)
         rows.append(
             ("cache hit (validate + open)", total, time.perf_counter() - t, float("nan"), rss_mb() - base)
         )
         n_tr = dsd["train"].num_rows
         for label in ("first read", "again, page cache warm"):
             t = time.perf_counter()
-            arr = data.load_split(dsd, "train")
+            arr = load_split(dsd, "train")
             dt = time.perf_counter() - t
             rows.append(
                 (f"load_split train ({label})", n_tr, dt, arr.images.nbytes / 2**20 / dt, rss_mb() - base)
             )
             del arr
         t = time.perf_counter()
-        arr = data.load_split(dsd, "train", classes=["b"])
+        arr = load_split(dsd, "train", classes=["b"])
         dt = time.perf_counter() - t
         rows.append(
             ("load_split train (1 class)", len(arr), dt, arr.images.nbytes / 2**20 / dt, rss_mb() - base)
@@ -117,7 +119,7 @@ def main() -> None:
                 Path(tmp) / "Model_X_test" / c / f"{c}_sim_0.npy", np.ones((args.hw, args.hw), np.float32)
             )
         t = time.perf_counter()
-        adapters.import_dataset(folder, "deeplense", "perf-import", cache=tmp, progress=False)
+        import_dataset(folder, "deeplense", "perf-import", cache=tmp, progress=False)
         dt = time.perf_counter() - t
         rows.append(
             (
@@ -129,7 +131,7 @@ def main() -> None:
             )
         )
 
-    print(f"images {args.hw}x{args.hw} float32; dataset {total} images = {mb:.0f} MiB; chunk {data.CHUNK}")
+    print(f"images {args.hw}x{args.hw} float32; dataset {total} images = {mb:.0f} MiB; chunk {CHUNK}")
     print(f"{'step':42s} {'images':>8s} {'seconds':>8s} {'MiB/s':>8s} {'peak RSS +MiB':>14s}")
     for name, n, dt, rate, mem in rows:
         print(f"{name:42s} {n:8d} {dt:8.2f} {rate:8.0f} {mem:14.0f}")

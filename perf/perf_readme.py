@@ -6,7 +6,7 @@ import datetime
 import platform
 from pathlib import Path
 
-from lensbench.board.tables import replace_section
+from lensbench.board.render import replace_section
 
 README = Path(__file__).resolve().parent / "README.md"
 

@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from perf_readme import write_section
 
-from lensbench.specs import Budget, Preset, TaskSpec
 from lensbench.pinn_models.catalog import specs
+from lensbench.specs import Budget, Preset, TaskSpec
 
 
 def bench_task(npix: int = 64, pixel_scale: float = 0.101) -> TaskSpec:
@@ -37,7 +37,7 @@ def bench_task(npix: int = 64, pixel_scale: float = 0.101) -> TaskSpec:
     return TaskSpec(
         id="perf/pinn-step", version=1, kind="classification", dataset="none", description="perf only",
         classes=("axion", "cdm", "no_sub"), target=("label",), primary_metric="auc_macro",
-        higher_is_better=True, presets={"quick": Preset({"train": 1, "val": 1, "test": 1}, budget)},
+        presets={"quick": Preset({"train": 1, "val": 1, "test": 1}, budget)},
         input_shape=(1, npix, npix), pixel_scale=pixel_scale)
 
 

@@ -1,9 +1,9 @@
 """Simulator throughput: lenstronomy (one image per call) vs caustics (batched) vs lensing/ (batched).
 
-lensing/ is timed twice: ``lensing.render.render`` (eager torch; the path the v1 datasets are built
-with) and ``lensing.fast.render`` (the same pipeline in ``torch.compile``d blocks, with the axion
-vortex as the closed-form ``vortex`` group instead of 100 point masses; its first call compiles, and
-that time is reported separately).
+lensing/ is timed twice: ``lensing.render.render`` eagerly (``compile=False``, the path the v1
+datasets were built with, axions as 100 point masses) and ``render(..., compile=True)`` (the same
+pipeline in ``torch.compile``d blocks, with the axion vortex as the closed-form ``vortex`` group, as
+the dataset builders render it; its first call compiles, and that time is reported separately).
 
 Same parameter draws for all three, Model II-like recipe (SIE + external shear + elliptical Sersic
 source, Gaussian PSF, no supersampling, no noise) for the classes no_sub, cdm (25 point masses) and
@@ -38,9 +38,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lensbench.lensing import fast
-from lensbench.lensing import instruments
-from lensbench.lensing import render
+from lensbench.lensing import instruments, render
 from lensbench.lensing import psf as lpsf
 
 CLASSES = {"no_sub": 0, "cdm": 25, "axion": 100}
@@ -74,7 +72,7 @@ def draw(cls: str, n: int, seed: int) -> dict[str, np.ndarray]:
 
 def torch_dicts(p: dict, sl: slice, dtype=torch.float32, vortex: bool = False):
     """(lens, source) dicts of the draws ``sl``; ``vortex``: an axion's point masses as the equivalent
-    closed-form ``vortex`` group of ``lensing.fast``."""
+    closed-form ``vortex`` group (``lensing.vortex``)."""
     T = lambda k: torch.as_tensor(p[k][sl], dtype=dtype)
     lens = {k: T(k) for k in ("theta_E", "e1", "e2", "center_x", "center_y", "gamma1", "gamma2")}
     if vortex and "vortex_half_length" in p:
@@ -129,7 +127,6 @@ def lenstronomy_rate(inst, p: dict, n: int) -> float:
 def caustics_render(inst, lens: dict, src: dict, kernel: torch.Tensor) -> torch.Tensor:
     from caustics.lenses import func as lf
     from caustics.light import func as sf
-
     from lensbench.lensing.grid import pixel_grid
 
     x, y = pixel_grid(inst.npix, inst.pixel_scale, dtype=lens["theta_E"].dtype)
@@ -163,7 +160,7 @@ def torch_rate(fn, p: dict, batch: int, n_batches: int, vortex: bool = False) ->
     seconds of the untimed warm-up call)."""
     with torch.no_grad():
         t0 = time.perf_counter()
-        fn(*torch_dicts(p, slice(0, batch), vortex=vortex))            # warm-up (compiles lensing.fast)
+        fn(*torch_dicts(p, slice(0, batch), vortex=vortex))            # warm-up (compiles when compiled)
         warm = time.perf_counter() - t0
         times = []
         for b in range(n_batches):
@@ -213,21 +210,23 @@ def main(argv=None) -> str:
             p = draw(cls, batch * (n_batches + 1), seed=7)
             r_len = lenstronomy_rate(inst, p, n_len)
             r_ours, _ = torch_rate(lambda lens, src, inst=inst: render.render(lens, src, inst), p, batch, n_batches)
-            r_fast, t_compile = torch_rate(lambda lens, src, inst=inst: fast.render(lens, src, inst), p, batch,
-                                           n_batches, vortex=True)
+            r_fast, t_compile = torch_rate(lambda lens, src, inst=inst: render.render(lens, src, inst, compile=True),
+                                           p, batch, n_batches, vortex=True)
             r_cau = (torch_rate(lambda lens, src, inst=inst, kernel=kernel: caustics_render(inst, lens, src, kernel),
                                 p, batch, n_batches)[0]
                      if have_caustics else float("nan"))
             rows.append((f"{inst.npix}x{inst.npix}", cls, r_len, r_cau, r_ours, r_fast, t_compile))
             print(rows[-1], flush=True)
             if cls == "axion":
-                r_pm, _ = torch_rate(lambda lens, src, inst=inst: fast.render(lens, src, inst), p, batch, n_batches)
+                r_pm, _ = torch_rate(lambda lens, src, inst=inst: render.render(lens, src, inst, compile=True), p,
+                                     batch, n_batches)
                 notes.append(f"{inst.npix}x{inst.npix}: {r_pm:,.0f} img/s ({r_pm / r_len:.1f}x lenstronomy)")
                 print(notes[-1], flush=True)
     n_rss = 3000 if q else args.rss_images
     rss_gb, rss_rate = peak_rss_chunked(n_rss, 1000)
     lines = [("| grid | class | lenstronomy img/s (1/call) | caustics img/s (batched) | lensing/ render img/s "
-              "| lensing/ fast img/s (first call s) | render vs lenstronomy | fast vs lenstronomy | fast vs caustics |"),
+              "| lensing/ compiled img/s (first call s) | render vs lenstronomy | compiled vs lenstronomy "
+              "| compiled vs caustics |"),
              "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for g, cls, a, b, c, f, tc in rows:
         lines.append(f"| {g} | {cls} | {a:,.0f} | {b:,.0f} | {c:,.0f} | {f:,.0f} ({tc:.0f} s) | {c / a:.1f}x "
@@ -237,20 +236,22 @@ def main(argv=None) -> str:
            for g, cls, a, b, c, f, tc in rows if g == "64x64"]
     cau = all(f / b >= 1.5 for *_, b, c, f, tc in rows)
     body = "\n".join(lines) + (
-        f"\n\nGoals on the 64x64 Model II recipe, `lensing.fast` vs lenstronomy: {'; '.join(met)}; "
+        f"\n\nGoals on the 64x64 Model II recipe, compiled `lensing.render` vs lenstronomy: {'; '.join(met)}; "
         f">= 1.5x caustics on every row: {'met' if cau else 'NOT met'}. "
-        "Eager `lensing.render` (the path of the v1 datasets) meets the no_sub goal only.\n\n"
+        "Eager `lensing.render` with axions as point masses (the path of the v1 datasets) meets the no_sub "
+        "goal only.\n\n"
         f"Settings: float32, torch {torch.__version__} with {args.threads} thread(s), batch 256 (64x64) / 64 (150x150), "
         "no supersampling, Gaussian PSF, no noise, same parameter draws for all; rates from the median "
         "time per call (lenstronomy: 300 / 60 calls of one image; batched: 7 batches) after one untimed warm-up "
-        "call (its time is the 'first call' of lensing.fast: the compile, or a hit in inductor's on-disk cache). "
+        "call (its time is the 'first call' of the compiled path: the compile, or a hit in inductor's on-disk "
+        "cache). "
         "lenstronomy: one `ImageModel.image` call per image (model built once per class; the DeepLense scripts "
         "also rebuilt it per image, which is not timed here). caustics: functional API, batched by broadcasting "
-        "(see perf/simulator.py docstring). lensing.fast renders the axion class as the closed-form `vortex` "
+        "(see perf/simulator.py docstring). The compiled path renders the axion class as the closed-form `vortex` "
         "group (`lensing/vortex.py`; pixel agreement with lenstronomy's 100 POINT_MASS in the "
         "lenstronomy-agreement section); given the same axions as 100 point masses it makes "
         f"{'; '.join(notes)}.\n\n"
-        f"Peak RSS of building {n_rss:,} 64x64 images with `lensing.render` in chunks of 1,000 into one float32 array "
+        f"Peak RSS of building {n_rss:,} 64x64 images with eager `lensing.render` in chunks of 1,000 into one float32 array "
         f"(the array alone is {n_rss * 64 * 64 * 4 / 1e9:.2f} GB): **{rss_gb:.2f} GB** "
         f"({rss_rate:,.0f} images/s over the mixed classes).\n\n"
         f"Machine load average during the run (1/5/15 min): {', '.join(f'{v:.1f}' for v in os.getloadavg())} "

@@ -75,7 +75,7 @@ def main() -> None:
         f"{args.threads} threads, best of {args.repeats} interleaved repeats. The harness also validates "
         f"on {args.val} images each epoch.\n\n"
         "| loop | train images/s | ratio to bare |\n|---|---|---|\n"
-        f"| bare PyTorch | {b:.0f} | 1.00 |\n| benchmark.trainer.fit | {h:.0f} | {h / b:.3f} |\n"
+        f"| bare PyTorch | {b:.0f} | 1.00 |\n| lensbench.run.trainer.fit | {h:.0f} | {h / b:.3f} |\n"
     )
     print(table)
     write_section("trainer", table)

@@ -20,7 +20,6 @@ sys.path.insert(0, str(ROOT / "perf"))
 sys.path.insert(0, str(ROOT))
 
 import test_lensing_vs_lenstronomy as V
-
 from lensbench.lensing import instruments
 
 
@@ -42,16 +41,16 @@ def main(argv=None) -> str:
     cases = [("euclid", 1, "no_sub", False), ("euclid", 1, "cdm", False), ("euclid", 1, "axion", False),
              ("euclid", 2, "cdm", False), ("model_i", 1, "cdm", False), ("model_i", 3, "axion", False),
              ("hst", 2, "tnfw", False), ("euclid", 1, "cdm", True)]
-    fast_cases = [("euclid", 1, "no_sub", False), ("euclid", 1, "cdm", False), ("euclid", 1, "axion", False),
+    compiled_cases = [("euclid", 1, "no_sub", False), ("euclid", 1, "cdm", False), ("euclid", 1, "axion", False),
                   ("model_i", 1, "axion", False), ("hst", 2, "cdm", False)]
-    for renderer, todo in (("render", cases), ("fast", fast_cases)):
+    for renderer, todo in (("render", cases), ("compiled", compiled_cases)):
         for name, s, sub, pixel in todo:
             k = {"axion": 100, "tnfw": 10}.get(sub, 25)
             inst = instruments.get(name)
             r = [V.worst_image_ratio(a.images, dt, inst, s, sub if sub != "no_sub" else "none", k_sub=k,
                                      pixel_psf=pixel, seed=5, renderer=renderer) for dt in (torch.float64, torch.float32)]
             psf = "pixel PSF 7x7" if pixel else f"Gaussian PSF {inst.psf_fwhm}\""
-            what = f"image {sub}" if renderer == "render" else f"lensing.fast image {sub}" + (
+            what = f"image {sub}" if renderer == "render" else f"compiled image {sub}" + (
                 " (closed-form vortex)" if sub == "axion" else "")
             rows.append((what, f"{a.images} images, {name} {inst.npix}x{inst.npix}, supersample {s}, {psf}", *r))
             print(rows[-1], flush=True)
@@ -61,9 +60,9 @@ def main(argv=None) -> str:
         "\n\nratio = max|lensing/ - lenstronomy| / max|lenstronomy| per draw, worst over draws; "
         "requirement <= 1e-6 (float64), <= 1e-4 (float32). lenstronomy runs in float64 with its default "
         "SIE (NIE, s_scale 1e-10), Gaussian PSF via ImageModel (gaussian_filter, mode 'nearest'), PIXEL PSF "
-        "via fftconvolve. `image` rows: `lensing.render.render`; `lensing.fast` rows: `lensing.fast.render`, "
-        "compiled (torch.compile), with axions as the closed-form vortex group against lenstronomy's 100 "
-        "POINT_MASS profiles.\n")
+        "via fftconvolve. `image` rows: `lensing.render.render` (eager); `compiled image` rows: "
+        "`lensing.render.render(..., compile=True)` (torch.compile), with axions as the closed-form vortex "
+        "group against lenstronomy's 100 POINT_MASS profiles.\n")
     print(body)
     if not a.no_readme:
         from perf_readme import write_section

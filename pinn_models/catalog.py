@@ -15,10 +15,8 @@ from __future__ import annotations
 
 from functools import partial
 
+from lensbench.pinn_models import lens_inversion, lensiformer, synthesis
 from lensbench.specs import ModelSpec
-from lensbench.pinn_models import lens_inversion
-from lensbench.pinn_models import lensiformer
-from lensbench.pinn_models import synthesis
 
 _CLS_REG = ("classification", "regression")
 

@@ -13,7 +13,8 @@
   the "source plane" is just the image resampled onto the source grid. Everything else (tensors,
   shapes, trainable parameters) is identical, which makes the ``-nophys`` twin a fair ablation.
 - ``PhysicsModel``: base class owning the lens encoder, the parameter head, the loss assembly
-  (task loss + named physics terms) and the forward cache that ``loss()`` reads;
+  (the task kind's default loss, ``lensbench.kinds``, + named physics terms) and the forward cache
+  that ``loss()`` reads;
   ``InversionModel`` adds ``LensPhysics`` and the re-lensing consistency term (used by
   ``lens-inversion`` and ``lensiformer``; ``lens-synthesis`` renders instead).
 
@@ -29,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lensbench import kinds
 from lensbench.lensing import grid as lgrid
 from lensbench.lensing import inverse
 
@@ -169,14 +171,6 @@ class LensPhysics(nn.Module):
         return F.interpolate(source, size=size, mode="bilinear", align_corners=True)
 
 
-def task_loss(kind: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    if kind == "classification":
-        return F.cross_entropy(output.float(), target)
-    if kind == "regression":
-        return F.mse_loss(output.float(), target.float())
-    raise ValueError(f"pinn_models: no default task loss for kind {kind!r}")
-
-
 def gaussian_prior(values: dict[str, torch.Tensor], bounds: dict[str, tuple[float, float, float]]
                    ) -> torch.Tensor:
     """Weak prior: mean over the batch of sum_p ((v_p - init_p) / half-range_p)^2 / 2."""
@@ -238,7 +232,7 @@ class PhysicsModel(nn.Module):
     def __init__(self, task, physics: bool, width: int = 32, prior_weight: float = 1e-2,
                  aux_weight: float = 0.1, bounds: dict | None = None):
         super().__init__()
-        self.kind = task.kind
+        self.kind = kinds.get(task.kind)
         self.physics = bool(physics)
         self.geom = Geometry.from_task(task)
         self.bounds = bounds if bounds is not None else lens_bounds(self.geom.fov)
@@ -268,7 +262,7 @@ class PhysicsModel(nn.Module):
         return {}
 
     def _task_term(self, batch: dict, output: torch.Tensor, extras: dict) -> torch.Tensor:
-        return task_loss(self.kind, output, batch["target"])
+        return self.kind.loss(output, batch["target"])
 
     def loss(self, batch: dict, output: torch.Tensor) -> dict[str, torch.Tensor]:
         extras = self._extras_for(batch, output)

@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import torch
 
+from lensbench import kinds
 from lensbench.pinn_models.common import ConvEncoder, InversionModel, mlp
 
 
 class LensInversionNet(InversionModel):
     def __init__(self, task, physics: bool = True, width: int = 32, **physics_config):
-        if task.kind not in ("classification", "regression"):
-            raise ValueError(f"lens-inversion: task {task.id!r} kind {task.kind!r} not supported "
-                             f"(classification, regression)")
+        kinds.require(task, "lens-inversion", "classification", "regression")
         super().__init__(task, physics, width=width, **physics_config)
         self.feature_encoder = ConvEncoder(3 * self.geom.channels, width)
         self.head = mlp(self.feature_encoder.out_dim + self.lens_encoder.out_dim + len(self.bounds),

@@ -23,15 +23,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lensbench import kinds
 from lensbench.pinn_models.common import InversionModel, mlp
 
 
 class Lensiformer(InversionModel):
     def __init__(self, task, physics: bool = True, width: int = 32, d_model: int = 64, heads: int = 4,
                  layers: int = 2, tokens_per_side: int = 8, n_src: int = 32, **physics_config):
-        if task.kind not in ("classification", "regression"):
-            raise ValueError(f"lensiformer: task {task.id!r} kind {task.kind!r} not supported "
-                             f"(classification, regression)")
+        kinds.require(task, "lensiformer", "classification", "regression")
         super().__init__(task, physics, width=width, n_src=n_src, **physics_config)
         c, npix = self.geom.channels, self.geom.npix
         p_img, p_src = max(1, npix // tokens_per_side), max(1, n_src // tokens_per_side)

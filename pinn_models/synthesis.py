@@ -31,8 +31,7 @@ from __future__ import annotations
 import torch
 
 from lensbench.lensing import grid as lgrid
-from lensbench.lensing import light
-from lensbench.lensing import mass
+from lensbench.lensing import lens_model, light
 from lensbench.pinn_models.common import (
     LENS_NAMES,
     ConvEncoder,
@@ -61,11 +60,13 @@ class LensSynthesisNet(PhysicsModel):
         super().__init__(task, physics, width=width, prior_weight=prior_weight, aux_weight=aux_weight,
                          bounds=bounds)
         self.reconstruction_weight = float(reconstruction_weight)
+        # anomaly tasks (no targets): the output is the fitted render, the task loss its residual
+        self.reconstructs = not self.kind.supervised
         self.supersample = int(supersample)
         x, y = lgrid.pixel_grid(self.geom.npix, self.geom.pixel_scale, supersample=self.supersample)
         self.register_buffer("x", x, persistent=False)
         self.register_buffer("y", y, persistent=False)
-        if self.kind != "anomaly":
+        if not self.reconstructs:
             self.feature_encoder = ConvEncoder(2 * self.geom.channels, width)
             self.head = mlp(self.feature_encoder.out_dim + self.lens_encoder.out_dim + len(bounds),
                             task.n_outputs)
@@ -74,7 +75,7 @@ class LensSynthesisNet(PhysicsModel):
         """Smooth lens (or, physics off, no lens) of unit Sersic amplitude -> (B, 1, H, W), float32."""
         batch = params["theta_E"].shape[0]
         if self.physics:
-            bx, by = mass.ray_shoot(self.x, self.y, {k: params[k].float() for k in LENS_NAMES})
+            bx, by = lens_model.ray_shoot(self.x, self.y, {k: params[k].float() for k in LENS_NAMES})
         else:
             bx, by = self.x.expand(batch, *self.x.shape), self.y.expand(batch, *self.x.shape)
         s = {k[4:]: v.float() for k, v in params.items() if k.startswith("src_")}
@@ -88,19 +89,19 @@ class LensSynthesisNet(PhysicsModel):
             fitted = linear_fit(self.render(params), x.float())
             residual = x.float() - fitted
         extras = {"params": params, "fitted": fitted, "residual": residual}
-        if self.kind == "anomaly":
+        if self.reconstructs:
             return fitted, extras
         stack = torch.cat([x, residual.to(x.dtype)], dim=1)
         out = self.head(torch.cat([self.feature_encoder(stack), feat, unit.to(feat.dtype)], dim=1))
         return out, extras
 
     def _task_term(self, batch: dict, output: torch.Tensor, extras: dict) -> torch.Tensor:
-        if self.kind == "anomaly":
+        if self.reconstructs:
             return extras["residual"].pow(2).mean()
         return super()._task_term(batch, output, extras)
 
     def _physics_terms(self, extras: dict) -> dict:
-        if self.kind == "anomaly":  # the reconstruction is already the task loss
+        if self.reconstructs:  # the reconstruction is already the task loss
             return {}
         return {"reconstruction": (self.reconstruction_weight, extras["residual"].pow(2).mean())}
 

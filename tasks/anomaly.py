@@ -17,7 +17,7 @@ def specs() -> list[TaskSpec]:
         id="anomaly/lensbench-v1", version=1, kind="anomaly", dataset=ds.name,
         description="unsupervised substructure detection: train on no_sub, cdm and axion are anomalies.",
         classes=CLASSES, normal_classes=("no_sub",), target=("label",), primary_metric="auc",
-        higher_is_better=True, secondary_metrics=("auc_cdm", "auc_axion"), presets=presets(),
+        secondary_metrics=("auc_cdm", "auc_axion"), presets=presets(),
         input_shape=ds.image_shape, pixel_scale=ds.pixel_scale, default_models=ANOMALY_MODELS,
         citation=ANOMALY_CITATION, slice_by=SLICES,
     )]

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 from lensbench.specs import TaskSpec
-from lensbench.tasks import anomaly
-from lensbench.tasks import domain_shift
-from lensbench.tasks import lens_finding
-from lensbench.tasks import regression
-from lensbench.tasks import substructure
+from lensbench.tasks import anomaly, domain_shift, lens_finding, regression, substructure
 
 
 def specs() -> list[TaskSpec]:

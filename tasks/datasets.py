@@ -1,15 +1,16 @@
-"""Dataset registry entry point: one ``DatasetSpec`` per simulation recipe in ``lensing.recipes``.
+"""Dataset registry entry point: one ``DatasetSpec`` per LensBench recipe (``lensing.recipes``),
+plus the real file datasets of ``tasks.real_datasets``.
 
 Registered through ``[project.entry-points."lensbench.datasets"] lensbench = "lensbench.tasks.datasets:specs"``.
 The dataset name and version are the recipe's; classes, image shape, pixel scale and the per-image
-parameter columns come from the recipe (see ``lensing/RECIPES.md``). File-based datasets (adapters)
-are registered elsewhere.
+parameter columns come from the recipe (see ``lensing/RECIPES.md``).
 """
 
 from __future__ import annotations
 
-from lensbench.specs import DatasetSpec
 from lensbench.lensing import recipes
+from lensbench.specs import DatasetSpec
+from lensbench.tasks import real_datasets
 
 
 def _spec(recipe: recipes.Recipe) -> DatasetSpec:
@@ -27,7 +28,5 @@ def _spec(recipe: recipes.Recipe) -> DatasetSpec:
 
 
 def specs() -> list[DatasetSpec]:
-    """One DatasetSpec per recipe, in name order."""
-    from lensbench.tasks import real_datasets
-
+    """One DatasetSpec per LensBench recipe, in name order, then the real file datasets."""
     return [_spec(r) for r in recipes.all_recipes()] + real_datasets.specs()

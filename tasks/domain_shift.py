@@ -27,7 +27,7 @@ def specs() -> list[TaskSpec]:
         id="domain-shift/euclid-to-hst", version=1, kind="classification", dataset=ds.name,
         test_dataset="lensbench-v1-hst",
         description="train on Euclid-like lensbench-v1, test on HST-like lensbench-v1-hst.",
-        classes=CLASSES, target=("label",), primary_metric="auc_macro", higher_is_better=True,
+        classes=CLASSES, target=("label",), primary_metric="auc_macro",
         secondary_metrics=("source_auc_macro",) + CLASSIFICATION_METRICS, presets=presets(),
         input_shape=ds.image_shape, pixel_scale=ds.pixel_scale, default_models=CLASSIFIERS,
         citation=DOMAIN_CITATION, slice_by=SLICES,

@@ -50,7 +50,7 @@ def _task(task_id: str, test_dataset: str, description: str) -> TaskSpec:
     return TaskSpec(
         id=task_id, version=1, kind="classification", dataset=ds.name, test_dataset=test_dataset,
         description=description, classes=CLASSES, target=("label",), primary_metric="auc_macro",
-        higher_is_better=True, secondary_metrics=METRICS, presets=presets(), input_shape=ds.image_shape,
+        secondary_metrics=METRICS, presets=presets(), input_shape=ds.image_shape,
         pixel_scale=ds.pixel_scale, default_models=MODELS, citation=CITATION,
     )
 

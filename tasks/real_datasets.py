@@ -14,9 +14,10 @@ project).
   (``guide/non-lenses/**``) and the 10 imaging artefacts (``guide/artifacts/**``), 47 in all. The
   36 guide example lenses (mixed 440x440 and VICS82 framing) and the 5 unlabelled candidates are
   left out. ``prepare_gallery`` converts each PNG (``gallery_image``) into a (3, 64, 64) .npy in a
-  cache folder ``<cache>/views/<name>/v<version>/{lens,nonlens}/`` that the ``cutouts`` adapter reads
-  (registered in ``lensbench.data.taskdata.PREPARERS``); the view is rewritten only when the source
-  files (path, size, mtime) or this preparation change.
+  cache folder ``<cache>/views/<name>/v<version>/{lens,nonlens}/`` that the ``cutouts`` format reads
+  (``GalleryView``, registered in ``lensbench.registry.preparers`` through the entry point
+  ``lensbench = "lensbench.tasks.real_datasets:preparers"``); the view is rewritten only when the
+  source files (path, size, mtime) or this preparation change.
 
 Gallery preparation (``gallery_image``): RGB display PNG (R, G, B = i, r, g for CFHTLS gri) ->
 channels reversed to (g, r, i) like the HSC sample; a centred square crop of the HSC field of view
@@ -35,12 +36,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
-from lensbench.data.store import DataError, cache_dir
+from lensbench.data.errors import DataError
+from lensbench.data.paths import real_data_root, views_dir
 from lensbench.specs import DatasetSpec
 
 HSC_NAME = "deeplense-hsc-lensfinding-sample"
@@ -126,7 +127,7 @@ def _view_name(rel: str) -> str:
 def prepare_gallery(data_root=None, cache=None) -> Path:
     """The prepared view folder of the gallery (built or refreshed if needed); ``DataError`` naming
     the expected folder when the real data is absent."""
-    base = data_root if data_root is not None else os.environ.get("LENSBENCH_REAL_DATA")
+    base = real_data_root(data_root)
     if base is None:
         raise DataError(f"dataset {GALLERY_NAME!r}: needs the real-data root that contains '{GALLERY_FOLDER}/'; "
                         f"pass --data-root or set LENSBENCH_REAL_DATA")
@@ -142,7 +143,7 @@ def prepare_gallery(data_root=None, cache=None) -> Path:
             st = p.stat()
             h.update(f"{cls}|{p.relative_to(folder).as_posix()}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     key = h.hexdigest()
-    view = Path(cache if cache is not None else cache_dir()) / "views" / GALLERY_NAME / f"v{GALLERY_VERSION}"
+    view = views_dir(GALLERY_NAME, GALLERY_VERSION, cache)
     stamp = view / "prepared.json"
     try:
         if json.loads(stamp.read_text()).get("key") == key:
@@ -161,10 +162,15 @@ def prepare_gallery(data_root=None, cache=None) -> Path:
     return view
 
 
-def _register_preparers() -> None:
-    from lensbench.data import taskdata
+class GalleryView:
+    """The preparer of ``spacewarps-gallery-lensfinding`` (``lensbench.registry.Preparer``)."""
 
-    taskdata.PREPARERS[GALLERY_NAME] = prepare_gallery
+    dataset = GALLERY_NAME
+
+    def prepare(self, data_root=None, cache=None) -> Path:
+        return prepare_gallery(data_root, cache)
 
 
-_register_preparers()
+def preparers() -> list[GalleryView]:
+    """The ``lensbench.preparers`` entry point: the file datasets here that need preparing."""
+    return [GalleryView()]

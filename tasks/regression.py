@@ -14,14 +14,22 @@ Citation: LensBench; axion-mass regression follows DeepLense (Alexander et al. 2
 from __future__ import annotations
 
 from lensbench.specs import TaskSpec
-from lensbench.tasks.common import CLASSES, DEEPLENSE_CITATION, LENSBENCH_CITATION, REGRESSORS, SLICES, dataset, presets
+from lensbench.tasks.common import (
+    CLASSES,
+    DEEPLENSE_CITATION,
+    LENSBENCH_CITATION,
+    REGRESSORS,
+    SLICES,
+    dataset,
+    presets,
+)
 
 
 def _regression(task_id, classes, target, description, citation, slice_by=SLICES, **sizes) -> TaskSpec:
     ds = dataset("lensbench-v1")
     return TaskSpec(
         id=task_id, version=1, kind="regression", dataset=ds.name, description=description, classes=classes,
-        target=target, primary_metric="mse", higher_is_better=False, secondary_metrics=("mae", "r2"),
+        target=target, primary_metric="mse", secondary_metrics=("mae", "r2"),
         presets=presets(**sizes), input_shape=ds.image_shape, pixel_scale=ds.pixel_scale,
         default_models=REGRESSORS, citation=citation, slice_by=slice_by,
     )

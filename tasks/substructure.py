@@ -33,7 +33,7 @@ def _classification(task_id: str, dataset_name: str, description: str, citation:
     ds = dataset(dataset_name)
     return TaskSpec(
         id=task_id, version=1, kind="classification", dataset=dataset_name, description=description,
-        classes=CLASSES, target=("label",), primary_metric="auc_macro", higher_is_better=True,
+        classes=CLASSES, target=("label",), primary_metric="auc_macro",
         secondary_metrics=CLASSIFICATION_METRICS, presets=presets(**sizes), input_shape=ds.image_shape,
         pixel_scale=ds.pixel_scale, default_models=CLASSIFIERS, citation=citation,
         slice_by=SLICES if dataset_name == "lensbench-v1" else (),

@@ -91,7 +91,7 @@ def toy_bench(tmp_path, monkeypatch):
     data cache, results and MLflow all under tmp_path."""
     import sys
 
-    from lensbench.data import store as data
+    from lensbench.data import simulated
     from lensbench import registry
     from lensbench.run.runner import RunOptions
     from lensbench.specs import DatasetSpec, ModelSpec
@@ -99,7 +99,7 @@ def toy_bench(tmp_path, monkeypatch):
     sys.path.insert(0, str(REPO / "examples" / "lensbench-example-plugin"))
     from lensbench_example import tiny_cnn
 
-    monkeypatch.setattr(data, "get_recipe", lambda name: ToyRecipe())
+    monkeypatch.setattr(simulated, "get_recipe", lambda name: ToyRecipe())
     monkeypatch.setenv("LENSBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
     added = []

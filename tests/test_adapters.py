@@ -1,17 +1,22 @@
-"""lensbench.data.files: DeepLense, lens-finding and cutout folders -> validated cached datasets."""
+"""lensbench.data file datasets: DeepLense, lens-finding and cutout folders -> validated cached datasets;
+the restricted loading of object .npy files; the format registry."""
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import REAL_DATA
 
-from lensbench.data import files as adapters
-from lensbench.data import store as data
-from lensbench.data.files import import_dataset
-from lensbench.data.store import DataError, load_split, materialise
+from lensbench.data.cache import materialise
+from lensbench.data.errors import DataError
+from lensbench.data.fingerprint import fingerprint
+from lensbench.data.importing import import_dataset
+from lensbench.data.reading import load_split, read_meta
+from lensbench.data.resolve import resolve_data_root, resolve_spec
+from lensbench.specs import DatasetSpec
 
 REAL = REAL_DATA
 
@@ -50,7 +55,7 @@ def test_deeplense_model1_with_axion_object_arrays(tmp_path):
     )
     assert spec.classes == ("axion", "cdm", "no_sub") and spec.image_shape == (1, 6, 6)
     assert spec.adapter == "deeplense" and spec.columns == ("m_a",)
-    meta = data.read_meta(dsd)
+    meta = read_meta(dsd)
     assert meta["counts"] == {
         "train": {"axion": 9, "cdm": 9, "no_sub": 9},
         "val": {"axion": 1, "cdm": 1, "no_sub": 1},
@@ -70,9 +75,9 @@ def test_deeplense_model1_with_axion_object_arrays(tmp_path):
     train, val = load_split(dsd, "train").sources, load_split(dsd, "val").sources
     assert not set(train) & set(val)  # val carved from train, disjoint
     # the record lets later commands find the dataset by name, and the cache is reused
-    assert data.resolve_spec("my-model1", tmp_path / "c") == spec
+    assert resolve_spec("my-model1", tmp_path / "c") == spec
     again = materialise(spec, None, cache=tmp_path / "c", progress=False)
-    assert data.read_meta(again)["built_at"] == meta["built_at"]
+    assert read_meta(again)["built_at"] == meta["built_at"]
 
 
 def test_deeplense_val_carving_is_deterministic_and_sizes_cap(tmp_path):
@@ -177,10 +182,10 @@ def test_lens_finding_layout(tmp_path):
 def test_changed_files_trigger_rebuild(tmp_path):
     _lens_finding(tmp_path / "lf")
     spec, dsd = import_dataset(tmp_path / "lf", "lens-finding", "lf", cache=tmp_path / "c", progress=False)
-    fp = data.read_meta(dsd)["fingerprint"]
+    fp = read_meta(dsd)["fingerprint"]
     np.save(tmp_path / "lf" / "test_lenses" / "5.npy", np.zeros((3, 8, 8), np.float32))
     dsd2 = materialise(spec, None, cache=tmp_path / "c", progress=False)
-    assert data.read_meta(dsd2)["fingerprint"] != fp and dsd2["test"].num_rows == 9
+    assert read_meta(dsd2)["fingerprint"] != fp and dsd2["test"].num_rows == 9
 
 
 def test_fingerprint_follows_file_content_not_times_or_place(tmp_path):
@@ -189,16 +194,16 @@ def test_fingerprint_follows_file_content_not_times_or_place(tmp_path):
 
     _lens_finding(tmp_path / "lf")
     spec, dsd = import_dataset(tmp_path / "lf", "lens-finding", "lf", cache=tmp_path / "c", progress=False)
-    fp = data.read_meta(dsd)["fingerprint"]
+    fp = read_meta(dsd)["fingerprint"]
     one = tmp_path / "lf" / "test_lenses" / "1.npy"
     os.utime(one, ns=(0, 10**18))                      # touched: same bytes, same data
-    assert data.fingerprint(spec, None, data_root=tmp_path / "lf") == fp
+    assert fingerprint(spec, None, data_root=tmp_path / "lf") == fp
     shutil.copytree(tmp_path / "lf", tmp_path / "copy")  # the same files elsewhere
-    assert data.fingerprint(spec, None, data_root=tmp_path / "copy") == fp
+    assert fingerprint(spec, None, data_root=tmp_path / "copy") == fp
     arr = np.load(one)
     arr[0, 0, 0] += 1.0                                # one value changed
     np.save(one, arr)
-    assert data.fingerprint(spec, None, data_root=tmp_path / "lf") != fp
+    assert fingerprint(spec, None, data_root=tmp_path / "lf") != fp
 
 
 def test_pickle_only_for_deeplense(tmp_path):
@@ -277,7 +282,7 @@ def test_import_errors(tmp_path):
     with pytest.raises(DataError, match="no DeepLense layout found"):
         import_dataset(tmp_path / "empty", "deeplense", "x", cache=tmp_path / "c")
     with pytest.raises(DataError, match="unknown dataset 'x'"):
-        data.resolve_spec("x", tmp_path / "c")
+        resolve_spec("x", tmp_path / "c")
 
 
 # ------------------------------------------------------------------------------------------ real data
@@ -294,7 +299,7 @@ def test_real_hsc_lens_finding_sample(tmp_path):
     root = _real("deeplense-hsc-lensfinding-sample")
     spec, dsd = import_dataset(root, "lens-finding", "hsc-sample", cache=tmp_path, progress=False)
     assert spec.image_shape == (3, 64, 64) and spec.classes == ("nonlens", "lens")
-    assert data.read_meta(dsd)["counts"] == {
+    assert read_meta(dsd)["counts"] == {
         "train": {"nonlens": 9, "lens": 9},
         "val": {"nonlens": 1, "lens": 1},
         "test": {"nonlens": 10, "lens": 10},
@@ -322,7 +327,7 @@ def test_real_cutouts_fits_and_npy_stack(tmp_path):
 
 def test_adapter_spec_resolves_data_root_by_name(tmp_path, monkeypatch):
     _lens_finding(tmp_path / "real" / "my-lf")
-    spec = adapters.DatasetSpec(
+    spec = DatasetSpec(
         name="my-lf",
         version=1,
         description="x",
@@ -334,7 +339,129 @@ def test_adapter_spec_resolves_data_root_by_name(tmp_path, monkeypatch):
     dsd = materialise(spec, None, cache=tmp_path / "c", data_root=tmp_path / "real", progress=False)
     assert dsd["test"].num_rows == 8
     monkeypatch.setenv("LENSBENCH_REAL_DATA", str(tmp_path / "real"))
-    assert data.resolve_data_root(spec, cache=tmp_path / "c") == tmp_path / "real" / "my-lf"
+    assert resolve_data_root(spec, cache=tmp_path / "c") == tmp_path / "real" / "my-lf"
     monkeypatch.delenv("LENSBENCH_REAL_DATA")
     with pytest.raises(DataError, match="no data folder found"):
         materialise(spec, None, cache=tmp_path / "c")
+
+
+def test_real_data_root_is_read_in_one_place(tmp_path, monkeypatch):
+    from lensbench.data.paths import real_data_root
+
+    monkeypatch.setenv("LENSBENCH_REAL_DATA", str(tmp_path / "env"))
+    assert real_data_root(tmp_path / "given") == tmp_path / "given"  # an explicit folder wins
+    assert real_data_root() == tmp_path / "env"
+    monkeypatch.delenv("LENSBENCH_REAL_DATA")
+    assert real_data_root() is None
+
+
+# ------------------------------------------------------------------------- object .npy files, safely
+
+
+class RunsCode:
+    """A pickle payload that would run a shell command when unpickled."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _crafted_axion(path: Path, marker: Path) -> None:
+    obj = np.empty(2, dtype=object)  # looks like a DeepLense [image, m_a] file
+    obj[0], obj[1] = RunsCode(marker), 1e-23
+    np.save(path, obj, allow_pickle=True)
+
+
+def test_object_npy_of_numeric_arrays_loads(tmp_path):
+    from lensbench.data.npyfiles import load_npy, npy_shape
+
+    img = np.arange(12, dtype=np.float64).reshape(3, 4)
+    obj = np.empty(2, dtype=object)
+    obj[0], obj[1] = img, np.float64(3e-23)  # numpy scalars pickle through numpy's `scalar`
+    np.save(tmp_path / "a.npy", obj, allow_pickle=True)
+    got = load_npy(tmp_path / "a.npy", object_arrays=True)
+    assert got.dtype == object and got.shape == (2,) and npy_shape(tmp_path / "a.npy") == (2,)
+    np.testing.assert_array_equal(got[0], img)
+    assert got[0].dtype == np.float64 and float(got[1]) == 3e-23
+    np.save(tmp_path / "plain.npy", img.astype(np.float32))
+    np.testing.assert_array_equal(load_npy(tmp_path / "plain.npy"), img.astype(np.float32))
+    # files written by NumPy 1.x (the official DeepLense ones) name numpy.core instead of numpy._core
+    payload = pickle.dumps(obj, protocol=3).replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+    assert b"numpy.core.multiarray" in payload
+    with open(tmp_path / "np1.npy", "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, {"descr": "|O", "fortran_order": False, "shape": (2,)})
+        fh.write(payload)
+    old = load_npy(tmp_path / "np1.npy", object_arrays=True)
+    np.testing.assert_array_equal(old[0], img)
+    assert float(old[1]) == 3e-23
+
+
+def test_crafted_npy_is_refused_and_runs_nothing(tmp_path, monkeypatch):
+    from lensbench.data.npyfiles import load_npy, npy_shape
+
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "marker"
+    _crafted_axion(tmp_path / "evil.npy", marker)
+    assert npy_shape(tmp_path / "evil.npy") == (2,)  # probing reads the header only
+    refused = r"evil\.npy: refused to load: its pickle asks for (posix|os|nt)\.system"
+    with pytest.raises(DataError, match=refused):
+        load_npy(tmp_path / "evil.npy", object_arrays=True)
+    assert not marker.exists()
+    # the same file among DeepLense axion files: refused while probing shapes at import, and named
+    make_model1(tmp_path / "dl", n_train=3, n_test=1)
+    _crafted_axion(tmp_path / "dl" / "Model_I" / "axion" / "axion_sim_1000.npy", marker)
+    with pytest.raises(DataError, match=r"Model_I/axion/axion_sim_1000\.npy: refused to load"):
+        import_dataset(tmp_path / "dl" / "Model_I", "deeplense", "evil", cache=tmp_path / "c", progress=False)
+    assert not marker.exists()
+    assert not (tmp_path / "c" / "datasets" / "evil" / "v1" / "all").exists()
+
+
+# ------------------------------------------------------------------------------ a format of one's own
+
+
+def test_a_registered_format_is_read_like_the_own_ones(tmp_path):
+    """A package's format (the ``FileFormat`` interface) plugs in through the registry: its layout,
+    its columns and its reader are used by import, materialise and the fingerprint."""
+    from lensbench import registry
+    from lensbench.data.formats import FolderFormat
+    from lensbench.data.layouts import list_files
+
+    class Prefixed(FolderFormat):  # <class>_<n>.npy in one folder, all for testing; column = image mean
+        name = "prefixed-npy"
+        classes = ("b", "a")
+
+        def layout(self, root, classes):
+            files = list_files(root, suffixes=(".npy",))
+            want = classes or self.classes
+            return {"train": {c: [] for c in want},
+                    "test": {c: [p for p in files if p.name.startswith(f"{c}_")] for c in want}}
+
+        def read(self, item):
+            img, _ = super().read(item)
+            return img, {"level": float(img.mean())}
+
+        def columns(self, classes):
+            return ("level",)
+
+    root = tmp_path / "flat"
+    root.mkdir()
+    for c, level in (("a", 1.0), ("b", 2.0)):
+        for i in range(3):
+            np.save(root / f"{c}_{i}.npy", np.full((4, 4), level + i, np.float32))
+    registry.formats.register(Prefixed(), "test")
+    try:
+        spec, dsd = import_dataset(root, "prefixed-npy", "flat-own", cache=tmp_path / "c", progress=False)
+        assert spec.classes == ("b", "a") and spec.columns == ("level",) and spec.image_shape == (1, 4, 4)
+        te = load_split(dsd, "test")
+        assert te.sources == [f"b_{i}.npy" for i in range(3)] + [f"a_{i}.npy" for i in range(3)]
+        np.testing.assert_array_equal(te.columns["level"], [2, 3, 4, 1, 2, 3])
+        assert te.labels.tolist() == [0, 0, 0, 1, 1, 1]
+        fp = read_meta(dsd)["fingerprint"]
+        np.save(root / "a_0.npy", np.zeros((4, 4), np.float32))
+        assert fingerprint(spec, None, cache=tmp_path / "c") != fp
+    finally:
+        registry.formats.unregister("prefixed-npy")

@@ -16,9 +16,9 @@ from lensbench.baselines import catalog
 from lensbench.baselines.autoencoders import AdversarialAutoencoder
 from lensbench.baselines.deep_svdd import DeepSVDD
 from lensbench.baselines.timm_models import build_timm
+from lensbench.data.taskdata import TargetScaler, TaskSplit
 from lensbench.run import trainer
 from lensbench.specs import Budget, ModelSpec, Preset, TaskSpec
-from lensbench.data.taskdata import TargetScaler, TaskSplit
 
 
 @pytest.fixture(autouse=True, scope="module")

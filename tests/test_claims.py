@@ -8,10 +8,8 @@ import socket
 import subprocess
 import sys
 
-from lensbench.run import claims
-from lensbench import records
-from lensbench import registry
-from lensbench.run import runner
+from lensbench import records, registry
+from lensbench.run import claims, runner
 
 
 def _lock(path, pid, host=None):

@@ -8,8 +8,7 @@ import textwrap
 import pytest
 from conftest import REPO
 
-from lensbench import records
-from lensbench import registry
+from lensbench import records, registry
 from lensbench.cli import main
 from lensbench.registry import Registry
 from lensbench.specs import ModelSpec

@@ -1,4 +1,4 @@
-"""lensbench.data.store: materialising simulated datasets, the cache, determinism and reading splits."""
+"""lensbench.data: materialising simulated datasets, the cache, fingerprints, determinism, reading splits."""
 
 from __future__ import annotations
 
@@ -8,16 +8,19 @@ import logging
 import numpy as np
 import pytest
 
-from lensbench.data import store as data
-from lensbench.data import card as datacard
-from lensbench.data.store import DataError, load_split, materialise
+from lensbench import registry
+from lensbench.data import card, fingerprint, paths, reading, simulated, writer
+from lensbench.data.cache import materialise
+from lensbench.data.errors import DataError
+from lensbench.data.reading import load_split
 from lensbench.specs import DatasetSpec
 
 SIZES = {"train": 6, "val": 3, "test": 2}
 
 
 class FakeRecipe:
-    """Same interface as lensing.recipes.Recipe. Prefix-consistent: generate(m, s) == generate(n, s)[:m]."""
+    """The ``lensbench.registry.Recipe`` interface.
+    Prefix-consistent: generate(m, s) == generate(n, s)[:m]."""
 
     name = "fake"
     version = 1
@@ -66,7 +69,7 @@ def make_spec(**kw) -> DatasetSpec:
 
 @pytest.fixture
 def small_chunks(monkeypatch):
-    monkeypatch.setattr(data, "CHUNK", 4)
+    monkeypatch.setattr(writer, "CHUNK", 4)
 
 
 def build(tmp_path, spec=None, sizes=SIZES, recipe=None, **kw):
@@ -97,7 +100,7 @@ def test_columns_counts_labels_and_nan_fill(tmp_path, small_chunks):
     assert np.isfinite(tr.columns["theta_E"]).all() and tr.sources is None
     names = dsd["train"]["class_name"][:]
     assert list(names) == ["axion"] * 6 + ["cdm"] * 6 + ["no_sub"] * 6
-    meta = data.read_meta(dsd)
+    meta = reading.read_meta(dsd)
     assert meta["counts"]["val"] == {"axion": 3, "cdm": 3, "no_sub": 3}
     assert meta["sizes"] == SIZES and len(meta["fingerprint"]) == 64
 
@@ -108,11 +111,11 @@ def test_chunks_and_seeds(tmp_path, small_chunks):
     build(tmp_path, spec=spec, recipe=rec)
     train_cdm = [(n, s) for c, n, s in rec.calls if c == "cdm"][:2]
     assert [n for n, _ in train_cdm] == [4, 2]  # 6 images in chunks of CHUNK=4
-    assert train_cdm[0][1] == data.chunk_seed(spec, "train", "cdm", 0)
-    assert train_cdm[1][1] == data.chunk_seed(spec, "train", "cdm", 1)
+    assert train_cdm[0][1] == simulated.chunk_seed(spec, "train", "cdm", 0)
+    assert train_cdm[1][1] == simulated.chunk_seed(spec, "train", "cdm", 1)
     seeds = {s for _, _, s in rec.calls}
     assert len(seeds) == len(rec.calls)  # every (split, class, chunk) has its own seed
-    assert data.chunk_seed(spec, "train", "cdm", 0) != data.chunk_seed(make_spec(seed=4), "train", "cdm", 0)
+    assert simulated.chunk_seed(spec, "train", "cdm", 0) != simulated.chunk_seed(make_spec(seed=4), "train", "cdm", 0)
 
 
 def test_bit_identical_across_caches_and_prefix(tmp_path, small_chunks):
@@ -138,7 +141,7 @@ def test_cache_hit_force_and_layout(tmp_path):
     n_calls = len(rec.calls)
     dsd = build(tmp_path, recipe=rec)
     assert len(rec.calls) == n_calls  # cache hit: nothing generated
-    folder = data.dataset_dir(dsd)
+    folder = reading.dataset_dir(dsd)
     assert folder == tmp_path / "cache" / "datasets" / "fake-ds" / "v1" / "train6-val3-test2"
     assert (folder / "lensbench.json").exists() and (folder / "dataset_dict.json").exists()
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".tmp")]  # temp dir cleaned
@@ -147,7 +150,7 @@ def test_cache_hit_force_and_layout(tmp_path):
     assert datasets.load_from_disk(str(folder))["test"].num_rows == 6  # plain HF dataset on disk
     build(tmp_path, recipe=rec, force=True)
     assert len(rec.calls) == 2 * n_calls
-    assert data.builds(make_spec(), tmp_path / "cache")[0] == (SIZES, folder)
+    assert reading.builds(make_spec(), tmp_path / "cache")[0] == (SIZES, folder)
 
 
 def test_concurrent_identical_build_is_kept(tmp_path):
@@ -156,13 +159,13 @@ def test_concurrent_identical_build_is_kept(tmp_path):
             if not self.calls:
                 self.calls.append(("race", 0, 0))
                 self.other = build(tmp_path)
-                (data.dataset_dir(self.other) / "marker").write_text("first")
+                (reading.dataset_dir(self.other) / "marker").write_text("first")
             return super().generate(class_name, n, seed, **kw)
 
     rec = Racing()
     dsd = build(tmp_path, recipe=rec)
-    assert (data.dataset_dir(dsd) / "marker").read_text() == "first"  # the first finished build stays
-    assert not [p for p in data.dataset_dir(dsd).parent.iterdir() if p.name.startswith(".tmp")]
+    assert (reading.dataset_dir(dsd) / "marker").read_text() == "first"  # the first finished build stays
+    assert not [p for p in reading.dataset_dir(dsd).parent.iterdir() if p.name.startswith(".tmp")]
     np.testing.assert_array_equal(load_split(dsd, "val").images, load_split(rec.other, "val").images)
 
 
@@ -170,7 +173,7 @@ def test_concurrent_identical_build_is_kept(tmp_path):
 def test_damaged_cache_is_rebuilt(tmp_path, caplog, damage):
     rec = FakeRecipe()
     dsd = build(tmp_path, recipe=rec)
-    folder = data.dataset_dir(dsd)
+    folder = reading.dataset_dir(dsd)
     expected = load_split(dsd, "test").images.copy()
     del dsd
     meta = folder / "lensbench.json"
@@ -186,7 +189,7 @@ def test_damaged_cache_is_rebuilt(tmp_path, caplog, damage):
         arrow = folder / "test" / "data-00000-of-00001.arrow"
         arrow.write_bytes(arrow.read_bytes()[:300])
     n_calls = len(rec.calls)
-    with caplog.at_level(logging.WARNING, logger="lensbench.data.store"):
+    with caplog.at_level(logging.WARNING, logger="lensbench.data.cache"):
         dsd = build(tmp_path, recipe=rec)
     assert len(rec.calls) == 2 * n_calls  # rebuilt, not used
     assert "rebuilding" in caplog.text
@@ -195,27 +198,27 @@ def test_damaged_cache_is_rebuilt(tmp_path, caplog, damage):
 
 def test_fingerprint_changes_with_inputs(tmp_path, monkeypatch):
     rec = FakeRecipe()
-    fp = data.fingerprint(make_spec(), SIZES, recipe=rec)
-    assert fp == data.fingerprint(make_spec(), dict(SIZES), recipe=rec)
-    assert fp != data.fingerprint(make_spec(seed=4), SIZES, recipe=rec)
-    assert fp != data.fingerprint(make_spec(version=2), SIZES, recipe=rec)
-    assert fp != data.fingerprint(make_spec(), {**SIZES, "val": 4}, recipe=rec)
+    fp = fingerprint.fingerprint(make_spec(), SIZES, recipe=rec)
+    assert fp == fingerprint.fingerprint(make_spec(), dict(SIZES), recipe=rec)
+    assert fp != fingerprint.fingerprint(make_spec(seed=4), SIZES, recipe=rec)
+    assert fp != fingerprint.fingerprint(make_spec(version=2), SIZES, recipe=rec)
+    assert fp != fingerprint.fingerprint(make_spec(), {**SIZES, "val": 4}, recipe=rec)
     rec2 = FakeRecipe()
     rec2.version = 2
-    assert fp != data.fingerprint(make_spec(), SIZES, recipe=rec2)
-    monkeypatch.setattr(data, "simulator_version", lambda: "physics changed")
-    assert fp != data.fingerprint(make_spec(), SIZES, recipe=rec)
+    assert fp != fingerprint.fingerprint(make_spec(), SIZES, recipe=rec2)
+    monkeypatch.setattr(fingerprint, "simulator_version", lambda: "physics changed")
+    assert fp != fingerprint.fingerprint(make_spec(), SIZES, recipe=rec)
     # a physics change makes the cached build stale
     build(tmp_path, recipe=rec)
     n = len(rec.calls)
-    monkeypatch.setattr(data, "simulator_version", lambda: "physics changed again")
+    monkeypatch.setattr(fingerprint, "simulator_version", lambda: "physics changed again")
     build(tmp_path, recipe=rec)
     assert len(rec.calls) == 2 * n
 
 
 def test_simulator_version_hashes_lensing_sources():
-    v = data.simulator_version()
-    assert len(v) == 64 and v == data.simulator_version()
+    v = fingerprint.simulator_version()
+    assert len(v) == 64 and v == fingerprint.simulator_version()
 
 
 def test_load_split_filters_classes(tmp_path):
@@ -258,7 +261,7 @@ def test_bad_recipe_output_raises_and_keeps_previous_build(tmp_path, bad, match)
     before = load_split(good, "train").images.copy()
     with pytest.raises(DataError, match=match):
         build(tmp_path, recipe=FakeRecipe(bad=bad), force=True)
-    folder = data.dataset_path(make_spec(), SIZES, tmp_path / "cache")
+    folder = paths.dataset_path(make_spec(), SIZES, tmp_path / "cache")
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".tmp")]
     np.testing.assert_array_equal(load_split(build(tmp_path), "train").images, before)
 
@@ -280,38 +283,35 @@ def test_spec_recipe_mismatch_and_sizes_errors(tmp_path):
 
 def test_cache_dir_env(monkeypatch, tmp_path):
     monkeypatch.setenv("LENSBENCH_CACHE", str(tmp_path / "lb"))
-    assert data.cache_dir() == tmp_path / "lb"
+    assert paths.cache_dir() == tmp_path / "lb"
     monkeypatch.delenv("LENSBENCH_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert data.cache_dir() == tmp_path / "xdg" / "lensbench"
+    assert paths.cache_dir() == tmp_path / "xdg" / "lensbench"
 
 
 def test_datacard_and_gallery(tmp_path):
     spec = make_spec()
     build(tmp_path)
-    out = datacard.show(
+    out = card.show(
         spec, cache=tmp_path / "cache", progress=False, recipe=FakeRecipe()
     )  # newest cached build
-    card = out["card"].read_text()
-    assert "| train | 6 | 6 | 6 | 18 |" in card and "| test | 2 | 2 | 2 | 6 |" in card
-    assert data.read_meta(out["dir"])["fingerprint"] in card
-    row = next(line for line in card.splitlines() if line.startswith("| m_a "))
+    text = out["card"].read_text()
+    assert "| train | 6 | 6 | 6 | 18 |" in text and "| test | 2 | 2 | 2 | 6 |" in text
+    assert reading.read_meta(out["dir"])["fingerprint"] in text
+    row = next(line for line in text.splitlines() if line.startswith("| m_a "))
     dsd = materialise(spec, SIZES, cache=tmp_path / "cache", recipe=FakeRecipe())
     m_a = np.concatenate([load_split(dsd, s).columns["m_a"] for s in dsd])
     assert row == f"| m_a | float32 | {np.nanmin(m_a):.4g} | {np.nanmax(m_a):.4g} | 11 |"  # 6+3+2 axion rows
-    again = datacard.show(spec, dsd, SIZES)
-    assert again["card"] == out["card"] and again["card"].read_text() == card
+    again = card.show(spec, dsd, SIZES)
+    assert again["card"] == out["card"] and again["card"].read_text() == text
     png = out["gallery"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     with pytest.raises(DataError, match="not built yet"):
-        datacard.show(make_spec(name="never-built"), cache=tmp_path / "cache")
+        card.show(make_spec(name="never-built"), cache=tmp_path / "cache")
 
 
 def test_real_recipe_tiny(tmp_path):
-    recipes = pytest.importorskip("lensbench.lensing.recipes")
-    if "deeplense-model2" not in recipes.names():
-        pytest.skip("recipe deeplense-model2 not available yet")
-    rec = recipes.get("deeplense-model2")
+    rec = registry.recipes.get("deeplense-model2")
     spec = DatasetSpec(
         name="model2-tiny",
         version=1,
@@ -326,7 +326,7 @@ def test_real_recipe_tiny(tmp_path):
     assert tr.images.shape == (4, *rec.image_shape) and np.isfinite(tr.images).all()
     assert tuple(dsd["train"].features)[3:] == tuple(rec.columns)
     # stored bit for bit as the recipe generates it for the derived chunk seed
-    img, cols = rec.generate("axion", 2, data.chunk_seed(spec, "train", "axion", 0))
+    img, cols = rec.generate("axion", 2, simulated.chunk_seed(spec, "train", "axion", 0))
     assert tr.images[2:].tobytes() == img.tobytes()
     for c in rec.columns:
         np.testing.assert_array_equal(tr.columns[c][2:], np.asarray(cols[c], np.float32))
@@ -336,23 +336,37 @@ def test_fingerprint_follows_the_recipe_not_other_recipes():
     """Editing one recipe's priors changes its datasets' fingerprints and no one else's."""
     import dataclasses
 
-    from lensbench import registry
-    from lensbench.lensing import recipes
     from lensbench.lensing.recipes.priors import Uniform
 
     sizes = {"train": 2, "val": 1, "test": 1}
     v1, m2 = registry.datasets.get("lensbench-v1"), registry.datasets.get("deeplense-model2")
-    rec = recipes.get("lensbench-v1")
+    rec = registry.recipes.get("lensbench-v1")
     changed = dataclasses.replace(rec, lens={**rec.lens, "theta_E": Uniform(1.0, 1.6)})
-    assert data.fingerprint(v1, sizes) == data.fingerprint(v1, sizes, recipe=rec)
-    assert data.fingerprint(v1, sizes, recipe=changed) != data.fingerprint(v1, sizes)
-    assert data.recipe_identity(recipes.get("deeplense-model2")) == data.recipe_identity(recipes.get("deeplense-model2"))
-    assert data.fingerprint(m2, sizes) == data.fingerprint(m2, sizes)
+    assert fingerprint.fingerprint(v1, sizes) == fingerprint.fingerprint(v1, sizes, recipe=rec)
+    assert fingerprint.fingerprint(v1, sizes, recipe=changed) != fingerprint.fingerprint(v1, sizes)
+    m2_recipe = registry.recipes.get("deeplense-model2")
+    assert fingerprint.recipe_identity(m2_recipe) == fingerprint.recipe_identity(m2_recipe)
+    assert fingerprint.fingerprint(m2, sizes) == fingerprint.fingerprint(m2, sizes)
 
 
 def test_gallery_shows_three_bands_reddest_as_red():
     img = np.zeros((3, 8, 8), dtype=np.float32)
     img[0, 2:6, 2:6] = 1.0  # g band only
-    shown, cmap = datacard._display(img)
+    shown, cmap = card.display(img)
     assert cmap is None and shown.shape == (8, 8, 3)
     assert shown[..., 2].max() == 1.0 and shown[..., 0].max() == 0.0  # g shows as blue, not red
+
+
+def test_a_registered_recipe_is_found_by_name(tmp_path):
+    """A recipe registered in ``lensbench.registry.recipes`` (as an entry point would) builds without an
+    override; an unknown recipe name is a DataError that lists the known ones."""
+    registry.recipes.register(FakeRecipe(), "test")
+    try:
+        dsd = materialise(make_spec(), SIZES, cache=tmp_path, progress=False)
+        assert reading.read_meta(dsd)["recipe"] == "fake" and dsd["train"].num_rows == 18
+        assert fingerprint.fingerprint(make_spec(), SIZES) == fingerprint.fingerprint(
+            make_spec(), SIZES, recipe=FakeRecipe())
+    finally:
+        registry.recipes.unregister("fake")
+    with pytest.raises(DataError, match="unknown recipe 'fake'.*Known recipes: .*lensbench-v1"):
+        materialise(make_spec(), SIZES, cache=tmp_path / "other", progress=False)

@@ -7,10 +7,9 @@ import pytest
 from conftest import make_task
 from sklearn.metrics import roc_auc_score
 
-from lensbench.run import diagnostics
 from lensbench import registry
-from lensbench.run import runner
 from lensbench.data.taskdata import TargetScaler
+from lensbench.run import diagnostics, runner
 
 
 def test_roc_on_the_fixed_grid():

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from test_leaderboard_html import board_records
 
-from lensbench.board import htmlcheck
-from lensbench.board import tables as leaderboard
-from lensbench.board.htmlcheck import Report, _monotone, expected_tables
-from lensbench.board.tables import write_leaderboard
+from lensbench.board import htmlcheck, render
+from lensbench.board.aggregate import aggregate, records_frame
+from lensbench.board.htmlcheck import Report, expected_tables, monotone
+from lensbench.board.render import render_csv, write_leaderboard
 
 MISSING = [name for name, ok in (("Chromium (apt-get install chromium)", htmlcheck.find_chromium()),
                                  ("ChromeDriver (apt-get install chromium-driver)", htmlcheck.find_chromedriver()),
@@ -21,8 +21,8 @@ needs_chromium = pytest.mark.skipif(
 
 
 def test_monotone_puts_empty_cells_last():
-    assert _monotone([1, 2, 2, 5, None, None], True) and _monotone([5, 2, 1, None], False)
-    assert not _monotone([1, 3, 2], True) and not _monotone([None, 1, 2], True) and not _monotone([1, 2], False)
+    assert monotone([1, 2, 2, 5, None, None], True) and monotone([5, 2, 1, None], False)
+    assert not monotone([1, 3, 2], True) and not monotone([None, 1, 2], True) and not monotone([1, 2], False)
 
 
 def test_report_summary_and_status():
@@ -38,8 +38,8 @@ def test_expected_tables_from_csv_keeps_fingerprints_as_text(tmp_path):
     for r in recs:
         if r.task == "substructure/model1":
             r.dataset_fingerprint = "12345678"  # would be read as a number without dtype=str
-    agg = leaderboard.aggregate(leaderboard.records_frame(recs))
-    leaderboard.render_csv(agg, tmp_path / "leaderboard.csv")
+    agg = aggregate(records_frame(recs))
+    render_csv(agg, tmp_path / "leaderboard.csv")
     exp = expected_tables(csv=tmp_path / "leaderboard.csv")
     assert exp[("substructure/model1", 1, "quick", "12345678", "")] == 5 and len(exp) == 4 and set(exp.values()) == {5}
 
@@ -54,7 +54,7 @@ def test_cli_without_aggregate_or_page_is_a_clear_error(tmp_path, capsys):
 @pytest.fixture
 def page(tmp_path, monkeypatch):
     recs = board_records()
-    monkeypatch.setattr(leaderboard, "load_records", lambda *a, **k: recs)
+    monkeypatch.setattr(render, "read_results", lambda *a, **k: recs)
     return write_leaderboard(tmp_path / "results", tmp_path / "board", formats=("md", "csv", "html", "png"))["html"]
 
 

@@ -1,24 +1,25 @@
-"""Leaderboard aggregation (numbers by hand), tie-group ranks, table separation, renderers, plots."""
+"""Leaderboard aggregation (numbers by hand), tie-group ranks, table separation, renderers, plots,
+the board's module structure and the frozen v1 snapshot."""
 
+import ast
 import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from lensbench.board import plots
-from lensbench.board.tables import (
-    aggregate,
-    rank_with_ties,
-    records_frame,
-    render_csv,
-    render_html,
-    render_markdown,
-    write_leaderboard,
-)
+from lensbench import board as board_pkg
+from lensbench import run as run_pkg
+from lensbench.board.aggregate import aggregate, rank_with_ties, records_frame
+from lensbench.board.markdown import physics_table, render_markdown
+from lensbench.board.page import render_page
+from lensbench.board.render import render_csv, write_leaderboard
 from lensbench.records import RunRecord, write_record
+from lensbench.run import figures
 
 FP_A, FP_B = "a" * 8 + "1" * 8, "b" * 8 + "2" * 8
 
@@ -145,7 +146,7 @@ def test_render_csv_and_html(records, tmp_path):
     back = pd.read_csv(render_csv(agg, tmp_path / "lb.csv"))
     assert len(back) == len(agg) and {"rank", "mean", "std", "ci_lo", "ci_hi", "n"} <= set(back.columns)
     assert back.loc[back.model == "m3", "rank"].tolist() == [4]
-    page = render_html(agg, tmp_path / "lb.html", title="Board <test>").read_text()
+    page = render_page(agg, title="Board <test>")
     assert page.startswith("<!DOCTYPE html>") and "<title>Board &lt;test&gt;</title>" in page
     assert "http://" not in page and "https://" not in page and "<link" not in page  # self-contained
     assert "function sortTable" in page and 'onchange="filterFamily(this)"' in page
@@ -178,10 +179,10 @@ def test_plots_write_pngs(tmp_path):
     p = rng.dirichlet(np.ones(3), size=30)
     cm = [[8, 1, 1], [2, 7, 1], [0, 3, 7]]
     paths = [
-        plots.roc_curves(y, p, ["a", "b", "c"], tmp_path / "roc.png"),
-        plots.confusion_matrix_png(cm, ["a", "b", "c"], tmp_path / "sub" / "cm.png"),
-        plots.regression_scatter(rng.normal(size=(20, 2)), rng.normal(size=(20, 2)), ["x", "y"], tmp_path / "s.png"),
-        plots.anomaly_roc(y > 0, p[:, 0], tmp_path / "a.png"),
+        figures.roc_curves(y, p, ["a", "b", "c"], tmp_path / "roc.png"),
+        figures.confusion_matrix_png(cm, ["a", "b", "c"], tmp_path / "sub" / "cm.png"),
+        figures.regression_scatter(rng.normal(size=(20, 2)), rng.normal(size=(20, 2)), ["x", "y"], tmp_path / "s.png"),
+        figures.anomaly_roc(y > 0, p[:, 0], tmp_path / "a.png"),
     ]
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 2000
@@ -191,9 +192,84 @@ def test_physics_table_pairs_each_pinn_with_its_twin():
     vals = {"lens-inversion": ("pinn", [0.80, 0.82, 0.84]), "lens-inversion-nophys": ("ablation", [0.60, 0.61, 0.62]),
             "resnet10t": ("baseline", [0.70, 0.71, 0.72]), "lensiformer": ("pinn", [0.5, 0.5, 0.5])}
     agg = aggregate(records_frame([rec(m, s, v, family=f) for m, (f, vs) in vals.items() for s, v in enumerate(vs)]))
-    from lensbench.board.tables import physics_table
-
     table = physics_table(agg)
     rows = [line for line in table.splitlines() if line.startswith("| substructure")]
     assert len(rows) == 1  # lensiformer has no twin in this table: no row
     assert "| lens-inversion | 0.8200 ± 0.0200 | 0.6100 ± 0.0100 | +0.2100 | yes | resnet10t 0.7100 ± 0.0100 |" in rows[0]
+
+
+# ----------------------------------------------------------------------------- no records
+
+
+def test_write_leaderboard_without_records(tmp_path):
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "nope")):
+        write_leaderboard(tmp_path / "nope", tmp_path / "board")
+    (tmp_path / "empty").mkdir()
+    assert write_leaderboard(tmp_path / "empty", tmp_path / "board", formats=("md", "csv", "html", "png")) == {}
+    assert not (tmp_path / "board").exists()  # nothing written
+
+
+def test_cli_leaderboard_without_records(tmp_path, monkeypatch, capsys):
+    from lensbench.cli import main
+
+    monkeypatch.chdir(tmp_path)  # the default leaderboards/results does not exist here
+    assert main(["leaderboard"]) == 0
+    assert "leaderboards/results: no run records yet, nothing written" in capsys.readouterr().out
+    assert not (tmp_path / "leaderboards").exists()
+    assert main(["leaderboard", "--results", "missing/results", "--out", "board"]) == 2
+    assert "no results folder missing/results" in capsys.readouterr().err.replace("\n", " ")
+    (tmp_path / "empty").mkdir()
+    assert main(["leaderboard", "--results", "empty", "--out", "board"]) == 0
+    assert "empty: no run records yet" in capsys.readouterr().out and not (tmp_path / "board").exists()
+
+
+# ----------------------------------------------------------------------------- the frozen v1 snapshot
+
+V1 = Path(__file__).resolve().parent.parent / "leaderboards" / "v1"
+
+
+def test_v1_snapshot_is_as_published(capsys):
+    from lensbench.board import snapshot
+    from lensbench.cli import main
+
+    assert snapshot.check(V1) == []
+    assert len(list((V1 / "results").rglob("seed*.json"))) == 456
+    assert main(["snapshot", "check", str(V1)]) == 0
+    assert capsys.readouterr().out.strip().endswith(": as published")
+
+
+def test_v1_tables_render_again_from_the_v1_records(tmp_path):
+    """The board renders the frozen records to the published CSV, JSON and Markdown (the Markdown
+    without its figure and gallery links, which need the PNGs drawn and the dataset cache)."""
+    out = write_leaderboard(V1 / "results", tmp_path, formats=("md", "csv", "json"))
+    assert out["csv"].read_bytes() == (V1 / "leaderboard.csv").read_bytes()
+    assert out["json"].read_bytes() == (V1 / "leaderboard.json").read_bytes()
+    published = re.sub(r"\nFigures: [^\n]*\n", "", (V1 / "leaderboard.md").read_text())
+    assert published.count("\n## ") == 14 and out["md"].read_text() == published  # overview + 13 tables
+
+
+# ----------------------------------------------------------------------------- module structure
+
+
+def _imports(path: Path) -> list[tuple[str, list[str]]]:
+    """(module, imported names) of every import statement in a source file."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out += [(a.name, []) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.append((node.module, [a.name for a in node.names]))
+    return out
+
+
+def test_board_modules_are_small_and_import_downwards_only():
+    board = Path(board_pkg.__file__).parent
+    run = Path(run_pkg.__file__).parent
+    for path in sorted(board.glob("*.py")):
+        assert len(path.read_text().splitlines()) < 400, path.name
+        for module, names in _imports(path):
+            assert not module.startswith("lensbench.cli"), f"{path.name} imports {module}"
+            if module.startswith("lensbench"):
+                assert not [n for n in names if n.startswith("_")], f"{path.name}: private names from {module}"
+    for path in sorted(run.glob("*.py")):
+        assert not [m for m, _ in _imports(path) if m.startswith("lensbench.board")], f"run/{path.name} imports board"

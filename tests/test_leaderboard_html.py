@@ -10,12 +10,15 @@ from dataclasses import fields
 import numpy as np
 import pytest
 
-from lensbench.board import tables as leaderboard
-from lensbench.board import curves as leaderboard_curves
+from lensbench.board import render
+from lensbench.board.aggregate import aggregate, figure_stems, records_frame
+from lensbench.board.curves import collect, select_models, table_key
+from lensbench.board.markdown import render_markdown
+from lensbench.board.render import write_leaderboard
 from lensbench.cli import main
-from lensbench.board.tables import aggregate, records_frame, render_markdown, write_leaderboard
-from lensbench.board.curves import FPR_GRID, collect, select_models
 from lensbench.records import RunRecord, write_record
+from lensbench.run.diagnostics import FPR_GRID
+from lensbench.run.figures import anomaly_roc
 
 FP = "d1230154" + "0" * 56
 GRID = [round(i * 0.02, 2) for i in range(51)]
@@ -69,7 +72,7 @@ def board_records() -> list[RunRecord]:
 def board(tmp_path, monkeypatch):
     """The leaderboard of ``board_records`` (read from memory: the record files may not have the fields yet)."""
     recs = board_records()
-    monkeypatch.setattr(leaderboard, "load_records", lambda *a, **k: recs)
+    monkeypatch.setattr(render, "read_results", lambda *a, **k: recs)
     out = write_leaderboard(tmp_path / "results", tmp_path / "board", formats=("md", "csv", "html", "png"))
     return out, recs
 
@@ -81,7 +84,7 @@ def test_macro_roc_and_mean_over_seeds():
     g = np.array(GRID)
     r0 = lbrec("a", 0, 0.8, curves={"roc": {"fpr": GRID, "tpr": {"x": GRID, "y": [0.0] + [1.0] * 50}}})
     r1 = lbrec("a", 1, 0.8, curves={"roc": {"fpr": GRID, "tpr": {"x": list(g ** 0.5), "y": list(g ** 0.5)}}})
-    tc = collect([r0, r1])[leaderboard_curves.table_key(r0)]
+    tc = collect([r0, r1])[table_key(r0)]
     macro0 = (g + np.r_[0.0, np.ones(50)]) / 2
     np.testing.assert_allclose(tc.roc["a"][0], macro0)
     mean, std = tc.roc_mean_std("a")
@@ -97,7 +100,7 @@ def test_slices_mean_std_ignore_nulls_and_bad_edges(caplog):
     rs = [lbrec("a", 0, 0.8, slices=sl([0.8, 0.6])), lbrec("a", 1, 0.8, slices=sl([0.9, None])),
           lbrec("a", 2, 0.8, slices=sl([1.0, 0.7])), lbrec("a", 3, 0.8, slices=sl([0.0, 0.0], (0.5, 3.0, 10.0)))]
     with caplog.at_level(logging.WARNING):
-        sc = collect(rs)[leaderboard_curves.table_key(rs[0])].slices["theta_E"]
+        sc = collect(rs)[table_key(rs[0])].slices["theta_E"]
     assert "other bin edges" in caplog.text  # seed 3 dropped, with a warning
     mean, std = sc.mean_std("a")
     np.testing.assert_allclose(mean, [0.9, 0.65])
@@ -110,9 +113,9 @@ def test_duplicate_seed_keeps_latest_record_as_the_frame_does():
     old.created = "2026-01-01T00:00:00+00:00"
     new = lbrec("a", 0, 0.9, curves=roc(0.9))
     new.created = "2026-02-01T00:00:00+00:00"
-    tc = collect([new, old])[leaderboard_curves.table_key(new)]
+    tc = collect([new, old])[table_key(new)]
     assert len(tc.roc["a"]) == 1
-    np.testing.assert_allclose(tc.roc["a"][0], collect([new])[leaderboard_curves.table_key(new)].roc["a"][0])
+    np.testing.assert_allclose(tc.roc["a"][0], collect([new])[table_key(new)].roc["a"][0])
 
 
 def test_select_models_keeps_leaders_and_every_pinn_pair():
@@ -185,7 +188,7 @@ def test_html_page_markup(board):
 def test_figure_stems_tell_apart_tables_that_differ_only_by_test_data():
     rs = [lbrec("a", 0, 0.5), lbrec("a", 0, 0.6)]
     rs[0].test_dataset_fingerprint, rs[1].test_dataset_fingerprint = "1" * 64, "2" * 64
-    stems = leaderboard._stems(aggregate(records_frame(rs)))
+    stems = figure_stems(aggregate(records_frame(rs)))
     assert sorted(stems.values()) == ["substructure__lensbench-v1_v1_quick_d1230154_11111111",
                                       "substructure__lensbench-v1_v1_quick_d1230154_22222222"]
 
@@ -198,8 +201,6 @@ def _fake_build(cache, name, fp, with_png=True, tag="train10-val5-test5"):
     folder.mkdir(parents=True)
     (folder / "lensbench.json").write_text(json.dumps({"fingerprint": fp}))
     if with_png:
-        from lensbench.board.plots import anomaly_roc
-
         anomaly_roc([0, 1, 0, 1], [0.1, 0.9, 0.3, 0.6], folder / "gallery.png")
     return folder
 

@@ -12,8 +12,9 @@ import torch
 from conftest import real_data_root
 from sklearn.metrics import roc_auc_score
 
-from lensbench.data import store as data
-from lensbench.run import metrics
+from lensbench.data.errors import DataError
+from lensbench.data.reading import load_split, read_meta
+from lensbench import metric_names, metrics
 from lensbench import registry
 from lensbench.run import runner
 from lensbench.data import taskdata
@@ -43,7 +44,7 @@ def test_binary_metrics_hand_checked():
     lo, hi = np.percentile(boots, [2.5, 97.5])
     assert (m["auc_ci_lo"], m["auc_ci_hi"]) == pytest.approx((lo, hi))
     assert m["auc_ci_lo"] <= m["auc_macro"] <= m["auc_ci_hi"]
-    assert metrics.higher_is_better("auc_ci_lo") and metrics.higher_is_better("tpr_at_fpr_0.01")
+    assert metric_names.higher_is_better("auc_ci_lo") and metric_names.higher_is_better("tpr_at_fpr_0.01")
     # three classes: no binary extras
     m3 = metrics.classification_metrics([0, 1, 2], np.eye(3), ["a", "b", "c"])
     assert not {"auc_ci_lo", "auc_ci_hi", "tpr_at_fpr_0.1"} & set(m3)
@@ -73,21 +74,20 @@ def test_tasks_registered_with_external_real_test_sets():
 def test_missing_real_data_is_a_data_error(tmp_path, monkeypatch):
     monkeypatch.delenv("LENSBENCH_REAL_DATA", raising=False)
     t = registry.tasks.get("lens-finding/hsc")
-    with pytest.raises(data.DataError, match="deeplense-hsc-lensfinding-sample"):
+    with pytest.raises(DataError, match="deeplense-hsc-lensfinding-sample"):
         taskdata.check_test_data(t, cache=tmp_path, data_root=tmp_path / "nowhere")
-    with pytest.raises(data.DataError, match="des-galaxy-cutouts-grizY"):
+    with pytest.raises(DataError, match="des-galaxy-cutouts-grizY"):
         taskdata.materialise(t, "quick", cache=tmp_path, data_root=tmp_path)
-    with pytest.raises(data.DataError, match="spacewarps-cfhtls-vics82-gallery"):
+    with pytest.raises(DataError, match="spacewarps-cfhtls-vics82-gallery"):
         taskdata.check_test_data(registry.tasks.get("lens-finding/cfhtls"), cache=tmp_path, data_root=tmp_path)
 
 
 # ----------------------------------------------------------------------------- recipe (real data)
 @needs_real
 def test_recipe_deterministic_shapes_and_columns():
-    from lensbench.lensing import recipes
     from lensbench.lensing.recipes import lensfinding as lf
 
-    r = recipes.get("lensfinding-des-v1")
+    r = registry.recipes.get("lensfinding-des-v1")
     assert r.classes == ("nonlens", "lens") and r.image_shape == (3, 64, 64) and r.pixel_scale == 0.168
     a, ca = r.generate("lens", 6, 3, data_root=ROOT)
     b, cb = r.generate("lens", 6, 3, data_root=ROOT)
@@ -108,21 +108,20 @@ def test_recipe_deterministic_shapes_and_columns():
 
 @needs_real
 def test_lenses_differ_from_their_host_and_negatives_hold_no_injected_flux():
-    from lensbench.lensing import recipes
     from lensbench.lensing.recipes import lensfinding as lf
 
-    r = recipes.get("lensfinding-des-v1")
+    r = registry.recipes.get("lensfinding-des-v1")
     hosts = lf.load_hosts(ROOT)
     gen = torch.Generator().manual_seed(0)
     # nonlens images are exactly the host pipeline (crop, rotation, resampling, min-max): nothing added
     neg, _ = r.generate("nonlens", 5, 11, data_root=ROOT)
     p = r.sample("nonlens", 5, 11, n_hosts=len(hosts.images), n_galaxies=1)
-    host_only = r._batch(p, slice(0, 5), hosts, None, "cpu", gen).numpy()
+    host_only = r._batch(p, slice(0, 5), hosts, None, "cpu", gen, compile=False).numpy()
     assert np.array_equal(neg, host_only)
     # lens images = the same host draw plus arcs: differ clearly, and mostly in g (blue source, red host)
     lens, _ = r.generate("lens", 5, 11, data_root=ROOT)
     p = r.sample("lens", 5, 11, n_hosts=len(hosts.images), n_galaxies=56)
-    host_only = r._batch(p, slice(0, 5), hosts, None, "cpu", gen).numpy()
+    host_only = r._batch(p, slice(0, 5), hosts, None, "cpu", gen, compile=False).numpy()
     diff = np.abs(lens - host_only).reshape(5, 3, -1).max(-1)
     assert (diff.max(1) > 0.05).all()
     assert np.median(diff[:, 0] / diff[:, 2]) > 1.0
@@ -135,13 +134,13 @@ def test_real_test_sets_load_whole_with_documented_counts(tmp_path):
     for t, counts in ((t_hsc, {"nonlens": 20, "lens": 20}), (t_gal, {"nonlens": 47, "lens": 97})):
         _, ds = taskdata.materialise(t, "quick", dataset=t.test_dataset, cache=tmp_path, data_root=ROOT,
                                         progress=False)
-        assert data.read_meta(ds)["sizes"] is None  # every file
+        assert read_meta(ds)["sizes"] is None  # every file
         split = taskdata.build_split(t, ds, "all")
         assert {c: int((split.class_names == c).sum()) for c in t.classes} == counts
         assert split.images.shape[1:] == (3, 64, 64) and torch.isfinite(split.images).all()
         assert split.target.tolist() == [t.classes.index(c) for c in split.class_names]
     # the gallery's sources are the mapped folders: lenses from the gallery only
-    src = data.load_split(ds, "test").sources
+    src = load_split(ds, "test").sources
     lenses = [s for s in src if s.startswith("lens/")]
     assert len(lenses) == 97 and all("guide__lenses__gallery__" in s for s in lenses)
 
@@ -151,12 +150,12 @@ def test_no_test_image_in_training_data(tmp_path):
     t = registry.tasks.get("lens-finding/hsc")
     tiny = dataclasses.replace(t, presets={"quick": Preset({"train": 16, "val": 4, "test": 4}, Budget(1, 8))})
     _, train_ds = taskdata.materialise(tiny, "quick", cache=tmp_path, data_root=ROOT, progress=False)
-    meta = data.read_meta(train_ds)
+    meta = read_meta(train_ds)
     assert meta["recipe"] == "lensfinding-des-v1" and "adapter" not in meta
-    train = np.concatenate([data.load_split(train_ds, s).images for s in ("train", "val")]).reshape(40, -1)
+    train = np.concatenate([load_split(train_ds, s).images for s in ("train", "val")]).reshape(40, -1)
     for name in ("deeplense-hsc-lensfinding-sample", "spacewarps-gallery-lensfinding"):
         _, ds = taskdata.materialise(tiny, "quick", dataset=name, cache=tmp_path, data_root=ROOT, progress=False)
-        test = np.concatenate([data.load_split(ds, s).images for s in ("train", "val", "test")])
+        test = np.concatenate([load_split(ds, s).images for s in ("train", "val", "test")])
         d = np.abs(test.reshape(len(test), 1, -1) - train[None]).max(-1)
         assert d.min() > 0.05  # no test image equals (or nearly equals) a training image
 

@@ -1,6 +1,7 @@
-"""lensing.vortex (closed-form axion vortex) and lensing.fast (compiled rendering): numbers against
-the direct point-mass sum and ``lensing.render.render``, gradients, blocks, errors, the compile
-fallback. Agreement with lenstronomy is in test_lensing_vs_lenstronomy.py."""
+"""lensing.vortex (closed-form axion vortex) and the compiled path of lensing.render
+(``render(..., compile=True)``): numbers against the direct point-mass sum and the eager render,
+gradients, blocks, errors, the compile fallback, the builders' switch. Agreement with lenstronomy is
+in test_lensing_vs_lenstronomy.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import warnings
 import pytest
 import torch
 
-from lensbench.lensing import fast
 from lensbench.lensing import grid
 from lensbench.lensing import instruments
 from lensbench.lensing import mass
@@ -91,7 +91,7 @@ def test_vortex_rejects_bad_n(bad):
         vortex.vortex(x, y, 0.02, 0.0, 0.0, 0.5, 0.3, bad)
 
 
-# ------------------------------------------------------------------------------ lensing.fast
+# ------------------------------------------------------------------------------ render(compile=True)
 def _recipe(B: int, dtype, sub: str, seed: int = 0, K: int = 5):
     g = torch.Generator().manual_seed(seed)
     u = lambda lo, hi, *s: (lo + (hi - lo) * torch.rand(*(s or (B,)), generator=g, dtype=torch.float64)).to(dtype)
@@ -108,121 +108,156 @@ def _recipe(B: int, dtype, sub: str, seed: int = 0, K: int = 5):
     return lens, src
 
 
+@pytest.fixture
+def traced(monkeypatch):
+    """``render(..., compile=True)`` with ``torch.compile`` replaced by its own branches run eagerly:
+    the compiled function is ``render_block`` called with ``torch.compiler.is_compiling()`` True (the
+    fused point-mass chain, no checks inside). Returns the list of (images, point masses) of the
+    blocks it was called with."""
+    seen = []
+
+    def block(*args):
+        lens = args[2]
+        seen.append((lens["theta_E"].shape[0], lens["sub_theta_E"].shape[1] if "sub_theta_E" in lens else 0))
+        with monkeypatch.context() as m:
+            m.setattr(torch.compiler, "is_compiling", lambda: True)
+            return render.render_block(*args)
+
+    monkeypatch.setitem(render._state, "compiled", block)
+    monkeypatch.setitem(render._state, "failed", False)
+    return seen
+
+
+PIXEL_PSF = torch.tensor([[0.05, 0.1, 0.05], [0.1, 0.4, 0.1], [0.05, 0.1, 0.05]], dtype=torch.float64)
+
+
 @pytest.mark.parametrize("sub,K,s,psf", [("none", 0, 1, True), ("cdm", 5, 2, True), ("cdm", 140, 1, False),
-                                         ("tnfw", 4, 1, True), ("cdm", 5, 1, "pixel")])
-def test_fast_eager_equals_render(sub, K, s, psf):
-    """Both point-mass paths (fused for K <= FUSED_POINT_MASSES, chunked above), masks, TNFW,
-    supersampling, no PSF and a pixelised PSF."""
+                                         ("tnfw", 4, 1, True), ("cdm", 5, 1, "pixel"), ("cdm", 3, 1, "per-image")])
+def test_compile_mode_equals_eager(traced, sub, K, s, psf):
+    """The compile-mode branches (fused point masses for K <= FUSED_POINT_MASSES, chunked above,
+    point masses padded to POINT_MASS_BUCKET, blocks padded), masks, TNFW, supersampling, no PSF, a
+    pixelised PSF and per-image PSFs give the eager images."""
     lens, src = _recipe(5, torch.float64, sub, seed=K, K=max(K, 1))
-    p = torch.tensor([[0.05, 0.1, 0.05], [0.1, 0.4, 0.1], [0.05, 0.1, 0.05]], dtype=torch.float64) \
-        if psf == "pixel" else psf
+    p = {"pixel": PIXEL_PSF, "per-image": PIXEL_PSF * torch.linspace(0.5, 1.5, 5, dtype=torch.float64)[:, None, None]
+         }.get(psf, psf)
     ref = render.render(lens, src, SMALL, supersample=s, psf=p)
-    out = fast.render(lens, src, SMALL, supersample=s, psf=p, compile=False)
+    out = render.render(lens, src, SMALL, supersample=s, psf=p, compile=True)
+    assert traced == [(8, -(-K // 8) * 8 if sub == "cdm" else 0)]  # 5 images padded to 8, K to a multiple of 8
     assert out.shape == ref.shape == (5, 16, 16)
     torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12 * float(ref.abs().max()))
 
 
-def test_fast_vortex_group_equals_point_mass_render():
+def test_vortex_group_equals_point_mass_render():
     lens, src = _recipe(4, torch.float64, "none", seed=5)
     p, n = _vortex_params(4, torch.float64, seed=6, n=torch.tensor([100, 2, 30, 77]))
     pm = _as_point_masses(p, n)
     ref = render.render({**lens, **pm}, src, instruments.EUCLID)
     vl = {**lens, "vortex_theta_E": p["theta_E"], "vortex_x": p["center_x"], "vortex_y": p["center_y"],
           "vortex_half_length": p["half_length"], "vortex_angle": p["angle"], "vortex_n": n}
-    out = fast.render(vl, src, instruments.EUCLID, compile=False)
+    out = render.render(vl, src, instruments.EUCLID)
     assert float((out - ref).abs().max() / ref.abs().max()) < 1e-10
 
 
-fast_image = fast._image
-
-
-def test_fast_blocks_pad_the_last_one(monkeypatch):
+def test_compiled_blocks_pad_the_last_one(traced, monkeypatch):
     lens, src = _recipe(7, torch.float64, "cdm", seed=7)
-    whole = fast.render(lens, src, SMALL, compile=False)
-    monkeypatch.setattr(fast, "BLOCK_PIXELS", 3 * 16 * 16)  # blocks of 3 images: 3 + 3 + 1 (padded to 3)
-    seen = []
-    monkeypatch.setattr(fast, "_image", lambda *a: seen.append(a[2]["theta_E"].shape[0]) or fast_image(*a))
-    blocked = fast.render(lens, src, SMALL, compile=False)
-    assert seen == [3, 3, 3]
+    whole = render.render(lens, src, SMALL)
+    monkeypatch.setattr(render, "BLOCK_PIXELS", 3 * 16 * 16)  # blocks of 3 images: 3 + 3 + 1 (padded to 3)
+    blocked = render.render(lens, src, SMALL, compile=True)
+    assert traced == [(3, 8)] * 3
     torch.testing.assert_close(blocked, whole, rtol=1e-12, atol=0.0)
-    monkeypatch.setattr(fast, "BLOCK_PIXELS", 64 * 16 * 16)  # a batch of 5 in one block, padded to 8
-    seen.clear()
+    monkeypatch.setattr(render, "BLOCK_PIXELS", 64 * 16 * 16)  # a batch of 5 in one block, padded to 8
+    traced.clear()
     first5 = [{k: v[:5] for k, v in d.items()} for d in (lens, src)]
-    torch.testing.assert_close(fast.render(*first5, SMALL, compile=False), whole[:5], rtol=1e-12, atol=0.0)
-    assert seen == [8]
+    torch.testing.assert_close(render.render(*first5, SMALL, compile=True), whole[:5], rtol=1e-12, atol=0.0)
+    assert traced == [(8, 8)]
 
 
-
-def test_fast_gradients_flow_to_vortex_and_source():
+def test_gradients_flow_to_vortex_and_source():
     lens, src = _recipe(2, torch.float64, "none", seed=8)
     p, n = _vortex_params(2, torch.float64, seed=9, n=50)
     L = p["half_length"].clone().requires_grad_(True)
     amp = src["amp"].clone().requires_grad_(True)
     vl = {**lens, "vortex_theta_E": p["theta_E"] * 5, "vortex_x": p["center_x"], "vortex_y": p["center_y"],
           "vortex_half_length": L, "vortex_angle": p["angle"], "vortex_n": n}
-    img = fast.render(vl, {**src, "amp": amp}, SMALL, compile=False)
+    img = render.render(vl, {**src, "amp": amp}, SMALL)
     img.square().sum().backward()
     assert torch.isfinite(L.grad).all() and float(L.grad.abs().min()) > 0
     assert torch.isfinite(amp.grad).all() and float(amp.grad.abs().min()) > 0
 
 
+@pytest.mark.parametrize("compile", [False, True])
 @pytest.mark.parametrize("lens_update,err,match", [
     ({"bogus": torch.zeros(2)}, KeyError, "unknown lens dict keys"),
     ({"vortex_theta_E": torch.zeros(2)}, KeyError, "part of the 'vortex' group"),
     ({"vortex_theta_E": torch.full((2,), 0.02), "vortex_x": torch.zeros(2), "vortex_y": torch.zeros(2),
       "vortex_half_length": torch.ones(2), "vortex_angle": torch.zeros(2), "vortex_n": 1}, ValueError, "integers >= 2"),
 ])
-def test_fast_rejects_bad_lens_dicts(lens_update, err, match):
+def test_rejects_bad_lens_dicts(traced, lens_update, err, match, compile):
     lens, src = _recipe(2, torch.float32, "none")
     with pytest.raises(err, match=match):
-        fast.render({**lens, **lens_update}, src, SMALL, compile=False)
+        render.render({**lens, **lens_update}, src, SMALL, compile=compile)
+    assert traced == []  # checked before any block
 
 
-def test_fast_rejects_bad_arguments():
+def test_rejects_bad_arguments():
     lens, src = _recipe(2, torch.float32, "none")
     with pytest.raises(KeyError, match="source dict missing"):
-        fast.render(lens, {"amp": src["amp"]}, SMALL, compile=False)
+        render.render(lens, {"amp": src["amp"]}, SMALL, compile=True)
     with pytest.raises(KeyError, match="no mass component"):
-        fast.render({}, src, SMALL, compile=False)
+        render.render({}, src, SMALL, compile=True)
     with pytest.raises(TypeError, match="Instrument"):
-        fast.render(lens, src, "euclid", compile=False)
-    with pytest.raises(NotImplementedError, match="per-image PSF"):
-        fast.render(lens, src, SMALL, psf=torch.ones(2, 3, 3) / 9, compile=False)
+        render.render(lens, src, "euclid", compile=True)
+    with pytest.raises(TypeError, match="psf must be"):
+        render.render(lens, src, SMALL, psf=torch.ones(2, 2, 3, 3) / 9, compile=True)
 
 
-def test_fast_falls_back_to_eager_once_when_compiling_fails(monkeypatch):
+def test_falls_back_to_eager_once_when_compiling_fails(monkeypatch):
     lens, src = _recipe(3, torch.float64, "none", seed=10)
-    ref = fast.render(lens, src, SMALL, compile=False)
+    ref = render.render(lens, src, SMALL)
 
     def broken(*a):
         raise RuntimeError("no C++ compiler")
 
-    monkeypatch.setitem(fast._state, "compiled", broken)
-    monkeypatch.setitem(fast._state, "failed", False)
+    monkeypatch.setitem(render._state, "compiled", broken)
+    monkeypatch.setitem(render._state, "failed", False)
     with pytest.warns(RuntimeWarning, match="torch.compile failed .*no C\\+\\+ compiler"):
-        out = fast.render(lens, src, SMALL)
+        out = render.render(lens, src, SMALL, compile=True)
     torch.testing.assert_close(out, ref, rtol=0, atol=0)
-    assert fast._state["failed"]
+    assert render._state["failed"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        fast.render(lens, src, SMALL)  # eager from now on, silently
+        render.render(lens, src, SMALL, compile=True)  # eager from now on, silently
     # an error of the caller's is raised, not swallowed as a compiler failure
-    monkeypatch.setitem(fast._state, "failed", False)
+    monkeypatch.setitem(render._state, "failed", False)
     with pytest.raises(ValueError, match="per-image parameter"):
-        fast.render({**lens, "theta_E": torch.ones(2, 2, 2)}, src, SMALL)
-    assert not fast._state["failed"]
+        render.render({**lens, "theta_E": torch.ones(2, 2, 2)}, src, SMALL, compile=True)
+    assert not render._state["failed"]
+
+
+@pytest.mark.parametrize("value,small,large", [(None, False, True), ("auto", False, True), ("1", True, True),
+                                               ("on", True, True), ("0", False, False), ("False", False, False)])
+def test_compile_default_reads_the_environment(monkeypatch, value, small, large):
+    if value is None:
+        monkeypatch.delenv(render.COMPILE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(render.COMPILE_ENV, value)
+    assert render.compile_default(render.COMPILE_MIN_IMAGES - 1) is small
+    assert render.compile_default(render.COMPILE_MIN_IMAGES) is large
+    monkeypatch.setenv(render.COMPILE_ENV, "sometimes")
+    with pytest.raises(ValueError, match="LENSBENCH_COMPILE='sometimes': expected 0, 1 or auto"):
+        render.compile_default(10)
 
 
 @pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
                     reason="torch.compile on CPU needs a C++ compiler")
-def test_fast_compiled_equals_eager():
+def test_compiled_equals_eager():
     """One real compile (small grid, float32): the vortex + SIE + shear + Sersic + PSF graph."""
     lens, src = _recipe(3, torch.float32, "none", seed=11)
     p, n = _vortex_params(3, torch.float32, seed=12, n=100)
     vl = {**lens, "vortex_theta_E": p["theta_E"] * 3, "vortex_x": p["center_x"], "vortex_y": p["center_y"],
           "vortex_half_length": p["half_length"], "vortex_angle": p["angle"], "vortex_n": n}
-    eager = fast.render(vl, src, SMALL, compile=False)
+    eager = render.render(vl, src, SMALL)
     with torch.no_grad():
-        compiled = fast.render(vl, src, SMALL)
-    assert not fast._state["failed"], "torch.compile fell back to eager"
+        compiled = render.render(vl, src, SMALL, compile=True)
+    assert not render._state["failed"], "torch.compile fell back to eager"
     assert float((compiled - eager).abs().max()) <= 1e-5 * float(eager.abs().max())

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from lensbench.lensing import inverse
-from lensbench.lensing import mass
+from lensbench.lensing import lens_model
 from lensbench.lensing import render
 from lensbench.lensing.instruments import Instrument
 
@@ -45,7 +45,7 @@ def _reconstruct(lens: dict, n_src: int = 32, half_width: float = 1.0):
     x, y = pixel_grid(NPIX, PS, dtype=torch.float64)
     img = _image()
     sx, sy = inverse.source_grid(n_src, half_width, dtype=torch.float64)
-    bx, by = mass.ray_shoot(x, y, lens)
+    bx, by = lens_model.ray_shoot(x, y, lens)
     source, weight = inverse.reconstruct_source(img, bx, by, sx, sy)
     truth = sersic_ellipse(sx, sy, **_t(SOURCE))[0]
     covered = weight[0] > 0.5
@@ -152,6 +152,6 @@ def test_float32_reconstruction_matches_float64():
     for dt in (torch.float32, torch.float64):
         x, y = pixel_grid(NPIX, PS, dtype=dt)
         sx, sy = inverse.source_grid(32, 1.0, dtype=dt)
-        bx, by = mass.ray_shoot(x, y, _t(TRUE_LENS, dt))
+        bx, by = lens_model.ray_shoot(x, y, _t(TRUE_LENS, dt))
         out.append(inverse.reconstruct_source(_image(dt), bx, by, sx, sy)[0].double())
     assert torch.allclose(out[0], out[1], atol=1e-3 * out[1].abs().max().item())

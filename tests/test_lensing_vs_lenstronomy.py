@@ -20,7 +20,6 @@ from lenstronomy.ImSim.image_model import ImageModel
 from lenstronomy.LensModel.lens_model import LensModel
 from lenstronomy.LightModel.light_model import LightModel
 
-from lensbench.lensing import fast
 from lensbench.lensing import grid
 from lensbench.lensing import instruments
 from lensbench.lensing import light
@@ -192,7 +191,7 @@ def image_draw(rng, sub: str, k_sub: int) -> tuple[list, list, dict, dict]:
 
 def ours_lens_dict(lens_kw: list, extra: dict, dtype, as_vortex: bool = False) -> dict:
     """The lens dict of a draw; ``as_vortex``: an axion draw as the closed-form ``vortex`` group
-    (``lensing.fast``) instead of its point masses."""
+    (``lensing.vortex``) instead of its point masses."""
     T = lambda v: torch.tensor([v], dtype=dtype)
     main, sh = lens_kw[0], lens_kw[1]
     d = {k: T(main[k]) for k in ("theta_E", "e1", "e2", "center_x", "center_y")}
@@ -213,8 +212,8 @@ def ours_lens_dict(lens_kw: list, extra: dict, dtype, as_vortex: bool = False) -
 def worst_image_ratio(n: int, dtype, inst, supersample: int, sub: str, k_sub: int = 25, pixel_psf: bool = False,
                       seed: int = 0, renderer: str = "render") -> float:
     """Worst max|diff|/peak of whole images against lenstronomy. ``renderer``: "render"
-    (``lensing.render.render``), "fast" (``lensing.fast.render``, compiled; axions as the closed-form
-    vortex) or "fast-eager" (the same, ``compile=False``)."""
+    (``lensing.render.render``, eager, axions as point masses), "compiled" (``render(...,
+    compile=True)``, axions as the closed-form vortex group) or "vortex" (the same, eager)."""
     rng = np.random.default_rng(seed)
     worst = 0.0
     kernel = None
@@ -228,10 +227,7 @@ def worst_image_ratio(n: int, dtype, inst, supersample: int, sub: str, k_sub: in
         lens = ours_lens_dict(lens_kw, extra, dtype, as_vortex=renderer != "render")
         source = {k: torch.tensor([v], dtype=dtype) for k, v in src.items()}
         p = True if kernel is None else torch.tensor(kernel, dtype=dtype)
-        if renderer == "render":
-            out = render.render(lens, source, inst, supersample=supersample, psf=p)
-        else:
-            out = fast.render(lens, source, inst, supersample=supersample, psf=p, compile=renderer == "fast")
+        out = render.render(lens, source, inst, supersample=supersample, psf=p, compile=renderer == "compiled")
         out = out[0].double().numpy()
         worst = max(worst, np.abs(out - ref).max() / np.abs(ref).max())
     return worst
@@ -281,10 +277,10 @@ def test_image_matches_lenstronomy(case, dtype):
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("case", [("euclid", 1, "axion"), ("model_i", 2, "axion"), ("hst", 1, "cdm")])
-def test_fast_image_matches_lenstronomy(case, dtype):
-    """lensing.fast (eager here; compiled == eager is tested in test_lensing_fast.py), axions as the
-    closed-form vortex, against lenstronomy's 100 POINT_MASS profiles."""
+def test_vortex_image_matches_lenstronomy(case, dtype):
+    """Images with axions as the closed-form vortex group (eager here; compiled == eager is tested
+    in test_lensing_fast.py) against lenstronomy's 100 POINT_MASS profiles."""
     name, s, sub = case
     inst = instruments.get(name)
     k_sub = 100 if sub == "axion" else 25
-    assert worst_image_ratio(2, dtype, inst, s, sub, k_sub=k_sub, seed=4, renderer="fast-eager") <= TOL[dtype]
+    assert worst_image_ratio(2, dtype, inst, s, sub, k_sub=k_sub, seed=4, renderer="vortex") <= TOL[dtype]

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, r2_score, roc_auc_score
 
-from lensbench.run.metrics import (
+from lensbench.metric_names import higher_is_better
+from lensbench.metrics import (
     MetricInputError,
     anomaly_metrics,
     binned_metric,
     bootstrap_ci,
     classification_metrics,
-    higher_is_better,
     regression_metrics,
     worst_bin,
 )

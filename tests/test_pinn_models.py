@@ -13,7 +13,6 @@ import math
 import pytest
 import torch
 
-from lensbench.specs import Budget, Preset, TaskSpec
 from lensbench.lensing import render
 from lensbench.lensing.instruments import Instrument
 from lensbench.pinn_models import catalog
@@ -25,6 +24,7 @@ from lensbench.pinn_models.common import (
     lens_bounds,
     source_bounds,
 )
+from lensbench.specs import Budget, Preset, TaskSpec
 
 NPIX, PS = 32, 0.15
 PAIRS = ("lens-inversion", "lens-synthesis", "lensiformer")

@@ -1,16 +1,19 @@
-"""Tests of the dataset recipes (lensing.recipes), the cosmology helper and the dataset registry."""
+"""Tests of the dataset recipes (lensing.recipes, found in lensbench.registry.recipes), the cosmology
+helper and the dataset registry."""
 
 from __future__ import annotations
 
 import math
+import shutil
+import warnings
 
 import numpy as np
 import pytest
 import torch
 from conftest import REAL_DATA
 
+from lensbench import registry
 from lensbench.lensing import cosmo
-from lensbench.lensing import recipes
 from lensbench.lensing.recipes import base
 from lensbench.lensing.recipes.base import LENS_COLUMNS, CosmosSource, matched_snr, solve_amp_for_snr
 from lensbench.lensing.recipes.priors import LogUniform, Polar, PowerLaw, TruncNormal, Uniform
@@ -23,7 +26,7 @@ from lensbench.lensing.recipes import deeplense as _dl
 from lensbench.lensing.recipes import lensbench as _lb
 
 OWN = [r.name for r in (*_dl.RECIPES, *_lb.RECIPES)]  # the substructure recipes tested here
-SIM_RECIPES = [n for n in OWN if not recipes.get(n).needs_data_root]
+SIM_RECIPES = [n for n in OWN if not registry.recipes.get(n).needs_data_root]
 MACRO_SOURCE = ("theta_E", "e1", "e2", "gamma1", "gamma2", "center_x", "center_y",
                 "src_R", "src_n", "src_e1", "src_e2", "src_x", "src_y", "brightness", "exposure_time")
 
@@ -31,13 +34,13 @@ MACRO_SOURCE = ("theta_E", "e1", "e2", "gamma1", "gamma2", "center_x", "center_y
 def test_registry_lists_the_published_and_lensbench_recipes():
     expected = {"deeplense-model1", "deeplense-model2", "deeplense-model3",
                 "lensbench-v1", "lensbench-v1-hst", "lensbench-v1-realsrc"}
-    assert expected <= set(recipes.names()) and set(OWN) == expected
+    assert expected <= set(registry.recipes.names()) and set(OWN) == expected
     with pytest.raises(KeyError, match="unknown recipe"):
-        recipes.get("lensbench-v0")
-    r = recipes.get("lensbench-v1")
+        registry.recipes.get("lensbench-v0")
+    r = registry.recipes.get("lensbench-v1")
     assert r.image_shape == (1, 64, 64) and r.pixel_scale == pytest.approx(0.101)
-    assert recipes.get("deeplense-model1").image_shape == (1, 150, 150)
-    assert recipes.get("lensbench-v1-hst").pixel_scale == pytest.approx(0.08)
+    assert registry.recipes.get("deeplense-model1").image_shape == (1, 150, 150)
+    assert registry.recipes.get("lensbench-v1-hst").pixel_scale == pytest.approx(0.08)
     with pytest.raises(ValueError, match="unknown class"):
         r.generate("sphere", 2, 0)
 
@@ -46,9 +49,9 @@ def test_dataset_specs_mirror_recipes():
     from lensbench.tasks.datasets import specs
 
     sp = {s.name: s for s in specs() if s.recipe is not None}
-    assert set(sp) == set(recipes.names())
+    assert set(sp) == set(registry.recipes.names())
     for name, s in sp.items():
-        r = recipes.get(name)
+        r = registry.recipes.get(name)
         assert s.recipe == name and s.version == r.version and s.adapter is None
         assert s.classes == tuple(r.classes)
         assert s.columns == tuple(r.columns) and s.image_shape == tuple(r.image_shape)
@@ -74,7 +77,7 @@ def test_cosmology_matches_astropy_and_deeplense_quirk():
 
 @pytest.mark.parametrize("name", SIM_RECIPES)
 def test_generate_shapes_dtypes_columns(name):
-    r = recipes.get(name)
+    r = registry.recipes.get(name)
     n = 2
     for c in r.classes:
         im, cols = r.generate(c, n, seed=5)
@@ -98,7 +101,7 @@ def test_generate_shapes_dtypes_columns(name):
 
 @pytest.mark.parametrize("name", ["lensbench-v1", "deeplense-model2"])
 def test_determinism_per_seed_and_class(name):
-    r = recipes.get(name)
+    r = registry.recipes.get(name)
     a, ca = r.generate("cdm", 4, seed=11)
     b, cb = r.generate("cdm", 4, seed=11)
     assert np.array_equal(a, b)
@@ -110,7 +113,7 @@ def test_determinism_per_seed_and_class(name):
 
 
 def test_deeplense_model1_is_integer_counts_and_fixed_macro():
-    r = recipes.get("deeplense-model1")
+    r = registry.recipes.get("deeplense-model1")
     im, cols = r.generate("no_sub", 2, seed=0)
     assert np.array_equal(im, np.round(im)) and im.min() >= 0
     assert (cols["exposure_time"] >= 1e3).all() and (cols["exposure_time"] <= 10**3.5 + 1e-3).all()
@@ -121,7 +124,7 @@ def test_deeplense_model1_is_integer_counts_and_fixed_macro():
 
 
 def test_deeplense_cdm_mass_function_and_positions():
-    r = recipes.get("deeplense-model2")
+    r = registry.recipes.get("deeplense-model2")
     p = r.sample("cdm", 400, 3)
     m = p["sub_mass"]
     assert m.shape == (400, 25) and bool(p["sub_mask"].all())
@@ -136,7 +139,7 @@ def test_deeplense_cdm_mass_function_and_positions():
 
 
 def test_lensbench_cdm_is_poisson_and_within_bounds():
-    r = recipes.get("lensbench-v1")
+    r = registry.recipes.get("lensbench-v1")
     spec = r.substructure["cdm"]
     p = r.sample("cdm", 600, 4)
     n_sub = p["n_sub"]
@@ -156,7 +159,7 @@ def test_axion_length_law():
     assert base.vortex_half_length(1e-23) == pytest.approx(0.3)
     assert base.vortex_half_length(1e-24) == pytest.approx(3.0)
     # DeepLense: 100 equal point masses (3e10 Msun in total) on a line through the image centre
-    p = recipes.get("deeplense-model2").sample("axion", 50, 2)
+    p = registry.recipes.get("deeplense-model2").sample("axion", 50, 2)
     L = 0.06e-22 / (2 * 10 ** p["log10_m_a"])
     r = torch.hypot(p["sub_x"], p["sub_y"])
     assert torch.allclose(r.max(dim=1).values, L, rtol=1e-9)
@@ -165,7 +168,7 @@ def test_axion_length_law():
     cross = p["sub_x"] * p["sub_y"][:, -1:] - p["sub_y"] * p["sub_x"][:, -1:]
     assert float(cross.abs().max()) < 1e-9
     # lensbench-v1: continuous line mass through the lens centre, same length law
-    q = recipes.get("lensbench-v1").sample("axion", 200, 2)
+    q = registry.recipes.get("lensbench-v1").sample("axion", 200, 2)
     assert torch.allclose(q["line_half_length"], 0.06e-22 / (2 * 10 ** q["log10_m_a"]), rtol=1e-9)
     assert torch.equal(q["line_x"], q["center_x"]) and torch.equal(q["line_y"], q["center_y"])
     lm = q["log10_m_a"]
@@ -174,7 +177,7 @@ def test_axion_length_law():
 
 @pytest.mark.parametrize("name", ["lensbench-v1", "lensbench-v1-hst"])
 def test_lensbench_priors_in_range_and_varying(name):
-    r = recipes.get(name)
+    r = registry.recipes.get(name)
     p = r.sample("no_sub", 800, 7)
     for key, prior in r.lens.items():
         if isinstance(prior, Polar):
@@ -202,7 +205,7 @@ def test_lensbench_priors_in_range_and_varying(name):
 def test_macro_and_source_priors_identical_across_classes(name):
     from scipy.stats import ks_2samp
 
-    r = recipes.get(name)
+    r = registry.recipes.get(name)
     draws = {c: r.sample(c, 1500, 21) for c in r.classes}
     for key in MACRO_SOURCE:
         ref = draws["no_sub"][key].numpy()
@@ -223,7 +226,7 @@ def test_snr_target_is_met_and_class_independent():
     t = torch.full((5,), 2260.0, dtype=torch.float64)
     a = solve_amp_for_snr(img, target, t, 0.006)
     assert torch.allclose(matched_snr(a.view(-1, 1, 1) * img, t, 0.006), target, rtol=1e-6)
-    r = recipes.get("lensbench-v1")
+    r = registry.recipes.get("lensbench-v1")
     lo, hi = r.brightness.value.bounds()
     _, cols = r.generate("no_sub", 4, seed=3)
     assert ((cols["snr"] >= lo) & (cols["snr"] <= hi)).all() and (cols["src_amp"] > 0).all()
@@ -256,7 +259,7 @@ def test_priors_sample_their_laws():
 
 
 def test_realsrc_requires_data_root_with_clear_error(tmp_path):
-    r = recipes.get("lensbench-v1-realsrc")
+    r = registry.recipes.get("lensbench-v1-realsrc")
     assert isinstance(r.source, CosmosSource) and r.needs_data_root
     with pytest.raises(RealDataError, match="cosmos-hst-acs-f814w-cutouts"):
         r.generate("no_sub", 2, 0)
@@ -272,7 +275,7 @@ def test_realsrc_generates_from_real_galaxies():
     gals = load_cosmos(REAL_ROOT)
     assert len(gals.ids) >= 20
     assert np.allclose(gals.images.sum(axis=(1, 2)), 1.0, atol=1e-4) and gals.images.min() >= 0
-    r = recipes.get("lensbench-v1-realsrc")
+    r = registry.recipes.get("lensbench-v1-realsrc")
     for c in r.classes:
         im, cols = r.generate(c, 2, seed=1, data_root=REAL_ROOT)
         assert im.shape == (2, 1, 64, 64) and np.isfinite(im).all()
@@ -284,8 +287,30 @@ def test_realsrc_generates_from_real_galaxies():
 
 
 def test_recipe_descriptions_list_every_class():
-    for r in map(recipes.get, OWN):
+    for r in map(registry.recipes.get, OWN):
         text = r.describe()
         assert all(f"class `{c}`" in text for c in r.classes)
         assert set(LENS_COLUMNS) <= set(r.columns)
         assert math.isfinite(r.theta_E_factor())
+
+
+@pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
+                    reason="torch.compile on CPU needs a C++ compiler")
+def test_generate_compiled_matches_eager(monkeypatch):
+    """The builders' compiled path (``generate(compile=True)``: ``lensing.render`` in torch.compile'd
+    blocks, the 25 point masses padded to 32) gives the eager images and columns to float rounding.
+    Pixel noise is off: a Poisson draw on a rate that differs in the last bit can shift the generator's
+    stream, so the comparison is of the noiseless images that the noise is added to."""
+    from lensbench.lensing import noise
+
+    monkeypatch.setattr(noise, "add_noise", lambda img, *a, **k: img)
+    r = registry.recipes.get("deeplense-model2")
+    eager, cols_eager = r.generate("cdm", 6, seed=2, compile=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a compile failure (eager fallback) fails the test
+        compiled, cols = r.generate("cdm", 6, seed=2, compile=True)
+    assert compiled.shape == eager.shape == (6, 1, 64, 64)
+    assert np.abs(compiled - eager).max() <= 1e-5 * np.abs(eager).max()
+    assert set(cols) == set(cols_eager)
+    for k in cols:
+        np.testing.assert_allclose(cols[k], cols_eager[k], rtol=1e-5, err_msg=k)

@@ -8,11 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from lensbench import records
-from lensbench import registry
-from lensbench.run import runner
+from lensbench import records, registry
 from lensbench.data import taskdata
-from lensbench.run import trainer
+from lensbench.run import runner, trainer
 from lensbench.specs import ModelSpec
 
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 
-from lensbench import records
-from lensbench import registry
-from lensbench.run import runner
-from lensbench.run import submission
+from lensbench import records, registry
 from lensbench.cli import main
+from lensbench.run import runner, submission
 
 
 def _sweep(opts, seeds=(0, 1, 2)):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from lensbench import records
-from lensbench import registry
-from lensbench.cli import _parse_shard, main
+from lensbench import records, registry
+from lensbench.cli import main
+from lensbench.run import grid
+from lensbench.run.grid import parse_shard
 from lensbench.specs import SpecError, SuiteSpec
 
 
@@ -31,10 +32,10 @@ def test_v1_suite_names_only_registered_tasks_and_models_and_covers_all_of_them(
 def test_unknown_suite_bad_shard_and_bad_spec_are_user_errors(capsys):
     with pytest.raises(KeyError, match="Did you mean 'v1'"):
         registry.suites.get("v2")
-    assert _parse_shard("1/3") == (1, 3)
+    assert parse_shard("1/3") == (1, 3)
     for bad in ("3/3", "x", "1/0", "-1/2"):
         with pytest.raises(SpecError, match="--shard"):
-            _parse_shard(bad)
+            parse_shard(bad)
     assert main(["sweep", "--suite", "v0"]) == 2
     assert "unknown suite" in capsys.readouterr().err
     with pytest.raises(SpecError, match="distinct"):
@@ -62,3 +63,30 @@ def test_shards_split_the_suite_grid_disjointly(toy_bench, capsys):
     finally:
         registry.suites.unregister("toy")
     capsys.readouterr()
+
+
+def test_the_library_builds_the_same_grid_the_cli_runs():
+    """``grid.build`` is what ``lensbench sweep`` runs: a program (or another executor) gets the same cells."""
+    full = grid.build(suite="v1")
+    assert full.preset == "quick" and len(full) == 456  # as the suite test counts
+    assert all(c.model.supports(c.task) for c in full.cells)
+    assert [c.seed for c in full.cells[:3]] == [0, 1, 2] and len({c.task.id for c in full.cells[:3]}) == 1
+    pairs = {(c.task.id, c.model.name) for c in full.cells}
+    shards = [grid.build(suite="v1", shard=f"{i}/3") for i in range(3)]
+    parts = [{(c.task.id, c.model.name) for c in s.cells} for s in shards]
+    assert set().union(*parts) == pairs and sum(len(p) for p in parts) == len(pairs)  # disjoint, complete
+    one = grid.build(tasks=["regression/axion-mass"], models=["all"], seeds=[7], preset="standard")
+    assert one.preset == "standard" and {c.seed for c in one.cells} == {7}
+    assert {c.model.name for c in one.cells} == {m.name for m in registry.models.all()
+                                                 if "regression" in m.kinds}
+    defaults = grid.build(tasks=["anomaly/lensbench-v1"])
+    want = registry.tasks.get("anomaly/lensbench-v1").default_models
+    assert [c.model.name for c in defaults.cells[::3]] == list(want)
+    with pytest.raises(SpecError, match="no preset 'huge'"):
+        grid.build(tasks=["regression/axion-mass"], preset="huge")
+
+
+def test_cells_pair_only_supported_kinds():
+    task = registry.tasks.get("anomaly/lensbench-v1")
+    cells = grid.cells([task], [registry.models.get("resnet18"), registry.models.get("conv-ae")], [0, 1])
+    assert [(c.model.name, c.seed) for c in cells] == [("conv-ae", 0), ("conv-ae", 1)]

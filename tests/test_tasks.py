@@ -1,14 +1,18 @@
 """The v1 task suite: every task is well formed, its splits are disjoint and fixed, and the
-anomaly task trains on no_sub only."""
+anomaly task trains on no_sub only. Tasks are checked against their datasets when registered
+(``specs.check_task``) and derive their metric direction from the primary metric."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import make_task
 
-from lensbench.data import store as data
 from lensbench import registry
 from lensbench.data import taskdata
+from lensbench.data.cache import materialise
+from lensbench.data.reading import load_split
+from lensbench.specs import DatasetSpec, SpecError, check_task
 
 
 def test_every_task_is_complete():
@@ -41,17 +45,17 @@ def model2_tiny(tmp_path_factory):
     spec = registry.datasets.get("deeplense-model2")
     sizes = {"train": 4, "val": 3, "test": 3}
     cache = tmp_path_factory.mktemp("cache")
-    return spec, sizes, cache, data.materialise(spec, sizes, cache=cache, progress=False)
+    return spec, sizes, cache, materialise(spec, sizes, cache=cache, progress=False)
 
 
 def test_splits_are_disjoint_and_fixed(model2_tiny, tmp_path):
     spec, sizes, _, ds = model2_tiny
-    arrays = {s: data.load_split(ds, s).images for s in ("train", "val", "test")}
+    arrays = {s: load_split(ds, s).images for s in ("train", "val", "test")}
     flat = {s: {a.tobytes() for a in arr} for s, arr in arrays.items()}
     assert sum(len(v) for v in flat.values()) == sum(len(a) for a in arrays.values())  # no image twice
-    again = data.materialise(spec, sizes, cache=tmp_path, progress=False)  # fresh cache: rebuilt
+    again = materialise(spec, sizes, cache=tmp_path, progress=False)  # fresh cache: rebuilt
     for s, arr in arrays.items():
-        assert np.array_equal(arr, data.load_split(again, s).images)
+        assert np.array_equal(arr, load_split(again, s).images)
 
 
 def test_anomaly_training_split_holds_only_no_sub(model2_tiny):
@@ -63,3 +67,54 @@ def test_anomaly_training_split_holds_only_no_sub(model2_tiny):
     assert set(train.class_names) == set(val.class_names) == {"no_sub"} and len(train) == 2
     assert set(test.class_names) == {"no_sub", "cdm", "axion"}
     assert test.target.tolist() == [0 if c == "no_sub" else 1 for c in test.class_names]
+
+
+DATASETS = {
+    "sim": DatasetSpec("sim", 1, "d", ("no_sub", "cdm", "axion"), (1, 16, 16), 0.1, recipe="r",
+                       columns=("radius", "snr")),
+    "wide": DatasetSpec("wide", 1, "d", ("no_sub", "cdm"), (1, 32, 32), 0.05, recipe="r", columns=("radius",)),
+    "sim-hst": DatasetSpec("sim-hst", 1, "d", ("no_sub", "cdm"), (1, 16, 16), 0.05, recipe="r", columns=()),
+}
+
+
+@pytest.mark.parametrize(("kind", "changes", "field"), [
+    ("classification", {"dataset": "nope"}, "dataset"),
+    ("classification", {"test_dataset": "nope"}, "test_dataset"),
+    ("classification", {"input_shape": (3, 16, 16)}, "input_shape"),
+    ("classification", {"test_dataset": "wide"}, "input_shape"),  # the test set's images differ
+    ("classification", {"classes": ("no_sub", "lens")}, "classes"),
+    ("classification", {"classes": ("no_sub", "axion"), "test_dataset": "sim-hst"}, "classes"),
+    ("classification", {"pixel_scale": 0.2}, "pixel_scale"),
+    ("regression", {"target": ("mass",)}, "target"),
+    ("classification", {"slice_by": ("theta_E",)}, "slice_by"),
+    ("classification", {"slice_by": ("snr",), "test_dataset": "sim-hst"}, "slice_by"),  # sliced on the test set
+])
+def test_registration_check_names_the_task_and_the_field(kind, changes, field):
+    task = make_task(kind, **{"dataset": "sim", **changes})
+    with pytest.raises(SpecError, match=f"TaskSpec 'test/{kind}': field '{field}'"):
+        check_task(task, DATASETS)
+
+
+def test_registration_check_accepts_a_consistent_task():
+    for task in (make_task(dataset="sim"), make_task(dataset="sim", pixel_scale=0.1, slice_by=("snr",)),
+                 make_task("regression", dataset="sim", target=("radius",)), make_task("anomaly", dataset="sim"),
+                 make_task(dataset="sim", test_dataset="sim-hst")):  # the test set may have its own pixel scale
+        check_task(task, DATASETS)
+
+
+def test_the_task_registry_runs_the_check():
+    task = make_task(id="test/no-dataset", dataset="no-such-dataset")
+    with pytest.raises(SpecError, match="'test/no-dataset': field 'dataset'"):
+        registry.tasks.register(task, "test")
+    assert "test/no-dataset" not in registry.tasks
+
+
+def test_metric_direction_is_derived_from_the_primary_metric():
+    assert make_task("regression", higher_is_better=None).higher_is_better is False
+    assert make_task(higher_is_better=None).higher_is_better is True
+    with pytest.raises(SpecError, match="field 'higher_is_better'.*leave the field out"):
+        make_task(higher_is_better=False)
+    with pytest.raises(SpecError, match="field 'primary_metric'.*unknown metric 'banana'"):
+        make_task(primary_metric="banana")
+    for t in registry.tasks.all():  # the v1 tasks leave it to the metric
+        assert t.higher_is_better is (t.primary_metric != "mse"), t.id

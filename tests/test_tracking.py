@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lensbench.run.tracking import Tracker, _quiet_mlflow_logs, default_tracking_uri, standard_tags
+from lensbench.run.tracking import Tracker, default_tracking_uri, quiet_mlflow_logs, standard_tags
 
 TAGS = standard_tags(task="substructure/model1", task_version=2, preset="quick", model="resnet18",
                      model_family="baseline", seed=0, dataset_fingerprint="f" * 16,
@@ -19,7 +19,7 @@ def store(tmp_path_factory):
     """One SQLite store for the module (creating its tables is the slow part)."""
     from mlflow.tracking import MlflowClient
 
-    _quiet_mlflow_logs()
+    quiet_mlflow_logs()
     uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # SQLAlchemy noise from MLflow's store

@@ -9,7 +9,7 @@
 
 Records written before these fields existed simply have none (their tables get no ROC/slice figure).
 Only the models chosen by ``select_models`` (the leaders plus every PINN and its physics-off twin, about
-eight) are drawn, to keep the figures readable.
+eight) are drawn (``board.figures``) and tabulated (``board.cells.slice_cells``), to stay readable.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ import logging
 import math
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from lensbench.run.diagnostics import FPR_GRID  # the grid the records' curves are stored on
+from lensbench.board import aggregate
 from lensbench.records import RunRecord
+from lensbench.run.diagnostics import FPR_GRID  # the grid the records' curves are stored on
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,8 @@ def _edge(x: float) -> str:
 
 
 def table_key(r: RunRecord) -> tuple:
-    return (r.task, int(r.task_version), r.preset, r.dataset_fingerprint, r.test_dataset_fingerprint or "")
+    """The key of the leaderboard table a record belongs to (``aggregate.table_key`` of its fields)."""
+    return aggregate.table_key(vars(r))
 
 
 def _latest_ok(records) -> list[RunRecord]:
@@ -159,73 +160,3 @@ def select_models(table: pd.DataFrame, available, limit: int = MAX_MODELS) -> li
                 pinned.add(twin_of(m))
     chosen = set(order[:max(MIN_TOP, limit - len(pinned))]) | pinned
     return [m for m in order if m in chosen]
-
-
-def model_styles(models: list[str], table: pd.DataFrame) -> dict[str, tuple[str, str]]:
-    """(colour, line style) per model; a physics-off twin takes its PINN's colour with a dashed line."""
-    family = dict(zip(table["model"], table["family"]))
-    styles: dict[str, tuple[str, str]] = {}
-    i = 0
-    for m in models:
-        if m in styles:
-            continue
-        styles[m] = (f"C{i % 10}", "-")
-        if family.get(m) == "pinn" and twin_of(m) in models:
-            styles[twin_of(m)] = (f"C{i % 10}", "--")
-        i += 1
-    return styles
-
-
-def _fmt3(x: float) -> str:
-    return "–" if x is None or math.isnan(x) else f"{x:.3f}"
-
-
-def slice_cells(sc: SliceColumn, models: list[str]) -> tuple[list[str], list[list[tuple[str, float | str]]]]:
-    """Header and rows (bin, n, one ``mean ± std`` cell per model) of a metric-per-bin table;
-    cells are (text, sort key)."""
-    header = [f"{sc.column} bin", "n", *models]
-    stats = {m: sc.mean_std(m) for m in models}
-    rows = []
-    for b, label in enumerate(sc.bin_labels()):
-        row: list[tuple[str, float | str]] = [(label, sc.edges[b]), (str(sc.n[b]) if b < len(sc.n) else "–",
-                                                                   sc.n[b] if b < len(sc.n) else "")]
-        for m in models:
-            mean, std = stats[m][0][b], stats[m][1][b]
-            text = _fmt3(mean) if math.isnan(std) else f"{_fmt3(mean)} ± {_fmt3(std)}"
-            row.append((text, "" if math.isnan(mean) else float(f"{mean:.6g}")))
-        rows.append(row)
-    return header, rows
-
-
-def write_figures(table: pd.DataFrame, tc: TableCurves | None, folder: Path, stem: str) -> dict[str, Path]:
-    """The ROC PNG (``<stem>_roc.png``) and slices PNG (``<stem>_slices.png``) of one table, when the
-    records carry the data; returns {"roc": path, "slices": path} for those written."""
-    from lensbench.board import plots
-
-    out: dict[str, Path] = {}
-    if tc is None:
-        return out
-    t0 = table.iloc[0]
-    title = f"{t0['task']} v{t0['task_version']} ({t0['preset']}, data {str(t0['dataset_fingerprint'])[:8]})"
-    means = dict(zip(table["model"], table["mean"]))
-    metric = str(t0["primary_metric"])
-    if tc.roc:
-        models = select_models(table, set(tc.roc))
-        styles = model_styles(models, table)
-        series = {}
-        for m in models:
-            mean, std = tc.roc_mean_std(m)
-            n = len(tc.roc[m])
-            series[f"{m} ({metric} {means[m]:.3f}, n={n})"] = (mean, std, *styles[m])
-        out["roc"] = plots.leaderboard_roc_plot(FPR_GRID, series, f"{title}: macro one-vs-rest ROC",
-                                                folder / f"{stem}_roc.png")
-    if tc.slices:
-        panels = []
-        for sc in tc.slices.values():
-            models = select_models(table, set(sc.values))
-            styles = model_styles(models, table)
-            panels.append({"column": sc.column, "labels": sc.bin_labels(), "n": sc.n,
-                           "series": {m: (*sc.mean_std(m), *styles[m]) for m in models}})
-        out["slices"] = plots.leaderboard_slice_plot(panels, metric, f"{title}: {metric} per bin",
-                                                     folder / f"{stem}_slices.png")
-    return out

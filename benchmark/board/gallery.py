@@ -16,7 +16,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lensbench.data.store import cache_dir
+from lensbench.data.paths import cache_dir
 
 log = logging.getLogger(__name__)
 

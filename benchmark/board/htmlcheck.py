@@ -1,6 +1,6 @@
 """Open the leaderboard page in headless Chromium and check that it works; save a screenshot.
 
-    python -m benchmark.htmlcheck leaderboards/leaderboard.html --screenshot leaderboards/leaderboard.png
+    python -m lensbench.board.htmlcheck leaderboards/v1/leaderboard.html --screenshot page.png
 
 Checks (each printed as PASS/FAIL; the exit status is 1 when any fails, 2 when the browser cannot run):
 
@@ -118,7 +118,7 @@ def expected_tables(csv: Path | None = None, results: Path | None = None) -> dic
     """Models per leaderboard table, {(task, task version, preset, fp, test fp): n}, from the aggregate."""
     import pandas as pd
 
-    from lensbench.board.tables import TABLE_KEYS, aggregate, records_frame
+    from lensbench.board.aggregate import TABLE_KEYS, aggregate, records_frame
     from lensbench.records import load_records
 
     if results is not None:
@@ -173,7 +173,7 @@ class Report:
         return "\n".join(lines)
 
 
-def _monotone(values: list, ascending: bool) -> bool:
+def monotone(values: list, ascending: bool) -> bool:
     """Non-empty values in order (numbers), empty ones only at the end."""
     seen_empty = False
     nums = []
@@ -216,7 +216,7 @@ def check_sorting(d, report: Report) -> None:
             th.click()
             down = d.execute_script(_VALUES_JS, t["ti"], ci)
             n_cols += 1
-            if not _monotone(up, True) or not _monotone(down, False) or sorted(map(str, up)) != sorted(map(str, down)):
+            if not monotone(up, True) or not monotone(down, False) or sorted(map(str, up)) != sorted(map(str, down)):
                 bad.append(f"table {t['ti']} ({t['cls']}) column {name!r}: after 1st click {up}, 2nd click {down}")
     detail = f"{n_cols} column(s) in {sum(t['rows'] >= 2 for t in tables)} table(s)"
     if bad:
@@ -300,7 +300,7 @@ def check_page(page: str | Path, expected: dict[tuple, int], screenshot_to: str 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmark.htmlcheck", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m lensbench.board.htmlcheck", description=__doc__.split("\n\n")[0])
     p.add_argument("page", type=Path, help="the leaderboard HTML file")
     p.add_argument("--csv", type=Path, default=None, help="aggregate CSV (default: leaderboard.csv beside the page)")
     p.add_argument("--results", type=Path, default=None, help="recompute the aggregate from these records instead")

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from lensbench.board import tables as leaderboard
+from lensbench.board.render import write_leaderboard
 from lensbench.run import submission
 
 MANIFEST = "MANIFEST.sha256"
@@ -60,8 +60,8 @@ def freeze(results_dir: str | Path, root: str | Path, version: str, *, suite: st
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{version}."))
     try:
         shutil.copytree(results_dir, tmp / "results", ignore=shutil.ignore_patterns("*.tmp", "*.lock", ".*"))
-        leaderboard.write_leaderboard(tmp / "results", tmp, formats=("md", "csv", "html", "json", "png"),
-                                      suite=suite, gallery=gallery, cache=cache)
+        write_leaderboard(tmp / "results", tmp, formats=("md", "csv", "html", "json", "png"),
+                          suite=suite, gallery=gallery, cache=cache)
         lines = [f"{_sha256(p)}  {p.relative_to(tmp).as_posix()}" for p in _files(tmp)]
         (tmp / MANIFEST).write_text("\n".join(lines) + "\n")
         tmp.rename(out)

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lensbench.data.store import DataError, builds, dataset_dir, load_split, materialise, read_meta
+from lensbench.data.cache import materialise
+from lensbench.data.errors import DataError
+from lensbench.data.reading import builds, dataset_dir, load_split, read_meta
 from lensbench.specs import SPLITS, DatasetSpec
 
 _IMAGE_STATS_ROWS = 2000  # image min/max/mean are computed on the first rows of each split
@@ -109,7 +111,7 @@ def dataset_card(spec: DatasetSpec, dsdict, sizes: Mapping[str, int] | None = No
     return "\n".join(lines)
 
 
-def _display(img: np.ndarray) -> tuple[np.ndarray, str | None]:
+def display(img: np.ndarray) -> tuple[np.ndarray, str | None]:
     """An (H, W) or (H, W, 3) array in [0, 1] for imshow: percentile stretch per image."""
     x = img if img.shape[0] != 1 else img[:1]
     lo, hi = np.percentile(x, [0.5, 99.5])
@@ -150,7 +152,7 @@ def gallery(dsdict, spec: DatasetSpec, path: Path | str, per_class: int = 4) -> 
             if k >= len(idx):
                 ax.axis("off")
                 continue
-            im, cmap = _display(arr.images[idx[k]])
+            im, cmap = display(arr.images[idx[k]])
             ax.imshow(im, cmap=cmap, origin="lower", extent=extent)
             ax.set_title(c if k == 0 else "", fontsize=10, loc="left")
             ax.tick_params(labelsize=6)

@@ -6,16 +6,18 @@ the trainer makes once, after training, so no test label exists in memory while 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from lensbench.data import store as data
-from lensbench import registry
-from lensbench.specs import SPLITS, TaskSpec
+import lensbench.data.cache
+from lensbench import kinds, registry
+from lensbench.data.errors import DataError
+from lensbench.data.fingerprint import fingerprint
+from lensbench.data.reading import SplitArrays, load_split
 from lensbench.lensing.sources import RealDataError
+from lensbench.specs import SPLITS, TaskSpec
 
 
 @dataclass
@@ -40,7 +42,7 @@ def _transform(raw: np.ndarray, transform: str | None) -> np.ndarray:
     raw = raw.astype(np.float64)
     if transform == "log10":
         if np.any(raw <= 0):
-            raise data.DataError("log10 target transform got non-positive values")
+            raise DataError("log10 target transform got non-positive values")
         return np.log10(raw)
     return raw
 
@@ -74,11 +76,6 @@ def train_split(task: TaskSpec, preset: str, dsdict) -> TaskSplit:
     return build_split(task, dsdict, "train", per_class=task.preset(preset).train_subset)
 
 
-# Adapter datasets whose files must be re-arranged before the adapter can read them register
-# ``prepare(data_root, cache) -> folder`` under their name (e.g. tasks.real_datasets, Space Warps gallery).
-PREPARERS: dict[str, Callable] = {}
-
-
 def is_external(dataset: str | None) -> bool:
     """True for a registered adapter (file) dataset used as a task's ``test_dataset``: an external
     test set, materialised with every file and evaluated on all its rows (all splits)."""
@@ -86,8 +83,11 @@ def is_external(dataset: str | None) -> bool:
 
 
 def adapter_root(spec, data_root, cache):
-    """The folder an adapter dataset is read from (prepared first when it has a ``PREPARERS`` entry)."""
-    return PREPARERS[spec.name](data_root, cache) if spec.name in PREPARERS else data_root
+    """The folder a file dataset is read from: prepared first by its preparer when one is registered
+    for it (``lensbench.registry.preparers``, e.g. the Space Warps gallery view), else ``data_root``."""
+    if spec.name not in registry.preparers:
+        return data_root
+    return registry.preparers.get(spec.name).prepare(data_root, cache)
 
 
 def test_set_fingerprint(task: TaskSpec, preset: str | None, cache=None, data_root=None) -> str | None:
@@ -99,8 +99,8 @@ def test_set_fingerprint(task: TaskSpec, preset: str | None, cache=None, data_ro
         return None
     spec = registry.datasets.get(task.test_dataset)
     if is_external(task.test_dataset):
-        return data.fingerprint(spec, None, data_root=adapter_root(spec, data_root, cache), cache=cache)
-    return data.fingerprint(spec, dict(task.preset(preset).sizes), data_root=data_root, cache=cache)
+        return fingerprint(spec, None, data_root=adapter_root(spec, data_root, cache), cache=cache)
+    return fingerprint(spec, dict(task.preset(preset).sizes), data_root=data_root, cache=cache)
 
 
 def check_test_data(task: TaskSpec, cache=None, data_root=None) -> None:
@@ -111,19 +111,22 @@ def check_test_data(task: TaskSpec, cache=None, data_root=None) -> None:
 
 def materialise(task: TaskSpec, preset: str, *, dataset: str | None = None, cache=None, data_root=None,
                 progress: bool = True):
+    """``(DatasetSpec, DatasetDict)`` of the task's dataset (or of ``dataset``) at the preset's sizes;
+    an external test set (``is_external``) with every file."""
     spec = registry.datasets.get(dataset or task.dataset)
     if tuple(spec.image_shape) != tuple(task.input_shape):
-        raise data.DataError(
+        raise DataError(
             f"task {task.id!r} expects images {task.input_shape}, dataset {spec.name!r} has {spec.image_shape}"
         )
     if is_external(dataset):
         root = adapter_root(spec, data_root, cache)
-        return spec, data.materialise(spec, None, cache=cache, data_root=root, progress=progress)
+        return spec, lensbench.data.cache.materialise(spec, None, cache=cache, data_root=root, progress=progress)
     sizes = task.preset(preset).sizes
     try:
-        return spec, data.materialise(spec, sizes, cache=cache, data_root=data_root, progress=progress)
+        dsdict = lensbench.data.cache.materialise(spec, sizes, cache=cache, data_root=data_root, progress=progress)
+        return spec, dsdict
     except RealDataError as e:  # a recipe that reads real files (hosts, sources) without them
-        raise data.DataError(str(e)) from e
+        raise DataError(str(e)) from e
 
 
 def build_split(task: TaskSpec, dsdict, split: str, scaler: TargetScaler | None = None,
@@ -131,36 +134,31 @@ def build_split(task: TaskSpec, dsdict, split: str, scaler: TargetScaler | None 
     """Images and targets of one split. Anomaly train/val hold the normal classes only.
     ``per_class`` keeps the first n images of each class (the preset's ``train_subset``).
     ``split="all"`` concatenates train, val and test (an external test set, evaluated whole)."""
-    classes = task.classes if (split in ("test", "all") or task.kind != "anomaly") else task.normal_classes
+    kind = kinds.get(task.kind)
+    classes = task.classes if split in ("test", "all") else task.train_classes
     if split == "all":
-        parts = [data.load_split(dsdict, s, classes=list(classes)) for s in SPLITS]
-        arr = data.SplitArrays(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]),
+        parts = [load_split(dsdict, s, classes=list(classes)) for s in SPLITS]
+        arr = SplitArrays(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]),
                                parts[0].class_names,
                                {k: np.concatenate([p.columns[k] for p in parts]) for k in parts[0].columns})
     else:
-        arr = data.load_split(dsdict, split, classes=list(classes))
+        arr = load_split(dsdict, split, classes=list(classes))
     if per_class is not None:
         keep = np.concatenate([np.flatnonzero(arr.labels == lab)[:per_class] for lab in np.unique(arr.labels)])
         keep.sort()
-        arr = data.SplitArrays(arr.images[keep], arr.labels[keep], arr.class_names,
+        arr = SplitArrays(arr.images[keep], arr.labels[keep], arr.class_names,
                                {k: v[keep] for k, v in arr.columns.items()})
     names = np.asarray(arr.class_names)[arr.labels] if len(arr.class_names) else np.asarray([])
     images = preprocess(arr.images, task.preprocessing)
-    if task.kind == "classification":
-        index = {c: i for i, c in enumerate(task.classes)}
-        target = torch.tensor([index[n] for n in names], dtype=torch.int64)
-    elif task.kind == "regression":
-        missing = [c for c in task.target if c not in arr.columns]
-        if missing:
-            raise data.DataError(f"task {task.id!r}: dataset has no column(s) {missing}; it has {sorted(arr.columns)}")
-        raw = np.stack([arr.columns[c] for c in task.target], axis=1)
+    missing = [c for c in kind.columns(task) if c not in arr.columns]
+    if missing:
+        raise DataError(f"task {task.id!r}: dataset has no column(s) {missing}; it has {sorted(arr.columns)}")
+    target = kind.targets(task, names, arr.columns)  # labels, or raw target columns (lensbench.kinds)
+    if kind.standardised_targets:
         if scaler is None:
             if split != "train":
                 raise ValueError("the target scaler is fitted on train only")
-            scaler = TargetScaler.fit(raw, task.target_transform)
-        target = torch.from_numpy(scaler.apply(raw))
-    else:
-        normal = set(task.normal_classes)
-        target = torch.tensor([0 if n in normal else 1 for n in names], dtype=torch.int64)
-    return TaskSplit(images, target, names, arr.columns, scaler)
+            scaler = TargetScaler.fit(target, task.target_transform)
+        target = scaler.apply(target)
+    return TaskSplit(images, torch.from_numpy(target), names, arr.columns, scaler)
 

@@ -12,6 +12,8 @@
   [...], "n": [...], metric: [...]}}``.
 
 Both are computed once, in the single test evaluation (``lensbench.run.runner.evaluate_test``).
+Which curves a task has and how its primary metric is scored on a bin come from its kind
+(``Kind.roc_inputs``, ``Kind.score_subset`` in ``lensbench.kinds``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_curve
 
-from lensbench.run import metrics
+from lensbench import kinds, metrics
 from lensbench.specs import TaskSpec
 
 FPR_GRID = np.linspace(0.0, 1.0, 51)
@@ -34,41 +36,18 @@ def _tpr_on_grid(positive: np.ndarray, score: np.ndarray) -> list[float]:
 
 def roc(task: TaskSpec, target: np.ndarray, pred: np.ndarray) -> dict:
     """``{"roc": {"fpr": grid, "tpr": {name: tpr on grid}}}`` or ``{}`` (regression)."""
-    if task.kind == "classification":
-        y = np.asarray(target).astype(int)
-        p = np.asarray(pred, dtype=np.float64)
-        tpr = {name: _tpr_on_grid(y == i, p[:, i]) for i, name in enumerate(task.classes) if 0 < (y == i).sum() < len(y)}
-    elif task.kind == "anomaly":
-        a = np.asarray(target).astype(bool)
-        if a.all() or not a.any():
-            return {}
-        tpr = {"anomaly": _tpr_on_grid(a, np.asarray(pred, dtype=np.float64).reshape(-1))}
-    else:
-        return {}
+    curves = kinds.get(task.kind).roc_inputs(task, target, pred)
+    tpr = {name: _tpr_on_grid(positive, score) for name, (positive, score) in curves.items()}
     return {"roc": {"fpr": [float(v) for v in FPR_GRID], "tpr": tpr}} if tpr else {}
 
 
 def _primary(task: TaskSpec, target, pred, class_names, scaler):
     """fn(idx, idx) -> the task's primary metric on the samples ``idx`` (for ``binned_metric``)."""
+    kind = kinds.get(task.kind)
+
     def fn(idx, _):
         idx = np.asarray(idx, dtype=int)
-        if task.kind == "classification":
-            labels = target[idx]
-            present = np.unique(labels)
-            if len(present) < 2:
-                raise ValueError("fewer than two classes in this bin")
-            if len(present) < len(task.classes):  # macro AUC over the classes present in the bin
-                p = pred[idx][:, present]
-                p = p / p.sum(axis=1, keepdims=True)
-                remap = np.searchsorted(present, labels)
-                m = metrics.classification_metrics(remap, p, [task.classes[i] for i in present], ci=False)
-            else:
-                m = metrics.classification_metrics(labels, pred[idx], list(task.classes), ci=False)
-        elif task.kind == "regression":
-            m = metrics.regression_metrics(target[idx], pred[idx], list(task.target), scaler.mean, scaler.std)
-        else:
-            m = metrics.anomaly_metrics(target[idx], pred[idx].reshape(-1), class_names[idx],
-                                        list(task.normal_classes))
+        m = kind.score_subset(task, target, pred, idx, scaler=scaler, class_names=class_names)
         return m[task.primary_metric]
     return fn
 

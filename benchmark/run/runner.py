@@ -1,4 +1,5 @@
-"""One run = (task, preset, model, seed) -> RunRecord on disk + MLflow run. A sweep is a grid of runs.
+"""One run = (task, preset, model, seed) -> RunRecord on disk + MLflow run. A sweep runs the cells
+of a grid (``lensbench.run.grid``).
 
 A failing run (non-finite loss, a model error) is written as a ``failed`` record and the sweep goes
 on; nothing written earlier is lost. Existing ``ok`` records are skipped unless ``force``, so a
@@ -11,24 +12,22 @@ import logging
 import tempfile
 import time
 import traceback
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
 
-from lensbench import __version__
-from lensbench.run import claims
-from lensbench.data import store as data
-from lensbench.run import diagnostics
-from lensbench.board import plots
-from lensbench.run import provenance
-from lensbench import records
-from lensbench import registry
+from lensbench import __version__, records, registry
 from lensbench.data import taskdata
-from lensbench.run import trainer
-from lensbench.specs import ModelSpec, TaskSpec
+from lensbench.data.errors import DataError
+from lensbench.data.fingerprint import fingerprint
+from lensbench.data.reading import read_meta
+from lensbench.run import claims, diagnostics, figures, grid, provenance, trainer
+from lensbench.run.grid import Cell
 from lensbench.run.tracking import Tracker, standard_tags
+from lensbench.specs import ModelSpec, TaskSpec
 
 log = logging.getLogger("lensbench")
 DEFAULT_RESULTS = Path("leaderboards/results")
@@ -122,7 +121,7 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> r
 
 
 def dsdict_fingerprint(dsdict) -> str:
-    return data.read_meta(dsdict)["fingerprint"]
+    return read_meta(dsdict)["fingerprint"]
 
 
 @dataclass
@@ -144,7 +143,7 @@ def evaluate_test(task: TaskSpec, model: torch.nn.Module, opts: RunOptions, devi
         _, ds = taskdata.materialise(task, opts.preset, dataset=dataset, cache=opts.cache,
                                      data_root=opts.data_root, progress=opts.progress)
         split = taskdata.build_split(task, ds, "all" if taskdata.is_external(dataset) else "test", scaler)
-        pred = trainer.predict(model, split, task.kind, device, batch, opts.bf16)
+        pred = trainer.predict(task, model, split, device, batch, opts.bf16)
         return trainer.score(task, split, pred), split, pred, ds
 
     metrics, split, pred, _ = one(None)
@@ -171,13 +170,13 @@ def _log_plots(tracker: Tracker, task: TaskSpec, result: TestResult) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if task.kind == "classification":
-            tracker.log_artifact(plots.roc_curves(y, pred, list(task.classes), tmp / "roc.png"))
+            tracker.log_artifact(figures.roc_curves(y, pred, list(task.classes), tmp / "roc.png"))
             cm = result.metrics["confusion_matrix"]
-            tracker.log_artifact(plots.confusion_matrix_png(cm, list(task.classes), tmp / "confusion_matrix.png"))
+            tracker.log_artifact(figures.confusion_matrix_png(cm, list(task.classes), tmp / "confusion_matrix.png"))
         elif task.kind == "regression":
-            tracker.log_artifact(plots.regression_scatter(y, pred, list(task.target), tmp / "scatter.png"))
+            tracker.log_artifact(figures.regression_scatter(y, pred, list(task.target), tmp / "scatter.png"))
         else:
-            tracker.log_artifact(plots.anomaly_roc(y, pred, tmp / "roc.png"))
+            tracker.log_artifact(figures.anomaly_roc(y, pred, tmp / "roc.png"))
 
 
 def save_checkpoint(model: torch.nn.Module, directory: Path, rec: records.RunRecord) -> str | None:
@@ -200,36 +199,65 @@ def save_checkpoint(model: torch.nn.Module, directory: Path, rec: records.RunRec
     return str(rel)
 
 
-def sweep(tasks: list[TaskSpec], models: list[ModelSpec], seeds: list[int] | None, opts: RunOptions):
-    """Run the grid; skip runs whose ok record exists for the current dataset fingerprint (unless
-    ``opts.force``): a stopped sweep resumes, and a record made on other data is rerun. Yields records.
+def sweep(tasks: list[TaskSpec], models: list[ModelSpec], seeds: list[int] | None, opts: RunOptions
+          ) -> Iterator[records.RunRecord]:
+    """Run every model on every task whose kind it supports, with each seed (None: the task's):
+    ``run_cells`` of ``grid.cells(tasks, models, seeds)``."""
+    yield from run_cells(grid.cells(tasks, models, seeds), opts)
+
+
+def run_cells(cells: Iterable[Cell], opts: RunOptions) -> Iterator[records.RunRecord]:
+    """Run the cells of a grid in order; skip runs whose ok record exists for the current dataset
+    fingerprints (unless ``opts.force``): a stopped sweep resumes, and a record made on other data
+    is rerun. Yields records.
 
     Sweeps started side by side on one results folder share the work: each run is claimed first
     (``claims.claim``), and a run another live sweep holds is left to it (nothing is yielded for it).
     """
-    for task in tasks:
-        current = expected_fingerprints(task, opts)
-        for spec in models:
-            if not spec.supports(task):
+    fingerprints: dict[str, tuple[str, str | None]] = {}
+    for cell in cells:
+        task, spec, seed = cell.task, cell.model, cell.seed
+        if task.id not in fingerprints:
+            fingerprints[task.id] = expected_fingerprints(task, opts)
+        current = fingerprints[task.id]
+        existing = current_record(task, spec, seed, opts, current)
+        if existing is not None and not opts.force:
+            log.info("skip %s / %s / seed %d: record exists", task.id, spec.name, seed)
+            yield existing
+            continue
+        where = records.record_path(opts.results_dir, records.probe(task.id, task.version, opts.preset,
+                                                                    spec.name, seed))
+        with claims.claim(where) as holder:
+            if holder is not None:
+                log.info("skip %s / %s / seed %d: %s", task.id, spec.name, seed, holder)
                 continue
-            for seed in (seeds if seeds is not None else task.seeds):
-                existing = current_record(task, spec, seed, opts, current)
-                if existing is not None and not opts.force:
-                    log.info("skip %s / %s / seed %d: record exists", task.id, spec.name, seed)
-                    yield existing
-                    continue
-                where = records.record_path(opts.results_dir, records.probe(task.id, task.version, opts.preset,
-                                                                            spec.name, seed))
-                with claims.claim(where) as holder:
-                    if holder is not None:
-                        log.info("skip %s / %s / seed %d: %s", task.id, spec.name, seed, holder)
-                        continue
-                    existing = current_record(task, spec, seed, opts, current)  # finished while we looked
-                    if existing is not None and not opts.force:
-                        yield existing
-                        continue
-                    rec = run(task, spec, seed, opts)
-                yield rec
+            existing = current_record(task, spec, seed, opts, current)  # finished while we looked
+            if existing is not None and not opts.force:
+                yield existing
+                continue
+            rec = run(task, spec, seed, opts)
+        yield rec
+
+
+def status(cells: Iterable[Cell], opts: RunOptions) -> list[dict]:
+    """Per task of the cells, ``{"task", "done", "runs", "missing"}``: runs with an ok record made on
+    the current data, all runs, and the models with a run still to do. Runs nothing."""
+    rows: dict[str, dict] = {}
+    current: dict[str, tuple | None] = {}  # task id -> fingerprints of its data now
+    for cell in cells:
+        task, spec = cell.task, cell.model
+        if task.id not in current:
+            try:
+                current[task.id] = expected_fingerprints(task, opts)
+            except DataError:
+                current[task.id] = None  # e.g. real data not given: nothing can be current
+        row = rows.setdefault(task.id, {"task": task.id, "done": 0, "runs": 0, "missing": []})
+        row["runs"] += 1
+        if current_record(task, spec, cell.seed, opts, current[task.id]) is not None:
+            row["done"] += 1
+        elif spec.name not in row["missing"]:
+            row["missing"].append(spec.name)
+    return list(rows.values())
 
 
 def current_record(task: TaskSpec, spec: ModelSpec, seed: int, opts: RunOptions,
@@ -248,12 +276,13 @@ def expected_fingerprint(task: TaskSpec, opts: RunOptions) -> str:
     """The fingerprint the task's training dataset has now (cheap: no data is built)."""
     spec = registry.datasets.get(task.dataset)
     sizes = dict(task.preset(opts.preset).sizes) if spec.recipe is not None else None
-    return data.fingerprint(spec, sizes, data_root=opts.data_root, cache=opts.cache)
+    return fingerprint(spec, sizes, data_root=opts.data_root, cache=opts.cache)
 
 
 def expected_fingerprints(task: TaskSpec, opts: RunOptions) -> tuple[str, str | None]:
     """(training dataset, test dataset) fingerprints now; the second is None for a task without a
     ``test_dataset``. An external (real-file) test set is fingerprinted by content
-    (``adapters.fingerprint_parts``), so a record made on other test files is rerun as well."""
+    (``lensbench.data.adapter.fingerprint_parts``), so a record made on other test files is rerun
+    as well."""
     return (expected_fingerprint(task, opts),
             taskdata.test_set_fingerprint(task, opts.preset, cache=opts.cache, data_root=opts.data_root))

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import torch
 
-from lensbench import records
-from lensbench import registry
-from lensbench.run import runner
+from lensbench import kinds, records, registry
 from lensbench.data import taskdata
+from lensbench.run import runner
 
 VERIFY_TOLERANCE = 1e-4  # absolute, on the primary metric; same machine, same code: usually exact
 
@@ -119,7 +118,7 @@ def verify(record_path: Path, checkpoint_dir: Path, *, cache=None, data_root=Non
     model.to(dev)
     opts = runner.RunOptions(preset=rec.preset, cache=cache, data_root=data_root, progress=False)
     scaler = None
-    if task.kind == "regression":
+    if kinds.get(task.kind).standardised_targets:  # scored against the train target scaler
         _, ds = taskdata.materialise(task, rec.preset, cache=cache, data_root=data_root, progress=False)
         scaler = taskdata.train_split(task, rec.preset, ds).scaler
     result = runner.evaluate_test(task, model, opts, dev, scaler)
@@ -147,8 +146,7 @@ def reproduce(record_path: Path, *, cache=None, data_root=None, device=None, pro
     thread count) into a temporary results folder and return both primary metrics. On the same
     machine with the same code the numbers are identical; other CPUs or thread counts can change the
     last digits (see README, "Reproduce one cell")."""
-    from lensbench.run import provenance
-    from lensbench.run import usermodels
+    from lensbench.run import provenance, usermodels
 
     rec = records.read_record(record_path)
     if rec.status != "ok":

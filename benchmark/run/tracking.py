@@ -84,7 +84,8 @@ def _scalar(v) -> float | None:
     return None
 
 
-def _quiet_mlflow_logs() -> None:
+def quiet_mlflow_logs() -> None:
+    """Raise MLflow's and alembic's chatty loggers to WARNING (unless the user configured them)."""
     for name in ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent", "mlflow.store.sqlalchemy_store"):
         lg = logging.getLogger(name)
         if lg.level in (logging.NOTSET, logging.DEBUG, logging.INFO):
@@ -150,7 +151,7 @@ class Tracker:
             with urllib.request.urlopen(url, timeout=self._probe_timeout_s) as resp:
                 if resp.status != 200:
                     raise ConnectionError(f"{url} answered HTTP {resp.status}")
-        _quiet_mlflow_logs()
+        quiet_mlflow_logs()
         from mlflow.tracking import MlflowClient
 
         self._client = MlflowClient(tracking_uri=self._uri)

@@ -4,6 +4,8 @@ Plain PyTorch. The budget (epochs, batch size, AdamW lr / weight decay, patience
 task preset; a model cannot change it. Data order, initialisation and augmentation-free batching
 are seeded, so the same command and seed give the same numbers on the same machine. The test split
 is not even loaded until training has finished (``evaluate_test`` is the only place that loads it).
+What depends on the task kind (default loss, predictions, metrics, how the checkpoint is chosen)
+comes from ``lensbench.kinds``.
 """
 
 from __future__ import annotations
@@ -17,12 +19,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from lensbench.run import metrics
-from lensbench.specs import Budget, TaskSpec
+from lensbench import kinds
 from lensbench.data.taskdata import TaskSplit
+from lensbench.specs import Budget, TaskSpec
 
 
 class NonFiniteLoss(RuntimeError):
@@ -47,48 +48,41 @@ def n_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _loss(model, batch: dict, output: torch.Tensor, kind: str) -> dict[str, torch.Tensor]:
+def _loss(model, batch: dict, output: torch.Tensor, kind: kinds.Kind) -> dict[str, torch.Tensor]:
+    """The model's own ``loss(batch, output)`` parts, else the kind's default loss."""
     if hasattr(model, "loss"):
         parts = model.loss(batch, output)
         if not isinstance(parts, dict) or "loss" not in parts:
             raise TypeError(f"{type(model).__name__}.loss() must return a dict with the total under 'loss'")
         return parts
-    if kind == "classification":
-        return {"loss": F.cross_entropy(output, batch["target"])}
-    if kind == "regression":
-        return {"loss": F.mse_loss(output, batch["target"])}
-    raise TypeError(f"{type(model).__name__} has no loss(batch, output): anomaly models must define one")
+    return {"loss": kind.loss(output, batch["target"])}
 
 
 @torch.no_grad()
-def predict(model, split: TaskSplit, kind: str, device, batch_size: int, autocast: bool = False) -> np.ndarray:
-    """Class probabilities (N, K), standardised predictions (N, T) or anomaly scores (N,)."""
+def predict(task: TaskSpec, model, split: TaskSplit, device, batch_size: int, autocast: bool = False
+            ) -> np.ndarray:
+    """Class probabilities (N, K), standardised predictions (N, T) or anomaly scores (N,)
+    (``Kind.predict``)."""
+    kind = kinds.get(task.kind)
     model.eval()
     outs = []
     for start in range(0, len(split), batch_size):
         x = split.images[start:start + batch_size].to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-            if kind == "anomaly":
-                out = model.anomaly_score(x)
-            else:
-                out = model(x)
-                out = out.float().softmax(dim=1) if kind == "classification" else out
+            out = kind.predict(model, x)
         outs.append(out.float().cpu())
     return torch.cat(outs).numpy().astype(np.float64)
 
 
 def score(task: TaskSpec, split: TaskSplit, pred: np.ndarray, ci: bool = True) -> dict:
-    """All metrics of a split from predictions (``ci=False``: no bootstrap intervals, for val)."""
-    if task.kind == "classification":
-        return metrics.classification_metrics(split.target.numpy(), pred, list(task.classes), ci=ci)
-    if task.kind == "regression":
-        s = split.scaler
-        return metrics.regression_metrics(split.target.numpy(), pred, list(task.target), s.mean, s.std)
-    return metrics.anomaly_metrics(split.target.numpy(), pred, split.class_names, list(task.normal_classes))
+    """All metrics of a split from predictions (``Kind.score``; ``ci=False``: no bootstrap intervals,
+    for val)."""
+    return kinds.get(task.kind).score(task, split.target.numpy(), pred, scaler=split.scaler,
+                                      class_names=split.class_names, ci=ci)
 
 
 @torch.no_grad()
-def _val_loss(model, split: TaskSplit, kind: str, device, batch_size: int) -> dict[str, float]:
+def _val_loss(model, split: TaskSplit, kind: kinds.Kind, device, batch_size: int) -> dict[str, float]:
     model.eval()
     sums, n = defaultdict(float), 0
     for start in range(0, len(split), batch_size):
@@ -120,6 +114,7 @@ def fit(
 ) -> FitResult:
     """Train under ``budget``; keep the weights of the best epoch on val (primary metric, or val loss
     for anomaly tasks, whose val split holds normal data only)."""
+    kind = kinds.get(task.kind)
     model.to(device)
     t0 = time.perf_counter()
     if hasattr(model, "fit_classical") and n_trainable(model) == 0:
@@ -146,7 +141,7 @@ def fit(
             }
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
                 output = model(batch["image"])
-                parts = _loss(model, batch, output, task.kind)
+                parts = _loss(model, batch, output, kind)
             loss = parts["loss"]
             if not torch.isfinite(loss):
                 raise NonFiniteLoss(f"non-finite training loss ({float(loss.detach())}) at epoch {epoch}")
@@ -176,18 +171,19 @@ def fit(
 
 
 def _selection_key(task: TaskSpec) -> tuple[str, bool]:
-    if task.kind == "anomaly":
+    if kinds.get(task.kind).selects_on_val_loss:
         return "loss", False
     return task.primary_metric, task.higher_is_better
 
 
 def _val_metrics(task, model, val: TaskSplit, device, batch_size: int, autocast: bool = False) -> dict:
-    if task.kind == "anomaly":
-        if n_trainable(model) == 0:
-            return {"loss": float(np.mean(predict(model, val, "anomaly", device, batch_size)))}
-        out = _val_loss(model, val, task.kind, device, batch_size)
+    kind = kinds.get(task.kind)
+    if kind.selects_on_val_loss and n_trainable(model) == 0:  # a fitted scorer: its mean val score
+        out = {"loss": float(np.mean(predict(task, model, val, device, batch_size)))}
+    elif kind.selects_on_val_loss:
+        out = _val_loss(model, val, kind, device, batch_size)
     else:
-        out = score(task, val, predict(model, val, task.kind, device, batch_size, autocast), ci=False)
+        out = score(task, val, predict(task, model, val, device, batch_size, autocast), ci=False)
     bad = [k for k, v in out.items() if isinstance(v, float) and not math.isfinite(v)]
     if bad:
         raise NonFiniteLoss(f"non-finite validation metric(s) {bad}")

@@ -12,8 +12,8 @@ import re
 import sys
 from pathlib import Path
 
-from lensbench import registry
-from lensbench.specs import TASK_KINDS, ModelSpec
+from lensbench import kinds, registry
+from lensbench.specs import ModelSpec
 
 
 class ModelRefError(ValueError):
@@ -40,7 +40,7 @@ def resolve(ref: str) -> ModelSpec:
         raise ModelRefError(f"--model {ref!r}: {attr!r} is neither a ModelSpec nor a factory f(task) -> nn.Module")
     doc = (obj.__doc__ or "").strip().splitlines()
     name = re.sub(r"[^a-z0-9_.\-]+", "-", f"{Path(target).stem.split('.')[-1]}-{attr}".lower()).strip("-")
-    return ModelSpec(name=name, factory=obj, family="user", kinds=TASK_KINDS,
+    return ModelSpec(name=name, factory=obj, family="user", kinds=kinds.NAMES,
                      description=doc[0] if doc else f"user model {ref}", source=ref)
 
 

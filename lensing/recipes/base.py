@@ -10,7 +10,9 @@ into images:
    ``source``, ``sub``, ``noise``). The macro-lens and source priors are the same objects for
    every class (only ``substructure`` is keyed by class), so their distributions are identical
    across classes by construction;
-2. render the noiseless image with ``lensing.render.render`` (float32, on ``device``), in batches;
+2. render the noiseless image with ``lensing.render.render`` (float32, on ``device``), in batches,
+   compiled or eager as ``generate(compile=...)`` says, by default as ``render.compile_default(n)``;
+   a point-mass vortex as the closed-form ``vortex`` lens group (``lensing.vortex``);
 3. set the brightness: a fixed ``amp``, a ``magnitude`` (converted with the recipe's zero point
    like lenstronomy's ``magnitude2amplitude``) or a target ``snr`` (see below);
 4. add noise (``lensing.noise.add_noise``; DeepLense Model I additionally draws integer counts).
@@ -33,11 +35,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from lensbench.lensing import render
 
 from .. import cosmo
 from .. import instruments as _instruments
 from .. import noise as _noise
-from .. import render as _render
 from .priors import Polar, PowerLaw, Prior, Uniform
 
 BATCH = 128  # images rendered at once (memory bound: B * (npix*s)^2 * K floats)
@@ -354,7 +356,7 @@ class Recipe:
             L = torch.from_numpy(vortex_half_length(10.0 ** log_ma.numpy()))
             cx = p["center_x"] if spec.through == "lens" else torch.zeros(n, dtype=torch.float64)
             cy = p["center_y"] if spec.through == "lens" else torch.zeros(n, dtype=torch.float64)
-            out = {"log10_m_a": log_ma, "vortex_half_length": L, "vortex_angle": ang}
+            out = {"log10_m_a": log_ma, "vortex_half_length": L, "vortex_angle": ang, "vortex_x": cx, "vortex_y": cy}
             if spec.n_points == 0:  # continuous uniform line mass (lensing.mass.line_mass)
                 z = torch.zeros(n, 1, dtype=torch.float64)
                 out.update(sub_theta_E=z, sub_x=z.clone(), sub_y=z.clone(), sub_mask=torch.zeros(n, 1, dtype=torch.bool),
@@ -373,8 +375,9 @@ class Recipe:
         raise TypeError(f"recipe {self.name!r}: unknown substructure spec {spec!r}")
 
     # -- images
-    def generate(self, class_name: str, n: int, seed: int, *, data_root=None, device=None):
-        """Simulate ``n`` images of ``class_name``.
+    def generate(self, class_name: str, n: int, seed: int, *, data_root=None, device=None, compile=None):
+        """Simulate ``n`` images of ``class_name``; ``compile`` (default ``render.compile_default(n)``):
+        render through ``torch.compile`` (``lensing.render``), the same images to float rounding.
 
         Returns ``(images, columns)``: images float32 (n, 1, H, W) numpy (noise included);
         columns: dict name -> float32 (n,) numpy, keys ``self.columns``. Deterministic for
@@ -396,9 +399,10 @@ class Recipe:
         images = np.empty((n, 1, inst.npix, inst.npix), dtype=np.float32)
         amps = torch.empty(n, dtype=torch.float64)
         snrs = torch.empty(n, dtype=torch.float64)
+        compile = render.compile_default(n) if compile is None else bool(compile)
         for a in range(0, n, BATCH):
             b = min(n, a + BATCH)
-            img, amp, snr = self._render_batch(p, slice(a, b), inst, galaxies, device, noise_gen)
+            img, amp, snr = self._render_batch(p, slice(a, b), inst, galaxies, device, noise_gen, compile)
             images[a:b, 0] = img.cpu().numpy()
             amps[a:b] = amp
             snrs[a:b] = snr
@@ -406,14 +410,17 @@ class Recipe:
         p["snr"] = snrs
         return images, self._columns(p)
 
-    def _render_batch(self, p: dict, sl: slice, inst, galaxies, device, noise_gen):
+    def _render_batch(self, p: dict, sl: slice, inst, galaxies, device, noise_gen, compile: bool):
         f32 = {"dtype": torch.float32, "device": device}
         lens = {k: p[k][sl].to(**f32) for k in LENS_COLUMNS}
         has_points = bool(p["sub_mask"][sl].any())
         has_line = "line_theta_E" in p
         has_sub = has_points or has_line
         full = dict(lens)
-        if has_points:
+        if has_points and "vortex_x" in p:  # n equal point masses on a segment: the closed-form vortex
+            full.update({k: p[k][sl].to(**f32) for k in ("vortex_x", "vortex_y", "vortex_half_length", "vortex_angle")},
+                        vortex_theta_E=p["sub_theta_E"][sl, 0].to(**f32), vortex_n=p["sub_theta_E"].shape[1])
+        elif has_points:
             full.update(sub_theta_E=p["sub_theta_E"][sl].to(**f32), sub_x=p["sub_x"][sl].to(**f32),
                         sub_y=p["sub_y"][sl].to(**f32), sub_mask=p["sub_mask"][sl].to(device))
         if has_line:
@@ -435,7 +442,8 @@ class Recipe:
                             "center_x": p["src_x"][sl].to(**f32), "center_y": p["src_y"][sl].to(**f32),
                             "phi_G": p["src_phi"][sl].to(**f32), "amp": (1.0 / scale**2).to(**f32)}
             unit_flux = torch.ones(B, dtype=torch.float64)
-        unit = _render.render(full, source, inst, source_image=source_image, supersample=self.supersample)
+        unit = render.render(full, source, inst, source_image=source_image, supersample=self.supersample,
+                             compile=compile)
         t = p["exposure_time"][sl]
         bkg = float(self.noise.background_rms)
         kind, val = self.brightness.kind, p["brightness"][sl]
@@ -444,8 +452,8 @@ class Recipe:
         elif kind == "magnitude":
             amp = 10.0 ** (-0.4 * (val - self.brightness.zero_point)) / unit_flux
         else:
-            smooth = _render.render(lens, source, inst, source_image=source_image,
-                                    supersample=self.supersample) if has_sub else unit
+            smooth = render.render(lens, source, inst, source_image=source_image, supersample=self.supersample,
+                                   compile=compile) if has_sub else unit
             amp = solve_amp_for_snr(smooth.cpu(), val, t, bkg)
         clean = unit * amp.to(**f32).view(-1, 1, 1)
         snr = val if kind == "snr" else matched_snr(clean.cpu(), t, bkg)

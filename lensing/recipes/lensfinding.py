@@ -19,8 +19,9 @@ Pipeline for one image (both classes share every step except the injection):
    rescaled to a half-light radius ~ LogUniform(0.15, 0.5)", rotated U(0, 2 pi), placed at
    beta = theta_E * sqrt(U(0, 0.6^2)) (area-uniform inside 0.6 theta_E) from the lens centre, so
    most sources are multiply imaged (arcs, rings, counter-images). Rendered with
-   ``lensing.render.render`` (supersampling 2, no PSF), then convolved per band with an HSC-like
-   Gaussian PSF: FWHM g 0.75", r 0.70", i 0.60" (HSC-SSP Wide median seeing; Aihara et al. 2018).
+   ``lensing.render.render`` (supersampling 2, no PSF; compiled or eager as in ``lensing.recipes.base``),
+   then convolved per band with an HSC-like Gaussian PSF: FWHM g 0.75", r 0.70", i 0.60" (HSC-SSP Wide
+   median seeing; Aihara et al. 2018).
 4. **Colour**: a blue source, g - r ~ U(0, 0.6), r - i ~ U(-0.1, 0.4) mag (star-forming galaxies at
    z ~ 1-2), against red hosts. **Brightness**: a target ``arc_snr`` ~ LogUniform(10, 150): the
    matched-filter S/N of the injected arcs, all three bands combined, against the host cutout's own
@@ -57,10 +58,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from lensbench.lensing import render
 
 from .. import cosmo
 from .. import psf as _psf
-from .. import render as _render
 from .. import sources as _sources
 from ..instruments import Instrument
 from .base import stage_generator
@@ -308,8 +309,9 @@ class LensFindingRecipe:
             p.setdefault(c, nan.clone())
         return p
 
-    def generate(self, class_name: str, n: int, seed: int, *, data_root=None, device=None):
-        """``n`` images of ``class_name``: (float32 (n, 3, 64, 64) in [0, 1], columns float32 (n,))."""
+    def generate(self, class_name: str, n: int, seed: int, *, data_root=None, device=None, compile=None):
+        """``n`` images of ``class_name``: (float32 (n, 3, 64, 64) in [0, 1], columns float32 (n,)).
+        ``compile`` (default ``render.compile_default(n)``): render the arcs through ``torch.compile``."""
         self._check_class(class_name)
         n = int(n)
         if n < 1:
@@ -322,12 +324,13 @@ class LensFindingRecipe:
         noise_gen = torch.Generator(device=device)
         noise_gen.manual_seed(stage_generator(self.name, self.version, class_name, int(seed), "noise").initial_seed())
         out = np.empty((n, *self.image_shape), np.float32)
+        compile = render.compile_default(n) if compile is None else bool(compile)
         for a in range(0, n, BATCH):
             sl = slice(a, min(n, a + BATCH))
-            out[sl] = self._batch(p, sl, hosts, galaxies, device, noise_gen).cpu().numpy()
+            out[sl] = self._batch(p, sl, hosts, galaxies, device, noise_gen, compile).cpu().numpy()
         return out, {c: p[c].numpy().astype(np.float32) for c in COLUMNS}
 
-    def _batch(self, p: dict, sl: slice, hosts: HostSet, galaxies, device, noise_gen) -> torch.Tensor:
+    def _batch(self, p: dict, sl: slice, hosts: HostSet, galaxies, device, noise_gen, compile: bool) -> torch.Tensor:
         idx = p["host_index"][sl].long().numpy()
         host = _dihedral(torch.from_numpy(hosts.images[idx]).double(), p["host_rot"][sl].long())
         sigma = torch.from_numpy(hosts.sigma[idx])  # (B, 3), DES pixel units
@@ -338,10 +341,10 @@ class LensFindingRecipe:
             # the host centroid sits at DES offset (-jr, -jc) from the crop centre; lensing x = -col, y = row
             p["center_x"][sl] = jc * DES_PIXEL_SCALE
             p["center_y"][sl] = -jr * DES_PIXEL_SCALE
-            img = img + self._arcs(p, sl, galaxies, sigma, device, noise_gen)
+            img = img + self._arcs(p, sl, galaxies, sigma, device, noise_gen, compile)
         return _minmax_per_band(img)
 
-    def _arcs(self, p: dict, sl: slice, galaxies, sigma: torch.Tensor, device, noise_gen) -> torch.Tensor:
+    def _arcs(self, p: dict, sl: slice, galaxies, sigma: torch.Tensor, device, noise_gen, compile: bool) -> torch.Tensor:
         f32 = {"dtype": torch.float32, "device": device}
         lens = {k: p[k][sl].to(**f32) for k in LENS_COLUMNS}
         gi = p["src_index"][sl].long().numpy()
@@ -351,7 +354,8 @@ class LensFindingRecipe:
         src = {"image": torch.from_numpy(galaxies.images[gi]).to(**f32), "scale": scale.to(**f32),
                "center_x": p["src_x"][sl].to(**f32), "center_y": p["src_y"][sl].to(**f32),
                "phi_G": p["src_phi"][sl].to(**f32), "amp": (1.0 / scale**2).to(**f32)}
-        unit = _render.render(lens, None, INSTRUMENT, source_image=src, supersample=SUPERSAMPLE, psf=False)
+        unit = render.render(lens, None, INSTRUMENT, source_image=src, supersample=SUPERSAMPLE, psf=False,
+                             compile=compile)
         p["mu"][sl] = unit.double().sum(dim=(-2, -1)).cpu()  # unit source flux -> total magnification
         unit = unit * (DES_PIXEL_SCALE / PIXEL_SCALE) ** 2  # flux per DES-pixel area, like the host
         # per-band unit-r-flux arcs: f_g = 10**(-0.4 (g-r)), f_r = 1, f_i = 10**(0.4 (r-i))

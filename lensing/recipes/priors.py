@@ -31,6 +31,17 @@ def _u(gen: torch.Generator, n: int) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
+class _Interval:
+    """A prior on [low, high]: the first fields and ``bounds`` of Uniform, LogUniform and PowerLaw."""
+
+    low: float
+    high: float
+
+    def bounds(self) -> tuple[float, float]:
+        return (self.low, self.high)
+
+
+@dataclass(frozen=True)
 class Fixed:
     value: float
 
@@ -45,34 +56,47 @@ class Fixed:
 
 
 @dataclass(frozen=True)
-class Uniform:
-    low: float
-    high: float
-
+class Uniform(_Interval):
     def sample(self, gen: torch.Generator, n: int) -> torch.Tensor:
         return self.low + (self.high - self.low) * _u(gen, n)
-
-    def bounds(self) -> tuple[float, float]:
-        return (self.low, self.high)
 
     def __str__(self) -> str:
         return f"U({self.low:g}, {self.high:g})"
 
 
 @dataclass(frozen=True)
-class LogUniform:
-    low: float
-    high: float
-
+class LogUniform(_Interval):
     def sample(self, gen: torch.Generator, n: int) -> torch.Tensor:
         lo, hi = math.log10(self.low), math.log10(self.high)
         return 10.0 ** (lo + (hi - lo) * _u(gen, n))
 
-    def bounds(self) -> tuple[float, float]:
-        return (self.low, self.high)
-
     def __str__(self) -> str:
         return f"LogU({self.low:g}, {self.high:g})"
+
+
+@dataclass(frozen=True)
+class PowerLaw(_Interval):
+    slope: float  # pdf ~ x**slope
+
+    def sample(self, gen: torch.Generator, n: int) -> torch.Tensor:
+        u = _u(gen, n)
+        if abs(self.slope + 1.0) < 1e-12:
+            return self.low * (self.high / self.low) ** u
+        k = self.slope + 1.0
+        lo, hi = self.low**k, self.high**k
+        return (lo + (hi - lo) * u) ** (1.0 / k)
+
+    def mean(self) -> float:
+        k = self.slope
+        if abs(k + 1) < 1e-12 or abs(k + 2) < 1e-12:
+            xs = torch.linspace(math.log(self.low), math.log(self.high), 20001, dtype=torch.float64).exp()
+            w = xs ** (k + 1)
+            return float(torch.trapezoid(w * xs, xs.log()) / torch.trapezoid(w, xs.log()))
+        return ((self.high ** (k + 2) - self.low ** (k + 2)) / (k + 2)) / (
+            (self.high ** (k + 1) - self.low ** (k + 1)) / (k + 1))
+
+    def __str__(self) -> str:
+        return f"pdf ~ x^{self.slope:g} on [{self.low:g}, {self.high:g}]"
 
 
 @dataclass(frozen=True)
@@ -96,36 +120,6 @@ class TruncNormal:
 
     def __str__(self) -> str:
         return f"N({self.mean:g}, {self.std:g}) on [{self.low:g}, {self.high:g}]"
-
-
-@dataclass(frozen=True)
-class PowerLaw:
-    low: float
-    high: float
-    slope: float  # pdf ~ x**slope
-
-    def sample(self, gen: torch.Generator, n: int) -> torch.Tensor:
-        u = _u(gen, n)
-        if abs(self.slope + 1.0) < 1e-12:
-            return self.low * (self.high / self.low) ** u
-        k = self.slope + 1.0
-        lo, hi = self.low**k, self.high**k
-        return (lo + (hi - lo) * u) ** (1.0 / k)
-
-    def mean(self) -> float:
-        k = self.slope
-        if abs(k + 1) < 1e-12 or abs(k + 2) < 1e-12:
-            xs = torch.linspace(math.log(self.low), math.log(self.high), 20001, dtype=torch.float64).exp()
-            w = xs ** (k + 1)
-            return float(torch.trapezoid(w * xs, xs.log()) / torch.trapezoid(w, xs.log()))
-        return ((self.high ** (k + 2) - self.low ** (k + 2)) / (k + 2)) / (
-            (self.high ** (k + 1) - self.low ** (k + 1)) / (k + 1))
-
-    def bounds(self) -> tuple[float, float]:
-        return (self.low, self.high)
-
-    def __str__(self) -> str:
-        return f"pdf ~ x^{self.slope:g} on [{self.low:g}, {self.high:g}]"
 
 
 Prior = Fixed | Uniform | LogUniform | TruncNormal | PowerLaw

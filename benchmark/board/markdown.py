@@ -1,0 +1,113 @@
+"""The leaderboard as Markdown: an overview (models x tables), then one table per leaderboard table
+with its figure links and metric-per-bin tables; and the physics table (each PINN beside its
+physics-off twin). Pure functions of the aggregate: ``board.render`` writes the files.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from lensbench.board.aggregate import RANK_RULE, iter_tables, table_key
+from lensbench.board.cells import fmt, overview, slice_cells, table_rows, title
+from lensbench.board.curves import select_models, twin_of
+
+FIGURE_NAMES = {"ci": "95% CI plot", "roc": "ROC curves (macro one-vs-rest, mean over seeds)",
+                "slices": "metric per bin"}
+
+
+def md_table(header: list[str], rows: list[list]) -> list[str]:
+    """A Markdown table (lines); cells are text or ``(text, sort key)`` pairs; ``|`` is escaped."""
+    def esc(c) -> str:
+        return str(c[0] if isinstance(c, tuple) else c).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(esc(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(agg: pd.DataFrame, suite: str = "v1", curves: dict | None = None, figures: dict | None = None,
+                    galleries=()) -> str:
+    """The leaderboard as Markdown: an overview (models x tasks) then one table per task table.
+
+    Optional extras per table (keyed by ``aggregate.table_key``): ``curves`` (``curves.collect``) adds
+    a metric-per-bin table for each slice column; ``figures`` ({"ci"|"roc"|"slices": path relative to
+    the Markdown file}) adds links to the PNGs; ``galleries`` (``gallery.Gallery`` items) adds links to
+    the datasets' example images."""
+    curves, figures = curves or {}, figures or {}
+    out = [f"# LensBench leaderboard — suite {suite}", ""]
+    if agg.empty:
+        return "\n".join(out + ["No results yet.", ""])
+    out += [
+        "Numbers are test metrics at the checkpoint selected on validation, as mean ± standard deviation "
+        "over seeds (n = number of seeds); 95% CI is the t-interval of the mean. " + RANK_RULE,
+        "Tables never mix task versions, presets or dataset fingerprints.",
+        "",
+        "## Overview (primary metric, mean over seeds, #rank)",
+        "",
+    ]
+    out += md_table(*overview(agg)) + [""]
+    for k, t in iter_tables(agg):
+        metric = t["primary_metric"].iloc[0]
+        direction = "higher is better" if t["higher_is_better"].iloc[0] else "lower is better"
+        note = f"Primary metric: `{metric}` ({direction}). Dataset fingerprint `{k['dataset_fingerprint']}`."
+        out += [f"## {title(k, suite)}", "", note, ""]
+        out += md_table(*table_rows(t)) + [""]
+        key = table_key(k)
+        out += _extras(key, t, curves.get(key), figures.get(key, {}), galleries)
+    return "\n".join(out)
+
+
+def _extras(key: tuple, t: pd.DataFrame, tc, figs: dict, galleries) -> list[str]:
+    """Figure links, gallery links and metric-per-bin tables under one table."""
+    out = []
+    links = [f"[{FIGURE_NAMES[kind]}]({figs[kind]})" for kind in FIGURE_NAMES if kind in figs]
+    links += [f"[example images: {g.dataset}]({g.path.parent.name}/{g.path.name})" for g in galleries
+              if key in g.tables and g.path is not None]
+    if links:
+        out += ["Figures: " + " · ".join(links), ""]
+    metric = t["primary_metric"].iloc[0]
+    for sc in (tc.slices.values() if tc is not None else ()):
+        out += [(f"`{metric}` per `{sc.column}` bin (test-set quantiles; mean ± std over seeds; top models, "
+                 "PINNs and their physics-off twins):"), ""]
+        out += md_table(*slice_cells(sc, select_models(t, set(sc.values)))) + [""]
+    return out
+
+
+def physics_table(agg: pd.DataFrame) -> str:
+    """Markdown: each PINN beside its physics-off twin (and the best baseline) in every table where
+    both ran: what the physics adds, with whether the 95% CIs separate them. "" when there is no pair."""
+    lines = ["| task | PINN | PINN mean ± std | physics-off twin mean ± std | PINN − twin | 95% CIs separate? | best baseline |",
+             "|---|---|---|---|---|---|---|"]
+    for _, t in iter_tables(agg):
+        by_model = {r["model"]: r for _, r in t.iterrows()}
+        base = t[t["family"] == "baseline"]
+        best = None
+        if not base.empty:
+            best = base.loc[base["mean"].idxmax() if bool(t["higher_is_better"].iloc[0]) else base["mean"].idxmin()]
+        for name, r in by_model.items():
+            if r["family"] != "pinn":
+                continue
+            twin = twin_of(name)
+            if twin not in by_model:
+                continue
+            w = by_model[twin]
+            apart = r["ci_lo"] > w["ci_hi"] or w["ci_lo"] > r["ci_hi"]
+            lines.append(
+                f"| {r['task']} | {name} | {fmt(r['mean'])} ± {fmt(r['std'])} | {fmt(w['mean'])} ± {fmt(w['std'])} "
+                f"| {r['mean'] - w['mean']:+.4f} | {'yes' if apart else 'no'} | "
+                + (f"{best['model']} {fmt(best['mean'])} ± {fmt(best['std'])}" if best is not None else "–") + " |")
+    return "\n".join(lines) + "\n" if len(lines) > 2 else ""
+
+
+def results_section(agg: pd.DataFrame, source: str, command: str, suite: str = "v1") -> str:
+    """A results section for a Markdown document (``lensbench leaderboard --readme FILE``): the physics
+    table and the leaderboard with headings demoted one level, saying which records (``source``) and
+    which ``command`` made it."""
+    body = render_markdown(agg, suite).split("\n", 1)[1].replace("\n## ", "\n### ")  # no title; demote headings
+    physics = physics_table(agg)
+    if physics:
+        physics = ("\n### What the physics adds (each PINN vs its physics-off twin)\n\n"
+                   "Same network and parameter count; the twin replaces the lens equation by the identity "
+                   "and drops the physics loss terms. Higher is better for AUC, lower for MSE.\n\n" + physics)
+    return (f"_Generated from the records in `{source}` by `lensbench leaderboard --readme`; "
+            f"reproduce the records with `{command}`._\n{physics}{body}")

@@ -1,0 +1,141 @@
+"""Records -> the leaderboard's files: ``write_leaderboard`` reads the run records of a results folder,
+aggregates them (``board.aggregate``) and writes ``leaderboard.md`` (``board.markdown``),
+``leaderboard.csv``, ``leaderboard.json``, ``leaderboard.html`` (``board.page``), the figures under
+``plots/`` (``board.figures``) and the dataset galleries under ``gallery/`` (``board.gallery``).
+
+Every file is written atomically (a temporary file in the same folder, then a rename), so a reader
+never sees half a table. ``replace_section`` updates a marked section of a Markdown file the same way
+(``lensbench leaderboard --readme FILE``, ``perf/perf_readme.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from lensbench.board import curves as board_curves
+from lensbench.board.aggregate import aggregate, figure_stems, iter_tables, records_frame, table_key
+from lensbench.board.markdown import render_markdown, results_section
+from lensbench.board.page import render_page
+from lensbench.records import RunRecord, load_records
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("md", "csv", "html", "json", "png")
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically, creating parent folders; return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def render_csv(agg: pd.DataFrame, path: str | Path) -> Path:
+    """The aggregate frame as CSV (full precision, one row per table and model)."""
+    return write_text(path, agg.to_csv(index=False))
+
+
+def read_results(results_dir: str | Path, strict: bool = True) -> list[RunRecord]:
+    """The records under ``results_dir``; ``FileNotFoundError`` naming the folder when it does not exist."""
+    if not Path(results_dir).is_dir():
+        raise FileNotFoundError(f"no results folder {results_dir} (expected a folder of run records, "
+                                "as written by 'lensbench run' / 'lensbench sweep')")
+    return load_records(results_dir, strict=strict)
+
+
+def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md", "csv", "html"),
+                      suite: str = "v1", strict: bool = True, gallery: bool = False,
+                      cache: str | Path | None = None) -> dict[str, Path]:
+    """Read every record under ``results_dir`` and write ``leaderboard.<fmt>`` files into ``out_dir``.
+
+    Formats: ``md``, ``csv``, ``html``, ``json`` (the aggregate rows) and ``png``: per table, into
+    ``out_dir/plots/``, the CI plot ``<stem>.png`` and, when the records carry ``curves`` / ``slices``,
+    ``<stem>_roc.png`` and ``<stem>_slices.png`` (keyed ``png:<file name>`` in the result); the Markdown
+    and HTML link to them. ``gallery=True`` copies each table's dataset ``gallery.png`` from the dataset
+    cache (``cache``, default ``lensbench.data.paths.cache_dir()``) to ``out_dir/gallery/`` (keyed
+    ``gallery:<file name>``) and logs a warning naming each dataset without one and the command that
+    makes it. ``strict=False`` skips malformed records with a warning instead of failing.
+
+    Returns {format: path}; an empty dict, with nothing written, when ``results_dir`` holds no record.
+    A ``results_dir`` that does not exist is a ``FileNotFoundError`` naming it.
+    """
+    unknown = set(formats) - set(FORMATS)
+    if unknown:
+        raise ValueError(f"formats: unknown {sorted(unknown)}; expected some of {', '.join(FORMATS)}")
+    recs = read_results(results_dir, strict=strict)
+    if not recs:
+        return {}
+    agg = aggregate(records_frame(recs))
+    curves = board_curves.collect(recs)
+    out_dir = Path(out_dir)
+    written: dict[str, Path] = {}
+    figures: dict[tuple, dict[str, str]] = {}
+    if "png" in formats:  # per table, under plots/
+        from lensbench.board.figures import write_table_figures  # matplotlib only when drawing
+
+        stems = figure_stems(agg)
+        for k, t in iter_tables(agg):
+            key = table_key(k)
+            paths = write_table_figures(t, curves.get(key), out_dir / "plots", stems[key])
+            for p in paths.values():
+                written[f"png:{p.name}"] = p
+            figures[key] = {kind: p.relative_to(out_dir).as_posix() for kind, p in paths.items()}
+    galleries = []
+    if gallery:
+        from lensbench.board.gallery import copy_galleries, wanted
+
+        dataset = {board_curves.table_key(r): r.dataset for r in recs if r.status == "ok"}
+        galleries = copy_galleries(wanted((table_key(k), k, dataset.get(table_key(k), ""))
+                                          for k, _ in iter_tables(agg)), out_dir, cache)
+        for g in galleries:
+            if g.path is not None:
+                written[f"gallery:{g.path.name}"] = g.path
+            else:
+                log.warning("%s", g.missing)
+    extras = {"curves": curves, "figures": figures, "galleries": galleries}
+    if "md" in formats:
+        written["md"] = write_text(out_dir / "leaderboard.md", render_markdown(agg, suite, **extras))
+    if "csv" in formats:
+        written["csv"] = render_csv(agg, out_dir / "leaderboard.csv")
+    if "html" in formats:
+        page = render_page(agg, f"LensBench leaderboard — suite {suite}", suite=suite, **extras)
+        written["html"] = write_text(out_dir / "leaderboard.html", page)
+    if "json" in formats:
+        rows = json.dumps(json.loads(agg.to_json(orient="records")), indent=1) + "\n"
+        written["json"] = write_text(out_dir / "leaderboard.json", rows)
+    return written
+
+
+def readme_results(results_dir: str | Path, command: str, suite: str = "v1") -> str:
+    """A Markdown results section (``markdown.results_section``) from the records in ``results_dir``."""
+    agg = aggregate(records_frame(read_results(results_dir)))
+    return results_section(agg, str(results_dir), command, suite)
+
+
+def replace_section(path: str | Path, name: str, body: str) -> Path:
+    """Replace the text between ``<!-- name:begin -->`` and ``<!-- name:end -->`` in a Markdown file
+    (appending a new ``## name`` section with the markers when they are absent)."""
+    path = Path(path)
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    block = f"{begin}\n{body.rstrip()}\n{end}"
+    text = path.read_text() if path.exists() else ""
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip() + f"\n\n## {name}\n\n{block}\n"
+    return write_text(path, text)

@@ -1,0 +1,295 @@
+"""Statistics that separate models: shared item resamples, a two-level bootstrap, paired tests.
+
+Protocol (v2). A model's test number varies with two things: the training seed, and the finite
+test set (another draw of test items would give another number). Both are measured:
+
+* **Item resamples, shared by every run.** ``item_resamples(n_items, B, seed, strata=labels)``
+  draws B bootstrap index sets of the test items (stratified by class, so each resample keeps the
+  class counts and every per-class AUC stays defined). The index sets depend only on the task's
+  test set and a fixed seed, so every model and every seed is scored on the SAME B resamples
+  (common random numbers). A record stores, per metric, its full-test-set value and the B
+  replicate values (``replicates``): small records, and enough for the bootstrap below.
+* **Two-level bootstrap** (``hierarchical_ci``): each bootstrap draw resamples the seeds with
+  replacement and picks ONE replicate column j, the same column for every drawn seed; the
+  statistic is the mean of ``replicates[seed, j]`` over the drawn seeds; the interval is the
+  percentile interval of that statistic. Why one column per draw and not one per drawn seed:
+  all seeds are scored on the same test set, so its sampling error is shared by the seeds and does
+  not average out over them. Independent columns per seed would divide the test-set variance by
+  the number of seeds and make the interval too narrow (with 10 seeds whose spread is smaller
+  than the test-set error, by about sqrt(10)); the shared column keeps it, and the seed resampling
+  adds the seed-to-seed spread. For large n the interval's variance is
+  ``sd_seed**2 / n + sd_item**2``; with few seeds the percentile bootstrap understates the seed
+  part (by ``(n - 1) / n`` and through the discreteness of n draws), one reason to run enough
+  seeds (``seeds_needed``).
+* **Paired comparisons** (``paired_difference``): two models on the seeds they share; the CI of
+  the mean difference uses the same bootstrap on ``replicates_a - replicates_b`` (same seed, same
+  column: the common random numbers cancel the test-set noise the two models share); the p-value
+  is a paired t-test (or Wilcoxon signed-rank) over seeds, i.e. of the training randomness on this
+  test set. ``holm`` adjusts a family of p-values (Holm-Bonferroni step-down) and ``separated``
+  says whether an adjusted p-value rejects "no difference".
+* **Planning**: ``seeds_needed(sd, effect)`` is the smallest seed count for which a two-sided
+  paired t-test detects ``effect`` with the requested power (noncentral t); e.g. sd 0.027,
+  effect 0.02 -> 17 seeds at alpha 0.05, power 0.8.
+* **AUC without ties from saturation**: ``auc_from_logits`` scores class c by its log-odds
+  ``z_c - logsumexp(z_{j != c})`` in float64. A float32 softmax rounds p to exactly 1.0 for logit
+  gaps above ~17, which makes ties the logits do not have (and class 0 and class 1 of a binary
+  task then get different AUCs); the log-odds rank exactly like p_c and never saturate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+from scipy import stats
+from scipy.special import logsumexp
+from sklearn.metrics import roc_auc_score
+
+__all__ = [
+    "N_BOOT", "Interval", "PairedDifference", "auc_from_logits", "hierarchical_ci", "holm", "item_resamples",
+    "paired_difference", "replicates", "seeds_needed", "separated",
+]
+
+N_BOOT = 4000  # two-level bootstrap draws (percentiles of a 95 % interval are stable to ~1 % of its width)
+
+
+class Interval(NamedTuple):
+    """A point estimate and its ``level`` percentile interval."""
+
+    point: float
+    lo: float
+    hi: float
+
+
+class PairedDifference(NamedTuple):
+    """Model a minus model b on their common seeds.
+
+    diff: mean over seeds of the full-test-set difference; lo, hi: its two-level bootstrap
+    interval; p_value: paired test over seeds (two-sided); n_seeds, seeds: the seeds used.
+    """
+
+    diff: float
+    lo: float
+    hi: float
+    p_value: float
+    n_seeds: int
+    seeds: tuple
+
+
+# ----------------------------------------------------------------------------- item resamples
+def item_resamples(n_items: int, B: int, seed: int, strata=None) -> np.ndarray:
+    """B bootstrap index sets of ``n_items`` test items, ``(B, n_items)`` int64.
+
+    Row b lists the items of resample b (drawn with replacement). With ``strata`` (n_items class
+    labels) each class is resampled within itself and keeps its positions, so every row has the
+    original class counts: ``strata[rows[b]]`` equals ``strata``. Deterministic in
+    (n_items, B, seed, strata).
+    """
+    if int(n_items) != n_items or n_items < 1 or int(B) != B or B < 1:
+        raise ValueError(f"item_resamples: expected positive integers n_items and B, got {n_items!r}, {B!r}")
+    n_items, B = int(n_items), int(B)
+    rng = np.random.default_rng(int(seed))
+    if strata is None:
+        return rng.integers(0, n_items, size=(B, n_items), dtype=np.int64)
+    labels = np.asarray(strata)
+    if labels.shape != (n_items,):
+        raise ValueError(f"item_resamples: strata must have shape ({n_items},), got {labels.shape}")
+    out = np.empty((B, n_items), dtype=np.int64)
+    for value in np.unique(labels):  # sorted, so the stream does not depend on label order
+        idx = np.flatnonzero(labels == value)
+        out[:, idx] = idx[rng.integers(0, len(idx), size=(B, len(idx)))]
+    return out
+
+
+def replicates(fn: Callable[..., float], resamples: np.ndarray, *arrays) -> np.ndarray:
+    """``fn`` on each resample: ``[fn(*(a[rows] for a in arrays)) for rows in resamples]``, (B,)."""
+    rows = np.asarray(resamples)
+    if rows.ndim != 2:
+        raise ValueError(f"replicates: resamples must be (B, n_items), got shape {rows.shape}")
+    arrs = [np.asarray(a) for a in arrays]
+    bad = [a.shape for a in arrs if a.shape[:1] != (rows.shape[1],)]
+    if not arrs or bad:
+        raise ValueError(f"replicates: every array must have {rows.shape[1]} rows (one per item), got {bad}")
+    return np.array([fn(*(a[r] for a in arrs)) for r in rows], dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------- two-level bootstrap
+def _finite(values, name: str, ndim: int) -> np.ndarray:
+    a = np.asarray(values, dtype=np.float64)
+    if a.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-d array, got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name}: expected finite values, got {int((~np.isfinite(a)).sum())} non-finite")
+    return a
+
+
+def _check_level(level: float, n_boot: int) -> None:
+    if not 0 < level < 1 or int(n_boot) != n_boot or n_boot < 1:
+        raise ValueError(f"expected 0 < level < 1 and a positive integer n_boot, got {level!r}, {n_boot!r}")
+
+
+def hierarchical_ci(point, replicate_values=None, *, level: float = 0.95, n_boot: int = N_BOOT,
+                    rng_seed: int = 0, bounds: tuple[float, float] = (-math.inf, math.inf)) -> Interval:
+    """Mean over seeds and its two-level bootstrap interval (module docstring).
+
+    ``point``: (n_seeds,) the full-test-set metric of each seed; ``replicate_values``:
+    (n_seeds, B) the metric of each seed on the B shared item resamples (row i = seed i, column j
+    = resample j for every seed), or None for a seed-only bootstrap. ``bounds``: the metric's
+    range, e.g. (0, 1) for AUC, (0, inf) for MSE; values outside it are refused and the interval
+    is clipped to it. At least 2 seeds. Deterministic in ``rng_seed``.
+    """
+    p = _finite(point, "hierarchical_ci: point", 1)
+    r = p[:, None] if replicate_values is None else _finite(replicate_values, "hierarchical_ci: replicate_values", 2)
+    _check_level(level, n_boot)
+    n = len(p)
+    if n < 2:
+        raise ValueError(f"hierarchical_ci: expected at least 2 seeds, got {n} (one seed has no seed-level spread)")
+    if r.shape[0] != n or r.shape[1] < 1:
+        raise ValueError(f"hierarchical_ci: replicate_values must be ({n}, B) for {n} seeds, got {r.shape}")
+    lo_b, hi_b = float(bounds[0]), float(bounds[1])
+    for name, a in (("point", p), ("replicate_values", r)):
+        if a.min() < lo_b or a.max() > hi_b:
+            raise ValueError(f"hierarchical_ci: {name} must lie in bounds [{lo_b}, {hi_b}], "
+                             f"got range [{a.min():.6g}, {a.max():.6g}]")
+    rng = np.random.default_rng(int(rng_seed))
+    seeds = rng.integers(0, n, size=(int(n_boot), n))
+    cols = rng.integers(0, r.shape[1], size=(int(n_boot), 1))  # one resample column per draw, shared by its seeds
+    dist = r[seeds, cols].mean(axis=1)
+    tail = 100 * (1 - level) / 2
+    lo, hi = np.percentile(dist, [tail, 100 - tail])
+    return Interval(float(p.mean()), float(np.clip(lo, lo_b, hi_b)), float(np.clip(hi, lo_b, hi_b)))
+
+
+# ----------------------------------------------------------------------------- paired comparison
+def _paired_p(a: np.ndarray, b: np.ndarray, test: str) -> float:
+    d = a - b
+    if np.ptp(d) == 0:  # constant differences: both tests are undefined (zero variance)
+        return 1.0 if d[0] == 0 else 0.0
+    if test == "t":
+        return float(stats.ttest_rel(a, b).pvalue)
+    return float(stats.wilcoxon(a, b).pvalue)
+
+
+def paired_difference(a: Mapping, b: Mapping, replicates_a: Mapping | None = None,
+                      replicates_b: Mapping | None = None, *, test: str = "t", level: float = 0.95,
+                      n_boot: int = N_BOOT, rng_seed: int = 0,
+                      bounds: tuple[float, float] = (-math.inf, math.inf)) -> PairedDifference:
+    """Model a minus model b, paired by seed, on the seeds both have.
+
+    ``a``, ``b``: seed -> full-test-set metric. ``replicates_a``, ``replicates_b`` (both or
+    neither): seed -> (B,) metric on the shared item resamples; given, the interval pairs the same
+    seed and the same resample column, else it resamples seeds only. ``test``: "t" (paired t-test,
+    ``scipy.stats.ttest_rel``) or "wilcoxon" (signed-rank; exact for small n, cannot reach
+    p < 0.05 below 6 seeds). ``bounds``: the range of the difference. ValueError for fewer than 2
+    common seeds.
+    """
+    if test not in ("t", "wilcoxon"):
+        raise ValueError(f"paired_difference: test must be 't' or 'wilcoxon', got {test!r}")
+    if (replicates_a is None) != (replicates_b is None):
+        raise ValueError("paired_difference: give replicates for both models or for neither")
+    seeds = sorted(set(a) & set(b))
+    if len(seeds) < 2:
+        raise ValueError(f"paired_difference: a paired comparison needs at least 2 common seeds; model a has seeds "
+                         f"{sorted(a)}, model b has {sorted(b)}, common {seeds}")
+    av = _finite([a[s] for s in seeds], "paired_difference: a", 1)
+    bv = _finite([b[s] for s in seeds], "paired_difference: b", 1)
+    rep = None
+    if replicates_a is not None:
+        missing = [s for s in seeds if s not in replicates_a or s not in replicates_b]
+        if missing:
+            raise ValueError(f"paired_difference: replicates missing for common seeds {missing}")
+        ra = _finite([replicates_a[s] for s in seeds], "paired_difference: replicates_a", 2)
+        rb = _finite([replicates_b[s] for s in seeds], "paired_difference: replicates_b", 2)
+        if ra.shape != rb.shape:
+            raise ValueError(f"paired_difference: both models need the same B shared resamples, got "
+                             f"{ra.shape[1]} and {rb.shape[1]} replicates")
+        rep = ra - rb
+    ci = hierarchical_ci(av - bv, rep, level=level, n_boot=n_boot, rng_seed=rng_seed, bounds=bounds)
+    return PairedDifference(ci.point, ci.lo, ci.hi, _paired_p(av, bv, test), len(seeds), tuple(seeds))
+
+
+# ----------------------------------------------------------------------------- multiple comparisons
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values, in the input order.
+
+    Sorted ascending p_(1) <= ... <= p_(m): adjusted p_(i) = max_{j <= i} min(1, (m - j + 1) p_(j))
+    (monotone in i). Rejecting where adjusted <= alpha controls the family-wise error at alpha.
+    """
+    p = np.asarray(pvalues, dtype=np.float64)
+    if p.ndim != 1 or not np.all((p >= 0) & (p <= 1)):
+        raise ValueError(f"holm: expected a 1-d sequence of p-values in [0, 1], got {pvalues!r}")
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = adj
+    return out
+
+
+def separated(adjusted_p: float, alpha: float = 0.05) -> bool:
+    """True when an adjusted p-value rejects "no difference" at family-wise level ``alpha``."""
+    if not 0 < alpha < 1 or not 0 <= adjusted_p <= 1:
+        raise ValueError(f"separated: expected 0 <= adjusted_p <= 1 and 0 < alpha < 1, got {adjusted_p!r}, {alpha!r}")
+    return bool(adjusted_p <= alpha)
+
+
+def seeds_needed(sd_of_paired_diff: float, effect: float, alpha: float = 0.05, power: float = 0.8,
+                 n_comparisons: int = 1, max_seeds: int = 100_000) -> int:
+    """Smallest n >= 2 for which a two-sided paired t-test at level ``alpha / n_comparisons``
+    (Bonferroni: the smallest level Holm may use, so conservative) reaches ``power`` against a
+    true mean difference ``effect`` with per-seed sd ``sd_of_paired_diff``.
+
+    Power(n) = P(|T| > t_crit) with T ~ noncentral t(df = n - 1, nc = effect / sd * sqrt(n)).
+    """
+    if not sd_of_paired_diff > 0 or effect == 0 or not math.isfinite(effect):
+        raise ValueError(f"seeds_needed: expected sd > 0 and a finite effect != 0, got {sd_of_paired_diff!r}, {effect!r}")
+    if not 0 < alpha < 1 or not 0 < power < 1 or int(n_comparisons) != n_comparisons or n_comparisons < 1:
+        raise ValueError(f"seeds_needed: expected 0 < alpha < 1, 0 < power < 1, n_comparisons >= 1, "
+                         f"got {alpha!r}, {power!r}, {n_comparisons!r}")
+    a = alpha / int(n_comparisons)
+    d = abs(effect) / sd_of_paired_diff
+
+    def achieved(n: int) -> float:
+        df, nc = n - 1, d * math.sqrt(n)
+        tc = stats.t.ppf(1 - a / 2, df)
+        return float(stats.nct.sf(tc, df, nc) + stats.nct.cdf(-tc, df, nc))
+
+    lo, hi = 2, 2
+    while achieved(hi) < power:  # power rises with n: double, then bisect
+        if hi >= max_seeds:
+            raise ValueError(f"seeds_needed: more than {max_seeds} seeds needed for effect {effect} at sd "
+                             f"{sd_of_paired_diff}")
+        lo, hi = hi + 1, min(2 * hi, max_seeds)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if achieved(mid) >= power else (mid + 1, hi)
+    return hi
+
+
+# ----------------------------------------------------------------------------- AUC
+def auc_from_logits(y_true, logits) -> tuple[float, list[float]]:
+    """Macro one-vs-rest ROC AUC and the per-class AUCs from (N, K) logits (or log-probabilities).
+
+    Class c is scored by its float64 log-odds ``z_c - logsumexp(z_{j != c})`` (monotone in p_c,
+    so the AUCs equal scikit-learn's on exact probabilities, but never saturated; for K = 2 it is
+    ``z_1 - z_0`` and the two class AUCs are equal). ``y_true``: (N,) labels in [0, K), every class
+    present.
+    """
+    z = _finite(logits, "auc_from_logits: logits", 2)
+    y = np.asarray(y_true)
+    n, k = z.shape
+    if k < 2 or y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"auc_from_logits: expected logits (N, K >= 2) and integer labels (N,), got "
+                         f"{z.shape} and {y.shape} {y.dtype}")
+    counts = np.bincount(y, minlength=k) if y.min() >= 0 and y.max() < k else None
+    if counts is None or (counts == 0).any():
+        raise ValueError(f"auc_from_logits: labels must lie in [0, {k}) with every class present, got "
+                         f"counts {None if counts is None else counts.tolist()}")
+    per_class = []
+    for c in range(k):
+        rest = np.delete(z, c, axis=1)
+        score = z[:, c] - (rest[:, 0] if k == 2 else logsumexp(rest, axis=1))
+        per_class.append(float(roc_auc_score(y == c, score)))
+    return float(np.mean(per_class)), per_class

@@ -1,0 +1,95 @@
+"""Commands on run records and the leaderboard: ``leaderboard``, ``show``, ``validate``, ``verify``,
+``snapshot`` and ``reproduce``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from lensbench import records
+
+
+def cmd_leaderboard(args) -> int:
+    from lensbench.board import render
+
+    # the default (live) results folder may not exist yet; a folder given explicitly must exist
+    live_missing = args.results == Path("leaderboards/results") and not args.results.exists()
+    paths = {} if live_missing else render.write_leaderboard(args.results, args.out, formats=tuple(args.format),
+                                                             gallery=args.gallery, cache=args.cache)
+    if not paths:
+        print(f"{args.results}: no run records yet, nothing written ('lensbench run' and 'lensbench sweep' write "
+              "them there); the frozen v1 leaderboard is leaderboards/v1/leaderboard.md")
+        return 0
+    if args.readme:
+        paths["readme"] = render.replace_section(args.readme, "results", render.readme_results(args.results,
+                                                                                                args.command))
+    if args.print_md and "md" in paths:
+        print(Path(paths["md"]).read_text())
+    for fmt, path in paths.items():
+        print(f"{fmt}: {path}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    rec = records.read_record(args.record)
+    print(json.dumps(rec.to_dict(), indent=2, default=str))
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from lensbench.run import submission
+
+    report = submission.validate(args.results, cache=args.cache)
+    for problem in report.problems:
+        print(f"- {problem}", file=sys.stderr)
+    verdict = "valid" if report.ok else f"INVALID ({len(report.problems)} problem(s))"
+    print(f"{args.results}: {report.n_records} record(s), {verdict}")
+    return 0 if report.ok else 1
+
+
+def cmd_verify(args) -> int:
+    from lensbench.run import submission
+
+    ok, recorded, recomputed = submission.verify(args.record, args.checkpoint_dir, cache=args.cache,
+                                                 data_root=args.data_root, device=args.device)
+    print(f"{args.record}: recorded {recorded:.6f}, recomputed {recomputed:.6f} -> "
+          f"{'verified' if ok else 'MISMATCH'} (tolerance {submission.VERIFY_TOLERANCE})")
+    return 0 if ok else 1
+
+
+def cmd_snapshot(args) -> int:
+    from lensbench.board import snapshot
+
+    if args.snapshot_command == "check":
+        problems = snapshot.check(args.snapshot)
+        for problem in problems:
+            print(f"- {problem}", file=sys.stderr)
+        print(f"{args.snapshot}: " + ("as published" if not problems else f"CHANGED ({len(problems)} problem(s))"))
+        return 0 if not problems else 1
+    try:
+        out = snapshot.freeze(args.results, args.root, args.version, gallery=not args.no_gallery, cache=args.cache)
+    except snapshot.SnapshotError as exc:
+        print(f"lensbench: error: {exc}", file=sys.stderr)
+        return 2
+    problems = snapshot.check(out)
+    print(f"published {out}: " + ("manifest verified" if not problems else f"MANIFEST PROBLEMS: {problems}"))
+    return 0 if not problems else 1
+
+
+def cmd_reproduce(args) -> int:
+    from lensbench.run import submission
+
+    r = submission.reproduce(args.record, cache=args.cache, data_root=args.data_root, device=args.device,
+                             progress=not args.no_progress)
+    rec = r.record
+    print(f"{rec.task} v{rec.task_version} [{rec.preset}] {rec.model} seed {rec.seed} "
+          f"({rec.hardware.get('torch_threads')} torch threads): recorded {rec.primary_metric} = {r.recorded!r}, "
+          f"reproduced {r.reproduced!r}")
+    if r.difference == 0:
+        print("identical")
+    else:
+        print(f"DIFFERENT by {r.difference:.3g}" + ("" if r.same_code else
+              " (the record was made by another commit of the code)") +
+              "; numbers match exactly only on the same kind of machine with the same thread count")
+    return 0 if r.difference == 0 else 1

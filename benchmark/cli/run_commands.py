@@ -1,0 +1,102 @@
+"""``lensbench run`` and ``lensbench sweep``: train and evaluate models, write records.
+
+The grid of a sweep is built by ``lensbench.run.grid.build`` (the same grid any other executor
+runs); this module only reports on it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import textwrap
+
+from lensbench import records, registry
+from lensbench.data.errors import DataError
+from lensbench.run import usermodels
+from lensbench.specs import SpecError
+
+
+def _options(args):
+    from lensbench.run.runner import RunOptions
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    return RunOptions(preset=args.preset, results_dir=args.results, tracking_uri=args.tracking_uri,
+                      device=args.device, bf16=args.bf16, cache=args.cache, data_root=args.data_root,
+                      checkpoint_dir=args.checkpoint_dir, progress=not args.no_progress, force=args.force)
+
+
+def cmd_run(args) -> int:
+    from lensbench.run import runner
+
+    task = registry.tasks.get(args.task)
+    spec = usermodels.resolve(args.model)
+    if not spec.supports(task):
+        raise SpecError(f"model {spec.name!r} supports {', '.join(spec.kinds)}; task {task.id!r} is {task.kind}")
+    task.preset(args.preset)
+    failed = 0
+    for rec in runner.sweep([task], [spec], args.seeds, _options(args)):
+        print(_summary(rec))
+        failed += rec.status != "ok"
+    _print_tracking(args)
+    return 1 if failed else 0
+
+
+def cmd_sweep(args) -> int:
+    from lensbench.run import grid, runner
+
+    sweep = grid.build(suite=args.suite, tasks=args.tasks, models=args.models, preset=args.preset,
+                       seeds=args.seeds, shard=args.shard)
+    args.preset = sweep.preset
+    opts = _options(args)
+    if args.status:
+        return _print_status(runner.status(sweep.cells, opts), opts)
+    failed, skipped = [], []
+    for task_id, cells in itertools.groupby(sweep.cells, key=lambda cell: cell.task.id):
+        try:
+            for rec in runner.run_cells(cells, opts):
+                print(_summary(rec))
+                if rec.status != "ok":
+                    failed.append(rec)
+        except DataError as exc:  # e.g. a real-data task without --data-root: skip it, go on
+            skipped.append(task_id)
+            print(textwrap.fill(f"skipped {task_id}: {exc}", width=100), file=sys.stderr)
+    from lensbench.board.aggregate import aggregate, records_frame
+    from lensbench.board.markdown import render_markdown
+
+    print(render_markdown(aggregate(records_frame(records.load_records(args.results)))))
+    _print_tracking(args)
+    if skipped:
+        print(f"{len(skipped)} task(s) skipped for missing data: {', '.join(skipped)}", file=sys.stderr)
+    if failed:
+        print(f"{len(failed)} run(s) failed; see their records for the error.", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _print_status(rows: list[dict], opts) -> int:
+    """The table of ``runner.status``: per task, runs of the grid with a current ok record."""
+    import pandas as pd
+
+    table = pd.DataFrame([{**r, "missing": ", ".join(r["missing"])} for r in rows])
+    print(table.to_markdown(index=False) if not table.empty else "empty grid")
+    done, total = sum(r["done"] for r in rows), sum(r["runs"] for r in rows)
+    print(f"{done} of {total} runs done ({opts.results_dir}, preset {opts.preset})")
+    return 0
+
+
+def _summary(rec) -> str:
+    if rec.status != "ok":
+        return f"FAILED {rec.task} / {rec.model} / seed {rec.seed}: {rec.error}"
+    value = rec.metrics_test.get(rec.primary_metric)
+    return (f"{rec.task} v{rec.task_version} [{rec.preset}] {rec.model} seed {rec.seed}: "
+            f"test {rec.primary_metric} = {value:.4f} (epoch {rec.selected_epoch}/{rec.epochs_run}, "
+            f"{rec.train_time_s:.0f}s)")
+
+
+def _print_tracking(args) -> None:
+    from lensbench.run.tracking import default_tracking_uri
+
+    uri = args.tracking_uri or default_tracking_uri()
+    print(f"Records: {args.results}/   MLflow runs: {uri}   (browse: mlflow ui --backend-store-uri {uri})")

@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_data_show)
     i = dsub.add_parser("import", help="import files on disk as a dataset")
     i.add_argument("path", type=Path)
-    i.add_argument("--format", required=True, choices=["deeplense", "lens-finding", "cutouts"])
+    i.add_argument("--format", required=True,
+                   help="a registered file format (lensbench.formats): deeplense, lens-finding, cutouts or a plug-in's")
     i.add_argument("--as", dest="name", required=True)
     i.add_argument("--cache", type=Path, default=None)
     i.add_argument("--image-size", nargs=2, type=int, metavar=("H", "W"), help="resize cutouts to H x W")

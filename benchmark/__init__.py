@@ -44,7 +44,7 @@ _EXPORTS = {
     "DataError": ("lensbench.data.errors", "DataError"),
     "FolderFormat": ("lensbench.data.formats", "FolderFormat"),
 }
-__all__ = sorted(["__version__", *_EXPORTS])
+__all__ = ["__version__", *_EXPORTS]  # noqa: PLE0604 (the export table is the one list)
 
 
 def __getattr__(name: str):

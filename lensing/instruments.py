@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
 from lensbench.lensing.psf import band_matrix, gaussian_kernel, gaussian_kernel_1d
 
 __all__ = ["EUCLID", "HST", "MODEL_I", "PRESETS", "Instrument", "get", "names"]

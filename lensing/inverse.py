@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
 from lensbench.lensing import lens_model
 from lensbench.lensing.grid import pixel_grid
 

@@ -25,6 +25,7 @@ check is skipped: the caller checks the whole batch once before compiling.
 from __future__ import annotations
 
 import torch
+
 from lensbench.lensing import mass
 from lensbench.lensing.vortex import VORTEX_KEYS, valid_n, vortex
 

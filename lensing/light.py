@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
 from lensbench.lensing.grid import batch3, per_image
 
 __all__ = ["SERSIC_SMOOTHING", "b_n", "interpolated", "sersic_ellipse"]

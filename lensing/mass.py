@@ -52,6 +52,7 @@ from __future__ import annotations
 import math
 
 import torch
+
 from lensbench.lensing.grid import batch3, per_image
 
 __all__ = [

@@ -46,6 +46,7 @@ import os
 import warnings
 
 import torch
+
 from lensbench.lensing import lens_model
 from lensbench.lensing.grid import downsample, pixel_grid
 from lensbench.lensing.instruments import Instrument
@@ -178,6 +179,11 @@ def _recompile_limit():
     config = torch._dynamo.config
     name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"  # torch < 2.6
     return config.patch(**{name: RECOMPILE_LIMIT})
+
+
+def compile_failed() -> bool:
+    """Whether ``torch.compile`` failed in this process (every later render is eager)."""
+    return bool(_state["failed"])
 
 
 def _run(args: tuple, compile: bool) -> torch.Tensor:

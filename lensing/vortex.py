@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 
 import torch
+
 from lensbench.lensing.grid import per_image
 from lensbench.lensing.mass import POINT_MASS_R_MIN
 

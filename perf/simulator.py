@@ -127,6 +127,7 @@ def lenstronomy_rate(inst, p: dict, n: int) -> float:
 def caustics_render(inst, lens: dict, src: dict, kernel: torch.Tensor) -> torch.Tensor:
     from caustics.lenses import func as lf
     from caustics.light import func as sf
+
     from lensbench.lensing.grid import pixel_grid
 
     x, y = pixel_grid(inst.npix, inst.pixel_scale, dtype=lens["theta_E"].dtype)

@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT / "perf"))
 sys.path.insert(0, str(ROOT))
 
 import test_lensing_vs_lenstronomy as V
+
 from lensbench.lensing import instruments
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from lensbench.specs import Budget, Preset, TaskSpec
 from lensbench.data.taskdata import TargetScaler, TaskSplit
+from lensbench.specs import Budget, Preset, TaskSpec
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 REPO = Path(__file__).resolve().parent.parent
@@ -91,8 +91,8 @@ def toy_bench(tmp_path, monkeypatch):
     data cache, results and MLflow all under tmp_path."""
     import sys
 
-    from lensbench.data import simulated
     from lensbench import registry
+    from lensbench.data import simulated
     from lensbench.run.runner import RunOptions
     from lensbench.specs import DatasetSpec, ModelSpec
 

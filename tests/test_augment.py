@@ -10,6 +10,7 @@ import math
 
 import pytest
 import torch
+
 from lensbench.lensing import render
 from lensbench.lensing.instruments import EUCLID
 from lensbench.lensing.recipes import all_recipes

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
+
 from lensbench.board.aggregate import aggregate, rank_with_ties, records_frame
 from lensbench.board.markdown import physics_table, render_markdown
 from lensbench.board.page import render_page
 from lensbench.board.render import render_csv, write_leaderboard
 from lensbench.records import RunRecord, write_record
 from lensbench.run import figures
-from scipy import stats
 
 FP_A, FP_B = "a" * 8 + "1" * 8, "b" * 8 + "2" * 8
 

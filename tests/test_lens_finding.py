@@ -12,12 +12,11 @@ import torch
 from conftest import real_data_root
 from sklearn.metrics import roc_auc_score
 
+from lensbench import metric_names, metrics, registry
+from lensbench.data import taskdata
 from lensbench.data.errors import DataError
 from lensbench.data.reading import load_split, read_meta
-from lensbench import metric_names, metrics
-from lensbench import registry
 from lensbench.run import runner
-from lensbench.data import taskdata
 from lensbench.specs import Budget, Preset
 
 ROOT = real_data_root()

@@ -12,11 +12,7 @@ import warnings
 import pytest
 import torch
 
-from lensbench.lensing import grid
-from lensbench.lensing import instruments
-from lensbench.lensing import mass
-from lensbench.lensing import render
-from lensbench.lensing import vortex
+from lensbench.lensing import grid, instruments, mass, render, vortex
 from lensbench.lensing.instruments import Instrument
 
 SMALL = Instrument(name="small", npix=16, pixel_scale=0.2, psf_fwhm=0.3, psf_truncation=3.0)

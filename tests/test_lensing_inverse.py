@@ -16,9 +16,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lensbench.lensing import inverse
-from lensbench.lensing import lens_model
-from lensbench.lensing import render
+from lensbench.lensing import inverse, lens_model, render
 from lensbench.lensing.instruments import Instrument
 
 NPIX, PS = 64, 0.08

@@ -8,14 +8,7 @@ import pytest
 import torch
 from torch.autograd import gradcheck
 
-from lensbench.lensing import grid
-from lensbench.lensing import instruments
-from lensbench.lensing import lens_model
-from lensbench.lensing import light
-from lensbench.lensing import mass
-from lensbench.lensing import noise
-from lensbench.lensing import psf
-from lensbench.lensing import render
+from lensbench.lensing import grid, instruments, lens_model, light, mass, noise, psf, render
 
 D = torch.float64
 

@@ -20,13 +20,7 @@ from lenstronomy.ImSim.image_model import ImageModel
 from lenstronomy.LensModel.lens_model import LensModel
 from lenstronomy.LightModel.light_model import LightModel
 
-from lensbench.lensing import grid
-from lensbench.lensing import instruments
-from lensbench.lensing import light
-from lensbench.lensing import mass
-from lensbench.lensing import psf
-from lensbench.lensing import render
-from lensbench.lensing import vortex
+from lensbench.lensing import grid, instruments, light, mass, psf, render, vortex
 
 TOL = {torch.float64: 1e-6, torch.float32: 1e-4}
 DEFLECTION_PROFILES = ("SIE", "SIS", "SHEAR", "POINT_MASS", "TNFW")

@@ -14,8 +14,10 @@ from conftest import REAL_DATA
 
 from lensbench import registry
 from lensbench.lensing import cosmo
-from lensbench.lensing.recipes import base
-from lensbench.lensing.recipes.base import LENS_COLUMNS, CosmosSource, matched_snr, solve_amp_for_snr
+from lensbench.lensing.recipes import brightness, components
+from lensbench.lensing.recipes.base import LENS_COLUMNS
+from lensbench.lensing.recipes.brightness import matched_snr, solve_amp_for_snr
+from lensbench.lensing.recipes.components import CosmosSource
 from lensbench.lensing.recipes.priors import LogUniform, Polar, PowerLaw, TruncNormal, Uniform
 from lensbench.lensing.sources import RealDataError
 
@@ -155,9 +157,9 @@ def test_lensbench_cdm_is_poisson_and_within_bounds():
 
 
 def test_axion_length_law():
-    assert base.vortex_half_length(1e-22) == pytest.approx(0.03)
-    assert base.vortex_half_length(1e-23) == pytest.approx(0.3)
-    assert base.vortex_half_length(1e-24) == pytest.approx(3.0)
+    assert components.vortex_half_length(1e-22) == pytest.approx(0.03)
+    assert components.vortex_half_length(1e-23) == pytest.approx(0.3)
+    assert components.vortex_half_length(1e-24) == pytest.approx(3.0)
     # DeepLense: 100 equal point masses (3e10 Msun in total) on a line through the image centre
     p = registry.recipes.get("deeplense-model2").sample("axion", 50, 2)
     L = 0.06e-22 / (2 * 10 ** p["log10_m_a"])
@@ -233,15 +235,14 @@ def test_snr_target_is_met_and_class_independent():
 
 
 def test_sersic_unit_flux_matches_rendered_flux():
-    from lensbench.lensing import grid
-    from lensbench.lensing import light
+    from lensbench.lensing import grid, light
 
     x, y = grid.pixel_grid(200, 0.02)
     R = torch.tensor([0.2, 0.3], dtype=torch.float32)
     n = torch.tensor([1.0, 2.0], dtype=torch.float32)
     sb = light.sersic_ellipse(x, y, torch.ones(2), R, n, torch.tensor([0.1, -0.2]), torch.zeros(2), 0.0, 0.0)
     flux = sb.double().sum(dim=(-2, -1)) * 0.02**2
-    expected = base.sersic_unit_flux(R.double(), n.double())
+    expected = brightness.sersic_unit_flux(R.double(), n.double())
     assert torch.allclose(flux, expected, rtol=0.03)
 
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy import stats
+from sklearn.metrics import roc_auc_score
+
 from lensbench.board.significance import (
     auc_from_logits,
     hierarchical_ci,
@@ -16,8 +19,6 @@ from lensbench.board.significance import (
     seeds_needed,
     separated,
 )
-from scipy import stats
-from sklearn.metrics import roc_auc_score
 
 Z95 = stats.norm.ppf(0.975)
 

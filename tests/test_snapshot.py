@@ -6,12 +6,10 @@ import json
 
 import pytest
 
-from lensbench.run import claims
-from lensbench import records
-from lensbench import registry
-from lensbench.run import runner
+from lensbench import records, registry
 from lensbench.board import snapshot
 from lensbench.cli import main
+from lensbench.run import claims, runner
 
 
 def _records(opts):

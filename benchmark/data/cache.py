@@ -33,10 +33,12 @@ from pathlib import Path
 
 from lensbench import registry
 from lensbench.data import adapter, simulated
+from lensbench.data.errors import DataError
 from lensbench.data.fingerprint import FORMAT_VERSION, content_fingerprint, device_kind, recipe_parts
 from lensbench.data.paths import META, check_sizes, dataset_path, real_data_root
 from lensbench.data.resolve import resolve_data_root
 from lensbench.data.writer import file_sizes, write
+from lensbench.lensing import render
 from lensbench.specs import SPLITS, DatasetSpec
 
 log = logging.getLogger(__name__)
@@ -145,7 +147,7 @@ def materialise(
         parts = recipe_parts(rec, device)
         with_source, extra = False, {"recipe": rec.name, "recipe_version": int(rec.version),
                                      "simulator_version": parts["simulator"], "chunk": parts["chunk"],
-                                     "device": device_kind(device)}
+                                     "device": device_kind(device), "render": parts.get("render")}
     else:
         blocks, columns = adapter.blocks(spec, root, sizes)
         with_source, extra = True, {"adapter": spec.adapter, "data_root": str(root)}
@@ -156,6 +158,11 @@ def materialise(
         t0 = time.time()
         build = tmp / "data"
         counts = write(spec, blocks, columns, with_source, build, progress)
+        if rec is not None and parts.get("render") == "compiled" and render.compile_failed():
+            raise DataError(
+                f"dataset {spec.key}: torch.compile failed while building it, so its images are not "
+                f"those its fingerprint names; set {render.COMPILE_ENV}=0 to build it eagerly (the "
+                "eager build has its own fingerprint)")
         meta = {
             "lensbench_format": FORMAT_VERSION,
             "fingerprint": fp,

@@ -21,6 +21,7 @@ from pathlib import Path
 from lensbench import registry
 from lensbench.data import adapter, paths, simulated, writer
 from lensbench.data.resolve import resolve_data_root
+from lensbench.lensing import render
 from lensbench.specs import DatasetSpec
 
 FORMAT_VERSION = 1  # on-disk layout of a build; part of the fingerprint
@@ -28,8 +29,9 @@ FORMAT_VERSION = 1  # on-disk layout of a build; part of the fingerprint
 # The physics every recipe shares, as module paths under ``lensing/``. A dataset's fingerprint
 # hashes these sources plus its own recipe (``recipe_identity``), so editing one recipe does not
 # invalidate the datasets of the others.
-SIMULATOR_CORE = ("grid", "mass", "light", "psf", "noise", "render", "instruments", "cosmo", "sources",
-                  "recipes/base", "recipes/priors")
+SIMULATOR_CORE = ("grid", "mass", "vortex", "lens_model", "light", "psf", "noise", "render", "instruments",
+                  "cosmo", "sources", "recipes/base", "recipes/components", "recipes/brightness",
+                  "recipes/priors")
 
 
 def lensing_root() -> Path | None:
@@ -83,7 +85,20 @@ def recipe_parts(rec: registry.Recipe, device=None) -> dict:
     }
     if device_kind(device) != "cpu":  # other hardware gives other floating-point results
         parts["device"] = device_kind(device)
+    if renders_with_lensing(rec):  # compiled and eager images differ in the last bits, and so may
+        parts["render"] = render_path()  # a Poisson draw and the rest of its chunk's noise
     return parts
+
+
+def renders_with_lensing(rec: registry.Recipe) -> bool:
+    """Whether ``rec`` is one of LensBench's own recipes (they render through ``lensing.render``)."""
+    return type(rec).__module__.startswith("lensbench.lensing.")
+
+
+def render_path() -> str:
+    """``compiled`` or ``eager``: how LensBench's recipes render a chunk of a dataset build
+    (``$LENSBENCH_COMPILE``, see ``lensing.render.compile_default``)."""
+    return "compiled" if render.compile_default(writer.CHUNK) else "eager"
 
 
 def content_fingerprint(

@@ -11,7 +11,8 @@ and looks them up by name in ``lensbench.registry.recipes`` (where other package
 from __future__ import annotations
 
 from . import deeplense, lensbench, lensfinding
-from .base import CLASSES, Recipe, vortex_half_length
+from .base import CLASSES, Recipe
+from .components import vortex_half_length
 
 __all__ = ["CLASSES", "Recipe", "all_recipes", "vortex_half_length"]
 

@@ -28,19 +28,30 @@ other recipes it is measured on the full noiseless image.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
 from lensbench.lensing import render
 
 from .. import cosmo
 from .. import instruments as _instruments
 from .. import noise as _noise
-from .priors import Polar, PowerLaw, Prior, Uniform
+from .brightness import matched_snr, sersic_unit_flux, solve_amp_for_snr, stage_generator
+from .components import (
+    Brightness,
+    CosmosSource,
+    Noise,
+    NoSubstructure,
+    PointMassSubhalos,
+    SersicSource,
+    Vortex,
+    vortex_half_length,
+)
+from .priors import Polar, Prior
 
 BATCH = 128  # images rendered at once (memory bound: B * (npix*s)^2 * K floats)
 CLASSES = ("no_sub", "cdm", "axion")
@@ -53,170 +64,12 @@ OBS_COLUMNS = ("snr", "exposure_time")
 LINE_KEYS = ("line_theta_E", "line_x", "line_y", "line_half_length", "line_angle")
 
 
-# ----------------------------------------------------------------------------- spec dataclasses
-@dataclass(frozen=True)
-class SersicSource:
-    """Elliptical Sersic source; position is an offset from the lens centre (arcsec)."""
-
-    R_sersic: Prior
-    n_sersic: Prior
-    ellipticity: Polar | tuple[Prior, Prior]
-    position: Polar | tuple[Prior, Prior]
-
-
-@dataclass(frozen=True)
-class CosmosSource:
-    """Real COSMOS galaxy (``lensing.sources``), randomly chosen, rotated, rescaled and placed.
-
-    The galaxy is rescaled so that its measured half-light radius equals the drawn
-    ``half_light_radius`` (column ``src_R``); ``rotation`` is phi_G (column ``src_phi``).
-    """
-
-    half_light_radius: Prior
-    rotation: Prior
-    position: Polar | tuple[Prior, Prior]
-
-
-@dataclass(frozen=True)
-class Brightness:
-    """How the source amplitude is set: ``kind`` in ("amp", "magnitude", "snr").
-
-    amp: lenstronomy ``amp`` (Sersic surface brightness at R_sersic) drawn from ``value``;
-    magnitude: total magnitude, amp = 10**(-0.4 (mag - zero_point)) / total_flux(amp=1);
-    snr: target matched-filter SNR of the smooth image (see the module docstring).
-    """
-
-    kind: str
-    value: Prior
-    zero_point: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("amp", "magnitude", "snr"):
-            raise ValueError(f"Brightness.kind must be 'amp', 'magnitude' or 'snr', got {self.kind!r}")
-
-
-@dataclass(frozen=True)
-class NoSubstructure:
-    def describe(self) -> str:
-        return "none (macro lens only)"
-
-
-@dataclass(frozen=True)
-class PointMassSubhalos:
-    """CDM-like subhalos as point masses.
-
-    count: a fixed int or the mean of a Poisson draw (``poisson=True``), capped at ``k_max``;
-    mass: prior in Msun (e.g. ``PowerLaw(1e6, 1e10, -0.9)``); radius: projected distance from the
-    lens centre, uniform in r (``radial="r"``, DeepLense) or uniform in area (``radial="area"``)
-    between the prior bounds; angle ~ U(0, 2 pi).
-    """
-
-    count: float
-    mass: PowerLaw
-    radius: Uniform
-    poisson: bool = False
-    radial: str = "r"
-    k_max: int = 64
-
-    def describe(self) -> str:
-        n = f"Poisson(mean {self.count:g}) (capped at {self.k_max})" if self.poisson else f"exactly {int(self.count)}"
-        rad = "uniform in r" if self.radial == "r" else "uniform in area"
-        return (f"{n} point masses, mass {self.mass} Msun, projected radius {rad} in "
-                f"[{self.radius.low:g}, {self.radius.high:g}]\" from the lens centre, angle U(0, 2pi)")
-
-
-@dataclass(frozen=True)
-class Vortex:
-    """Axion vortex: ``n_points`` equal point masses (total ``mass`` Msun) on a straight line, or
-    with ``n_points = 0`` one continuous uniform line mass (``lensing.mass.line_mass``).
-
-    The line passes through the lens centre (``through="lens"``) or the image centre
-    (``"origin"``, DeepLense) at a random angle U(0, 2 pi); half-length
-    L = ``length_coeff`` * 1e-22 / (2 m_a) arcsec (DeepLenseSim ``axion_mass_to_length``),
-    m_a = 10**``log10_m_a`` eV; points at ``linspace(-L, L, n_points)``.
-    """
-
-    mass: Prior
-    log10_m_a: Uniform = Uniform(-24.0, -22.0)  # noqa: RUF009 (frozen, immutable)
-    n_points: int = 100
-    length_coeff: float = 0.06
-    through: str = "lens"
-
-    def describe(self) -> str:
-        what = "a continuous uniform line mass" if self.n_points == 0 else f"{self.n_points} equal point masses"
-        return (f"{what}, total mass {self.mass} Msun, on a line through the "
-                f"{'lens centre' if self.through == 'lens' else 'image centre'} at angle U(0, 2pi); "
-                f"half-length {self.length_coeff:g} * 1e-22 / (2 m_a) arcsec, log10(m_a / eV) ~ {self.log10_m_a}")
-
-
-def vortex_half_length(m_a) -> np.ndarray:
-    """DeepLense axion length law: half-length (arcsec) = 0.06 * 1e-22 / (2 m_a)."""
-    return 0.06 * 1e-22 / (2.0 * np.asarray(m_a, dtype=np.float64))
-
-
-@dataclass(frozen=True)
-class Noise:
-    """Noise model. kind: "poisson_gaussian" (``lensing.noise.add_noise``) or "deeplense_counts"
-    (Model I: add_noise, then ``Poisson(clip(t * image, 0))``: integer photon counts)."""
-
-    exposure_time: Prior
-    background_rms: float
-    kind: str = "poisson_gaussian"
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("poisson_gaussian", "deeplense_counts"):
-            raise ValueError(f"Noise.kind must be 'poisson_gaussian' or 'deeplense_counts', got {self.kind!r}")
-
-
 # ----------------------------------------------------------------------------- helpers
-def stage_generator(*parts) -> torch.Generator:
-    """A CPU generator seeded from a stable hash of ``parts``."""
-    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
-    g = torch.Generator(device="cpu")
-    g.manual_seed(int.from_bytes(digest[:8], "little") & ((1 << 63) - 1))
-    return g
-
-
 def _pair(spec, gen: torch.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     if isinstance(spec, Polar):
         return spec.sample(gen, n)
     a, b = spec
     return a.sample(gen, n), b.sample(gen, n)
-
-
-def sersic_unit_flux(R: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-    """Total flux of a lenstronomy SERSIC_ELLIPSE with amp = 1 (product-average radius)."""
-    bn = torch.clamp(1.9992 * n - 0.3271, min=1e-5)
-    return R**2 * 2 * math.pi * n * torch.exp(bn + torch.lgamma(2 * n)) / bn ** (2 * n)
-
-
-def matched_snr(img: torch.Tensor, exposure_time: torch.Tensor, background_rms: float) -> torch.Tensor:
-    """sqrt(sum s^2 / (s/t + sigma^2)) per image; img (B, H, W), exposure_time (B,)."""
-    s = img.clamp(min=0).double()
-    var = s / exposure_time.double().view(-1, 1, 1) + background_rms**2
-    return torch.sqrt((s * s / var).sum(dim=(-2, -1)))
-
-
-def solve_amp_for_snr(unit_img: torch.Tensor, target: torch.Tensor, exposure_time: torch.Tensor,
-                      background_rms: float, iters: int = 48) -> torch.Tensor:
-    """Scale ``a`` (B,) with matched_snr(a * unit_img) = target (monotone in a; bisection in log a).
-
-    Bracket: the background-only SNR a sqrt(sum s^2) / sigma is an upper bound, so
-    a >= a0 = target sigma / sqrt(sum s^2); the solution lies below a0 * 1e6 for any sane image.
-    """
-    s = unit_img.clamp(min=0).double()
-    t = exposure_time.double().view(-1, 1, 1)
-    target = target.double()
-    a0 = target * background_rms / torch.sqrt((s * s).sum(dim=(-2, -1))).clamp(min=1e-300)
-    lo, hi = torch.log(a0), torch.log(a0) + math.log(1e6)
-    for _ in range(iters):
-        mid = 0.5 * (lo + hi)
-        a = torch.exp(mid).view(-1, 1, 1)
-        snr = torch.sqrt(((a * s) ** 2 / (a * s / t + background_rms**2)).sum(dim=(-2, -1)))
-        below = snr < target
-        lo = torch.where(below, mid, lo)
-        hi = torch.where(below, hi, mid)
-    return torch.exp(0.5 * (lo + hi))
 
 
 # ----------------------------------------------------------------------------- the recipe

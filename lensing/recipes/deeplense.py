@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 
 from .. import cosmo
-from .base import Brightness, Noise, NoSubstructure, PointMassSubhalos, Recipe, SersicSource, Vortex
+from .base import Recipe
+from .components import Brightness, Noise, NoSubstructure, PointMassSubhalos, SersicSource, Vortex
 from .priors import Fixed, LogUniform, PowerLaw, Uniform
 
 CITATION = ("Alexander, Gleyzer, McDonough, Toomey, Usai, 'Deep Learning the Morphology of Dark "

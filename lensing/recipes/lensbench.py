@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import math
 
-from .base import (
+from .base import Recipe
+from .components import (
     Brightness,
     CosmosSource,
     Noise,
     NoSubstructure,
     PointMassSubhalos,
-    Recipe,
     SersicSource,
     Vortex,
 )

@@ -58,13 +58,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from lensbench.lensing import render
 
 from .. import cosmo
 from .. import psf as _psf
 from .. import sources as _sources
 from ..instruments import Instrument
-from .base import stage_generator
+from .brightness import stage_generator
 
 NAME = "lensfinding-des-v1"
 VERSION = 1

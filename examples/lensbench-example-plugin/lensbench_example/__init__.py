@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from lensbench import Budget, DataError, DatasetSpec, FolderFormat, ModelSpec, Preset, TaskSpec
 from torch import nn
+
+from lensbench import Budget, DataError, DatasetSpec, FolderFormat, ModelSpec, Preset, TaskSpec
 
 SIZE = 16
 

@@ -23,35 +23,27 @@ try:
 except PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0+unknown"
 
-# public name -> (module, attribute); attribute None means the module itself
-_EXPORTS = {
-    "DatasetSpec": ("lensbench.specs", "DatasetSpec"),
-    "TaskSpec": ("lensbench.specs", "TaskSpec"),
-    "ModelSpec": ("lensbench.specs", "ModelSpec"),
-    "SuiteSpec": ("lensbench.specs", "SuiteSpec"),
-    "Budget": ("lensbench.specs", "Budget"),
-    "Preset": ("lensbench.specs", "Preset"),
-    "SpecError": ("lensbench.specs", "SpecError"),
-    "registry": ("lensbench.registry", None),
-    "RegistryError": ("lensbench.registry", "RegistryError"),
-    "kinds": ("lensbench.kinds", None),
-    "RunRecord": ("lensbench.records", "RunRecord"),
-    "RecordError": ("lensbench.records", "RecordError"),
-    "load_records": ("lensbench.records", "load_records"),
-    "RunOptions": ("lensbench.run.runner", "RunOptions"),
-    "run_one": ("lensbench.run.runner", "run"),
-    "materialise": ("lensbench.data.cache", "materialise"),
-    "DataError": ("lensbench.data.errors", "DataError"),
-    "FolderFormat": ("lensbench.data.formats", "FolderFormat"),
+# module -> the public names it provides (a module itself when the name is its last component)
+_PROVIDERS = {
+    "lensbench.specs": ("DatasetSpec", "TaskSpec", "ModelSpec", "SuiteSpec", "Budget", "Preset", "SpecError"),
+    "lensbench.registry": ("registry", "RegistryError"),
+    "lensbench.kinds": ("kinds",),
+    "lensbench.records": ("RunRecord", "RecordError", "load_records"),
+    "lensbench.run.runner": ("RunOptions", "run_one"),
+    "lensbench.data.cache": ("materialise",),
+    "lensbench.data.errors": ("DataError",),
+    "lensbench.data.formats": ("FolderFormat",),
 }
+_RENAMED = {"run_one": "run"}  # public name -> attribute of its module
+_EXPORTS = {name: module for module, names in _PROVIDERS.items() for name in names}
 __all__ = ["__version__", *_EXPORTS]  # noqa: PLE0604 (the export table is the one list)
 
 
 def __getattr__(name: str):
     if name not in _EXPORTS:
         raise AttributeError(f"module 'lensbench' has no attribute {name!r}")
-    module, attr = _EXPORTS[name]
-    value = import_module(module) if attr is None else getattr(import_module(module), attr)
+    module = import_module(_EXPORTS[name])
+    value = module if module.__name__.endswith("." + name) else getattr(module, _RENAMED.get(name, name))
     globals()[name] = value
     return value
 

@@ -11,12 +11,25 @@
 - ``LensPhysics``: the physics switch. With ``physics=True`` rays are shot through the predicted
   SIE + shear (``lensing.mass``); with ``physics=False`` the deflection is zero (beta = theta), so
   the "source plane" is just the image resampled onto the source grid. Everything else (tensors,
-  shapes, trainable parameters) is identical, which makes the ``-nophys`` twin a fair ablation.
+  shapes, trainable parameters) is identical, which makes the physics-off variants a fair ablation.
 - ``PhysicsModel``: base class owning the lens encoder, the parameter head, the loss assembly
-  (the task kind's default loss, ``lensbench.kinds``, + named physics terms) and the forward cache
-  that ``loss()`` reads;
+  (the task kind's default loss, ``lensbench.kinds``, + named physics terms + the optional
+  supervised parameter term) and the forward cache that ``loss()`` reads;
   ``InversionModel`` adds ``LensPhysics`` and the re-lensing consistency term (used by
   ``lens-inversion`` and ``lensiformer``; ``lens-synthesis`` renders instead).
+
+The two switches of the 2x2 ablation (``catalog``), both arguments of every model:
+
+- ``physics``: the lens equation (rays through the predicted lens) and the physics loss terms
+  (consistency or reconstruction, and the weak prior on the lens model) on, or the identity
+  mapping (beta = theta) and those terms off;
+- ``aux_params``: the supervised loss on the dataset's true simulation parameters (``aux_params``
+  part, train batches that carry ``batch["aux"]`` only) on or off, independently of ``physics``.
+
+Neither switch adds, removes or resizes a module: the four variants of a model have the same
+trainable parameters; with physics off the parameter head still feeds the task head (its
+normalised output is an input of the head), so it is trained by the task loss (and by the aux
+loss when that is on).
 
 Physics runs in float32 with autocast disabled: ray positions in bfloat16 would be off by a
 quarter pixel and destroy the gradient the physics is there to provide.
@@ -219,21 +232,22 @@ def aux_param_loss(values: dict[str, torch.Tensor], bounds: dict[str, tuple[floa
 
 
 class PhysicsModel(nn.Module):
-    """Base class: lens encoder + bounded lens-parameter head + physics switch + loss assembly.
+    """Base class: lens encoder + bounded lens-parameter head + the two switches + loss assembly.
 
     Subclasses implement ``_forward(x) -> (output, extras)``; ``extras`` holds at least
     ``params`` (dict of predicted parameters) and the tensors the physics terms need. ``forward``
-    caches them for ``loss(batch, output)``, which adds to the task loss the weighted physics terms
-    returned by ``_physics_terms(extras)``, the prior and the optional aux term (only when
-    ``physics`` is True) and returns each by name. ``loss`` consumes the cache; when ``output`` is
-    not the last forward's, the extras are recomputed from ``batch["image"]``.
+    caches them for ``loss(batch, output)``, which returns each part by name and their weighted
+    sum under ``"loss"``: ``task``; with ``physics`` the terms of ``_physics_terms(extras)`` and
+    ``prior``; with ``aux_params`` the supervised ``aux_params`` term when the batch carries known
+    true parameters. ``loss`` consumes the cache; when ``output`` is not the last forward's, the
+    extras are recomputed from ``batch["image"]``.
     """
 
-    def __init__(self, task, physics: bool, width: int = 32, prior_weight: float = 1e-2,
-                 aux_weight: float = 0.1, bounds: dict | None = None):
+    def __init__(self, task, physics: bool, aux_params: bool = True, width: int = 32,
+                 prior_weight: float = 1e-2, aux_weight: float = 0.1, bounds: dict | None = None):
         super().__init__()
         self.kind = kinds.get(task.kind)
-        self.physics = bool(physics)
+        self.physics, self.aux_params = bool(physics), bool(aux_params)
         self.geom = Geometry.from_task(task)
         self.bounds = bounds if bounds is not None else lens_bounds(self.geom.fov)
         self.prior_weight, self.aux_weight = float(prior_weight), float(aux_weight)
@@ -268,15 +282,17 @@ class PhysicsModel(nn.Module):
         extras = self._extras_for(batch, output)
         parts = {"task": self._task_term(batch, output, extras)}
         total = parts["task"]
+        terms = {}
         if self.physics:
-            terms = dict(self._physics_terms(extras))
+            terms.update(self._physics_terms(extras))
             terms["prior"] = (self.prior_weight, self._prior(extras))
+        if self.aux_params and self.aux_weight > 0:
             aux = self._aux(extras, batch.get("aux"))
-            if aux is not None and self.aux_weight > 0:
+            if aux is not None:
                 terms["aux_params"] = (self.aux_weight, aux)
-            for name, (w, v) in terms.items():
-                parts[name] = v
-                total = total + w * v
+        for name, (w, v) in terms.items():
+            parts[name] = v
+            total = total + w * v
         parts["loss"] = total
         return parts
 
@@ -290,14 +306,15 @@ class PhysicsModel(nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
 
-
 class InversionModel(PhysicsModel):
     """A ``PhysicsModel`` that inverts the image through its predicted lens (``LensPhysics``) and
     adds the re-lensing consistency term mean((image - re-lensed source)^2) to the loss."""
 
-    def __init__(self, task, physics: bool, width: int = 32, n_src: int = 32, source_frac: float = 0.3,
-                 consistency_weight: float = 1.0, prior_weight: float = 1e-2, aux_weight: float = 0.1):
-        super().__init__(task, physics, width=width, prior_weight=prior_weight, aux_weight=aux_weight)
+    def __init__(self, task, physics: bool, aux_params: bool = True, width: int = 32, n_src: int = 32,
+                 source_frac: float = 0.3, consistency_weight: float = 1.0, prior_weight: float = 1e-2,
+                 aux_weight: float = 0.1):
+        super().__init__(task, physics, aux_params, width=width, prior_weight=prior_weight,
+                         aux_weight=aux_weight)
         self.consistency_weight = float(consistency_weight)
         self.lensing = LensPhysics(self.geom, physics, n_src=n_src, source_frac=source_frac)
 

@@ -51,8 +51,5 @@ class LensInversionNet(InversionModel):
 
 
 def build(task, **config) -> LensInversionNet:
-    return LensInversionNet(task, physics=True, **config)
-
-
-def build_nophys(task, **config) -> LensInversionNet:
-    return LensInversionNet(task, physics=False, **config)
+    """The model for ``task``; ``config`` as registered (``physics``, ``aux_params``, sizes, weights)."""
+    return LensInversionNet(task, **config)

@@ -55,8 +55,5 @@ class Lensiformer(InversionModel):
 
 
 def build(task, **config) -> Lensiformer:
-    return Lensiformer(task, physics=True, **config)
-
-
-def build_nophys(task, **config) -> Lensiformer:
-    return Lensiformer(task, physics=False, **config)
+    """The model for ``task``; ``config`` as registered (``physics``, ``aux_params``, sizes, weights)."""
+    return Lensiformer(task, **config)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import torch
 
 from lensbench.lensing import grid as lgrid
-from lensbench.lensing import lens_model, light
+from lensbench.lensing import render as lrender
 from lensbench.pinn_models.common import (
     LENS_NAMES,
     ConvEncoder,
@@ -41,6 +41,7 @@ from lensbench.pinn_models.common import (
     mlp,
     source_bounds,
 )
+from lensbench.pinn_models.instrument import task_instrument
 
 
 def linear_fit(model: torch.Tensor, image: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -53,35 +54,43 @@ def linear_fit(model: torch.Tensor, image: torch.Tensor, eps: float = 1e-8) -> t
 
 
 class LensSynthesisNet(PhysicsModel):
-    def __init__(self, task, physics: bool = True, width: int = 32, supersample: int = 2,
-                 reconstruction_weight: float = 1.0, prior_weight: float = 1e-2, aux_weight: float = 0.1):
+    def __init__(self, task, physics: bool = True, aux_params: bool = True, width: int = 32,
+                 supersample: int = 2, reconstruction_weight: float = 1.0, prior_weight: float = 1e-2,
+                 aux_weight: float = 0.1, psf_fwhm: float | None = None):
         fov = Geometry.from_task(task).fov
         bounds = {**lens_bounds(fov), **{f"src_{k}": v for k, v in source_bounds(fov).items()}}
-        super().__init__(task, physics, width=width, prior_weight=prior_weight, aux_weight=aux_weight,
-                         bounds=bounds)
+        super().__init__(task, physics, aux_params, width=width, prior_weight=prior_weight,
+                         aux_weight=aux_weight, bounds=bounds)
         self.reconstruction_weight = float(reconstruction_weight)
         # anomaly tasks (no targets): the output is the fitted render, the task loss its residual
         self.reconstructs = not self.kind.supervised
         self.supersample = int(supersample)
+        self.instrument, self.psf_origin = task_instrument(task, self.geom, psf_fwhm)
         x, y = lgrid.pixel_grid(self.geom.npix, self.geom.pixel_scale, supersample=self.supersample)
         self.register_buffer("x", x, persistent=False)
         self.register_buffer("y", y, persistent=False)
+        psf = self.instrument.psf_matrices()  # None without a PSF
+        self.register_buffer("psf_rows", None if psf is None else psf[0], persistent=False)
+        self.register_buffer("psf_cols", None if psf is None else psf[1], persistent=False)
         if not self.reconstructs:
             self.feature_encoder = ConvEncoder(2 * self.geom.channels, width)
             self.head = mlp(self.feature_encoder.out_dim + self.lens_encoder.out_dim + len(bounds),
                             task.n_outputs)
 
     def render(self, params: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Smooth lens (or, physics off, no lens) of unit Sersic amplitude -> (B, 1, H, W), float32."""
+        """The smooth lens (physics off: no lens) of unit Sersic amplitude through the instrument's
+        PSF, per unit pixel area -> (B, 1, H, W), float32 (``lensing.render.render_block``)."""
         batch = params["theta_E"].shape[0]
         if self.physics:
-            bx, by = lens_model.ray_shoot(self.x, self.y, {k: params[k].float() for k in LENS_NAMES})
-        else:
-            bx, by = self.x.expand(batch, *self.x.shape), self.y.expand(batch, *self.x.shape)
-        s = {k[4:]: v.float() for k, v in params.items() if k.startswith("src_")}
-        img = light.sersic_ellipse(bx, by, 1.0, s["R_sersic"], s["n_sersic"], s["e1"], s["e2"],
-                                   s["center_x"], s["center_y"])
-        return lgrid.downsample(img, self.supersample).unsqueeze(1)
+            lens = {k: params[k].float() for k in LENS_NAMES}
+        else:  # the identity mapping: a shear of exactly zero deflects by exactly zero
+            zero = self.x.new_zeros(batch)
+            lens = {"gamma1": zero, "gamma2": zero}
+        source = {"amp": self.x.new_ones(batch), **{k[4:]: v.float() for k, v in params.items()
+                                                      if k.startswith("src_")}}
+        psf = None if self.psf_rows is None else (self.psf_rows, self.psf_cols)
+        img = lrender.render_block(self.x, self.y, lens, source, None, self.supersample, psf, 1.0)
+        return img.unsqueeze(1)
 
     def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
         feat, unit, params = self.predict_params(x)
@@ -112,8 +121,5 @@ class LensSynthesisNet(PhysicsModel):
 
 
 def build(task, **config) -> LensSynthesisNet:
-    return LensSynthesisNet(task, physics=True, **config)
-
-
-def build_nophys(task, **config) -> LensSynthesisNet:
-    return LensSynthesisNet(task, physics=False, **config)
+    """The model for ``task``; ``config`` as registered (``physics``, ``aux_params``, sizes, weights)."""
+    return LensSynthesisNet(task, **config)

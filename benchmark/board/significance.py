@@ -34,18 +34,21 @@ test set (another draw of test items would give another number). Both are measur
   ``z_c - logsumexp(z_{j != c})`` in float64. A float32 softmax rounds p to exactly 1.0 for logit
   gaps above ~17, which makes ties the logits do not have (and class 0 and class 1 of a binary
   task then get different AUCs); the log-odds rank exactly like p_c and never saturate.
+
+``item_resamples``, ``replicates`` and ``auc_from_logits`` live in ``lensbench.resampling`` (the
+run layer scores each run on the shared resamples with them) and are re-exported here.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 from scipy import stats
-from scipy.special import logsumexp
-from sklearn.metrics import roc_auc_score
+
+from lensbench.resampling import auc_from_logits, finite, item_resamples, replicates
 
 __all__ = [
     "N_BOOT", "Interval", "PairedDifference", "auc_from_logits", "hierarchical_ci", "holm", "item_resamples",
@@ -78,53 +81,7 @@ class PairedDifference(NamedTuple):
     seeds: tuple
 
 
-# ----------------------------------------------------------------------------- item resamples
-def item_resamples(n_items: int, B: int, seed: int, strata=None) -> np.ndarray:
-    """B bootstrap index sets of ``n_items`` test items, ``(B, n_items)`` int64.
-
-    Row b lists the items of resample b (drawn with replacement). With ``strata`` (n_items class
-    labels) each class is resampled within itself and keeps its positions, so every row has the
-    original class counts: ``strata[rows[b]]`` equals ``strata``. Deterministic in
-    (n_items, B, seed, strata).
-    """
-    if int(n_items) != n_items or n_items < 1 or int(B) != B or B < 1:
-        raise ValueError(f"item_resamples: expected positive integers n_items and B, got {n_items!r}, {B!r}")
-    n_items, B = int(n_items), int(B)
-    rng = np.random.default_rng(int(seed))
-    if strata is None:
-        return rng.integers(0, n_items, size=(B, n_items), dtype=np.int64)
-    labels = np.asarray(strata)
-    if labels.shape != (n_items,):
-        raise ValueError(f"item_resamples: strata must have shape ({n_items},), got {labels.shape}")
-    out = np.empty((B, n_items), dtype=np.int64)
-    for value in np.unique(labels):  # sorted, so the stream does not depend on label order
-        idx = np.flatnonzero(labels == value)
-        out[:, idx] = idx[rng.integers(0, len(idx), size=(B, len(idx)))]
-    return out
-
-
-def replicates(fn: Callable[..., float], resamples: np.ndarray, *arrays) -> np.ndarray:
-    """``fn`` on each resample: ``[fn(*(a[rows] for a in arrays)) for rows in resamples]``, (B,)."""
-    rows = np.asarray(resamples)
-    if rows.ndim != 2:
-        raise ValueError(f"replicates: resamples must be (B, n_items), got shape {rows.shape}")
-    arrs = [np.asarray(a) for a in arrays]
-    bad = [a.shape for a in arrs if a.shape[:1] != (rows.shape[1],)]
-    if not arrs or bad:
-        raise ValueError(f"replicates: every array must have {rows.shape[1]} rows (one per item), got {bad}")
-    return np.array([fn(*(a[r] for a in arrs)) for r in rows], dtype=np.float64)
-
-
 # ----------------------------------------------------------------------------- two-level bootstrap
-def _finite(values, name: str, ndim: int) -> np.ndarray:
-    a = np.asarray(values, dtype=np.float64)
-    if a.ndim != ndim:
-        raise ValueError(f"{name}: expected a {ndim}-d array, got shape {a.shape}")
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name}: expected finite values, got {int((~np.isfinite(a)).sum())} non-finite")
-    return a
-
-
 def _check_level(level: float, n_boot: int) -> None:
     if not 0 < level < 1 or int(n_boot) != n_boot or n_boot < 1:
         raise ValueError(f"expected 0 < level < 1 and a positive integer n_boot, got {level!r}, {n_boot!r}")
@@ -140,8 +97,8 @@ def hierarchical_ci(point, replicate_values=None, *, level: float = 0.95, n_boot
     range, e.g. (0, 1) for AUC, (0, inf) for MSE; values outside it are refused and the interval
     is clipped to it. At least 2 seeds. Deterministic in ``rng_seed``.
     """
-    p = _finite(point, "hierarchical_ci: point", 1)
-    r = p[:, None] if replicate_values is None else _finite(replicate_values, "hierarchical_ci: replicate_values", 2)
+    p = finite(point, "hierarchical_ci: point", 1)
+    r = p[:, None] if replicate_values is None else finite(replicate_values, "hierarchical_ci: replicate_values", 2)
     _check_level(level, n_boot)
     n = len(p)
     if n < 2:
@@ -193,15 +150,15 @@ def paired_difference(a: Mapping, b: Mapping, replicates_a: Mapping | None = Non
     if len(seeds) < 2:
         raise ValueError(f"paired_difference: a paired comparison needs at least 2 common seeds; model a has seeds "
                          f"{sorted(a)}, model b has {sorted(b)}, common {seeds}")
-    av = _finite([a[s] for s in seeds], "paired_difference: a", 1)
-    bv = _finite([b[s] for s in seeds], "paired_difference: b", 1)
+    av = finite([a[s] for s in seeds], "paired_difference: a", 1)
+    bv = finite([b[s] for s in seeds], "paired_difference: b", 1)
     rep = None
     if replicates_a is not None:
         missing = [s for s in seeds if s not in replicates_a or s not in replicates_b]
         if missing:
             raise ValueError(f"paired_difference: replicates missing for common seeds {missing}")
-        ra = _finite([replicates_a[s] for s in seeds], "paired_difference: replicates_a", 2)
-        rb = _finite([replicates_b[s] for s in seeds], "paired_difference: replicates_b", 2)
+        ra = finite([replicates_a[s] for s in seeds], "paired_difference: replicates_a", 2)
+        rb = finite([replicates_b[s] for s in seeds], "paired_difference: replicates_b", 2)
         if ra.shape != rb.shape:
             raise ValueError(f"paired_difference: both models need the same B shared resamples, got "
                              f"{ra.shape[1]} and {rb.shape[1]} replicates")
@@ -266,30 +223,3 @@ def seeds_needed(sd_of_paired_diff: float, effect: float, alpha: float = 0.05, p
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if achieved(mid) >= power else (mid + 1, hi)
     return hi
-
-
-# ----------------------------------------------------------------------------- AUC
-def auc_from_logits(y_true, logits) -> tuple[float, list[float]]:
-    """Macro one-vs-rest ROC AUC and the per-class AUCs from (N, K) logits (or log-probabilities).
-
-    Class c is scored by its float64 log-odds ``z_c - logsumexp(z_{j != c})`` (monotone in p_c,
-    so the AUCs equal scikit-learn's on exact probabilities, but never saturated; for K = 2 it is
-    ``z_1 - z_0`` and the two class AUCs are equal). ``y_true``: (N,) labels in [0, K), every class
-    present.
-    """
-    z = _finite(logits, "auc_from_logits: logits", 2)
-    y = np.asarray(y_true)
-    n, k = z.shape
-    if k < 2 or y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"auc_from_logits: expected logits (N, K >= 2) and integer labels (N,), got "
-                         f"{z.shape} and {y.shape} {y.dtype}")
-    counts = np.bincount(y, minlength=k) if y.min() >= 0 and y.max() < k else None
-    if counts is None or (counts == 0).any():
-        raise ValueError(f"auc_from_logits: labels must lie in [0, {k}) with every class present, got "
-                         f"counts {None if counts is None else counts.tolist()}")
-    per_class = []
-    for c in range(k):
-        rest = np.delete(z, c, axis=1)
-        score = z[:, c] - (rest[:, 0] if k == 2 else logsumexp(rest, axis=1))
-        per_class.append(float(roc_auc_score(y == c, score)))
-    return float(np.mean(per_class)), per_class

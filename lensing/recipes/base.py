@@ -1,7 +1,7 @@
 """The ``Recipe``: a dataset simulator described by data (priors), and its generation pipeline.
 
 A recipe is a frozen dataclass whose fields are the priors (``lensing.recipes.priors``) and small
-spec dataclasses defined here: ``SersicSource`` / ``CosmosSource``, ``Brightness``,
+spec dataclasses (``lensing.recipes.components``): ``SersicSource`` / ``CosmosSource``, ``Brightness``,
 ``PointMassSubhalos`` / ``Vortex`` / ``NoSubstructure``, ``Noise``. ``Recipe.generate`` turns them
 into images:
 
@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -42,9 +43,7 @@ from .. import instruments as _instruments
 from .. import noise as _noise
 from .brightness import matched_snr, sersic_unit_flux, solve_amp_for_snr, stage_generator
 from .components import (
-    Brightness,
     CosmosSource,
-    Noise,
     NoSubstructure,
     PointMassSubhalos,
     SersicSource,
@@ -52,6 +51,9 @@ from .components import (
     vortex_half_length,
 )
 from .priors import Polar, Prior
+
+if TYPE_CHECKING:  # names used in annotations only
+    from .components import Brightness, Noise
 
 BATCH = 128  # images rendered at once (memory bound: B * (npix*s)^2 * K floats)
 CLASSES = ("no_sub", "cdm", "axion")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from lensbench.baselines import autoencoders, classical, deep_svdd, reference, timm_models
+from lensbench.baselines import autoencoders, classical, deep_svdd, global_stats, reference, timm_models
 from lensbench.specs import ModelSpec
 
 _TIMM_DESCRIPTIONS = {
@@ -59,5 +59,10 @@ def specs() -> list[ModelSpec]:
         ModelSpec("random-score", partial(reference.RandomScore, seed=0), "reference", ("anomaly",),
                   "Fixed-seed pseudo-random score per image (AUC ~0.5)", "lensbench.baselines.reference:RandomScore",
                   config={"seed": 0}),
+        ModelSpec("global-stats", partial(global_stats.global_stats, **global_stats.DEFAULTS), "reference",
+                  ("classification",),
+                  "Image-statistics probe: gradient-boosted trees (scikit-learn) on the 16-annulus radial profile, "
+                  "total flux and second moments only; what a global shortcut explains",
+                  "lensbench.baselines.global_stats:global_stats", config=dict(global_stats.DEFAULTS)),
     ]
     return out

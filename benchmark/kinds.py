@@ -12,6 +12,8 @@ trainer, the diagnostics and the models ask it instead of branching on the kind'
 | default loss (``loss``) | cross-entropy | MSE | none: the model defines ``loss`` |
 | predictions (``predict``) | softmax probabilities | standardised values | ``model.anomaly_score(x)`` |
 | metrics (``score``) | ``classification_metrics`` | ``regression_metrics`` | ``anomaly_metrics`` |
+| AUCs rank by | float64 log-odds of the logits | – | the anomaly score |
+| item resamples keep (``strata``) | the class counts | – | the class counts |
 | checkpoint chosen on val by | the primary metric | the primary metric | val loss (val is normal only) |
 | ROC curves (``roc_inputs``) | one per class, vs the rest | none | anomalies vs normal |
 
@@ -36,6 +38,7 @@ class Kind:
     supervised = True  # False: trained on normal data only, with no target in the loss
     standardised_targets = False  # True: targets are standardised with train statistics (a target scaler)
     selects_on_val_loss = False  # True: the checkpoint is chosen by val loss, not by the primary metric
+    ranks_by_logits = False  # True: ``score`` takes the raw model outputs (``logits=``) to rank by
 
     def __repr__(self) -> str:
         return f"<task kind {self.name!r}>"
@@ -70,11 +73,33 @@ class Kind:
         return model(x)
 
     def score(self, task, target: np.ndarray, pred: np.ndarray, *, scaler=None, class_names=None,
-              ci: bool = True) -> dict:
+              ci: bool = True, logits=None) -> dict:
         """Every metric of this kind (``lensbench.metrics``); ``ci=False`` skips bootstrap intervals.
         ``scaler`` (mean, std) maps standardised targets to raw ones; ``class_names`` is the dataset
-        class of each sample."""
+        class of each sample; ``logits``: the raw model outputs ``pred`` was made from, when the kind
+        ranks by them (classification AUCs from float64 log-odds)."""
         raise NotImplementedError
+
+    def strata(self, target: np.ndarray, class_names=None) -> np.ndarray | None:
+        """Labels whose counts every item resample keeps (``resampling.item_resamples``), or None."""
+        return None
+
+    def replicates(self, task, target: np.ndarray, pred: np.ndarray, rows: np.ndarray, *, scaler=None,
+                   class_names=None, logits=None) -> dict[str, list[float]]:
+        """``score`` (without intervals) on each item resample, rows of ``rows`` (B, N): metric name ->
+        B values, for the primary metric, the task's secondary metrics and every AUC.
+        ``ValueError`` when a metric is not defined on some resample."""
+        names = None if class_names is None else np.asarray(class_names)
+        out: dict[str, list[float]] = {}
+        for r in np.asarray(rows):
+            m = self.score(task, target[r], pred[r], scaler=scaler, class_names=None if names is None else names[r],
+                           ci=False, logits=None if logits is None else logits[r])
+            if not out:
+                keep = {task.primary_metric, *task.secondary_metrics}
+                out = {k: [] for k, v in m.items() if isinstance(v, (int, float)) and (k in keep or k.startswith("auc"))}
+            for k, values in out.items():
+                values.append(float(m[k]))
+        return out
 
     def score_subset(self, task, target: np.ndarray, pred: np.ndarray, idx: np.ndarray, *, scaler=None,
                      class_names=None) -> dict:
@@ -91,6 +116,7 @@ class Kind:
 
 class Classification(Kind):
     name = "classification"
+    ranks_by_logits = True
 
     def field_error(self, task):
         if len(task.classes) < 2 or tuple(task.target) != ("label",):
@@ -112,10 +138,13 @@ class Classification(Kind):
     def predict(self, model, x):
         return model(x).float().softmax(dim=1)
 
-    def score(self, task, target, pred, *, scaler=None, class_names=None, ci=True):
+    def score(self, task, target, pred, *, scaler=None, class_names=None, ci=True, logits=None):
         from lensbench import metrics
 
-        return metrics.classification_metrics(target, pred, list(task.classes), ci=ci)
+        return metrics.classification_metrics(target, pred, list(task.classes), ci=ci, logits=logits)
+
+    def strata(self, target, class_names=None):
+        return np.asarray(target)
 
     def score_subset(self, task, target, pred, idx, *, scaler=None, class_names=None):
         """Macro AUC over the classes present in the subset (at least two)."""
@@ -160,7 +189,7 @@ class Regression(Kind):
 
         return F.mse_loss(output.float(), target.float())
 
-    def score(self, task, target, pred, *, scaler=None, class_names=None, ci=True):
+    def score(self, task, target, pred, *, scaler=None, class_names=None, ci=True, logits=None):
         from lensbench import metrics
 
         if scaler is None:
@@ -188,11 +217,14 @@ class Anomaly(Kind):
     def predict(self, model, x):
         return model.anomaly_score(x)
 
-    def score(self, task, target, pred, *, scaler=None, class_names=None, ci=True):
+    def score(self, task, target, pred, *, scaler=None, class_names=None, ci=True, logits=None):
         from lensbench import metrics
 
         score = np.asarray(pred).reshape(-1)
         return metrics.anomaly_metrics(target, score, class_names, list(task.normal_classes))
+
+    def strata(self, target, class_names=None):
+        return np.asarray(target if class_names is None else class_names)
 
     def roc_inputs(self, task, target, pred):
         a = np.asarray(target).astype(bool)

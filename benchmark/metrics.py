@@ -33,6 +33,8 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from lensbench.resampling import log_odds
+
 PROBA_ATOL = 1e-3  # rows of ``proba`` must sum to 1 within this tolerance (float32 softmax is ~1e-6)
 FPR_POINTS = (0.1, 0.01)  # anomaly operating points: ``tpr_at_fpr_0.1``, ``tpr_at_fpr_0.01``
 AUC_CI_BOOT = 1000  # bootstrap resamples for the 2-class ``auc_ci_lo`` / ``auc_ci_hi`` (seed 0)
@@ -120,7 +122,7 @@ def _rank_auc(pos: np.ndarray, score: np.ndarray) -> float:
 # ----------------------------------------------------------------------------- classification
 
 
-def classification_metrics(y_true, proba, class_names: Sequence[str], ci: bool = True) -> dict:
+def classification_metrics(y_true, proba, class_names: Sequence[str], ci: bool = True, logits=None) -> dict:
     """Metrics of a K-class classifier from its class probabilities.
 
     ``y_true``: (N,) integer labels in [0, K); ``proba``: (N, K) probabilities (rows sum to 1);
@@ -133,6 +135,9 @@ def classification_metrics(y_true, proba, class_names: Sequence[str], ci: bool =
     ``auc_ci_hi`` (95 % percentile bootstrap of the AUC, ``AUC_CI_BOOT`` resamples, seed 0) and
     ``tpr_at_fpr_0.1`` / ``tpr_at_fpr_0.01`` (largest TPR with FPR at most that value);
     ``ci=False`` skips the bootstrap (per-epoch validation, where only the point values matter).
+    ``logits`` (N, K), the model outputs ``proba`` is the softmax of: every AUC (and the binary CI
+    and operating points) then ranks by the float64 log-odds of the logits
+    (``lensbench.resampling.log_odds``), which a saturated float32 softmax cannot tie.
     """
     names = _names(class_names, "class_names")
     k = len(names)
@@ -161,8 +166,14 @@ def classification_metrics(y_true, proba, class_names: Sequence[str], ci: bool =
         missing = [names[i] for i in np.flatnonzero(present == 0)]
         raise MetricInputError(f"y_true: expected every class to occur (needed for its AUC), missing {missing}")
 
+    rank = p
+    if logits is not None:
+        z = _array(logits, "logits", 2)
+        if z.shape != p.shape:
+            raise MetricInputError(f"logits: expected shape {p.shape} (as proba), got {z.shape}")
+        rank = log_odds(z)
     out: dict = {}
-    per_class = {f"auc_{n}": _binary_auc(y == i, p[:, i], f"auc_{n}") for i, n in enumerate(names)}
+    per_class = {f"auc_{n}": _binary_auc(y == i, rank[:, i], f"auc_{n}") for i, n in enumerate(names)}
     out["auc_macro"] = float(np.mean(list(per_class.values())))
     out.update(per_class)
     pred = p.argmax(axis=1)
@@ -171,7 +182,7 @@ def classification_metrics(y_true, proba, class_names: Sequence[str], ci: bool =
     out["confusion_matrix"] = confusion_matrix(y, pred, labels=range(k)).tolist()
     if k == 2:  # binary (e.g. lens finding): CI of the AUC and operating points, class 1 positive
         # p1 - p0 ranks like p1 but keeps the resolution that float32 softmax loses near p1 = 1
-        pos, s1 = y == 1, p[:, 1] - p[:, 0]
+        pos, s1 = y == 1, (p[:, 1] - p[:, 0]) if logits is None else rank[:, 1]
         if ci:
             out["auc_ci_lo"], out["auc_ci_hi"] = bootstrap_ci(_rank_auc, pos, s1, n_boot=AUC_CI_BOOT, seed=0)
         for f in FPR_POINTS:

@@ -22,8 +22,10 @@ from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
-SCHEMA_VERSION = 2  # 2 added `curves` and `slices` (a version-1 record reads with both empty)
-KNOWN_SCHEMA_VERSIONS = (1, 2)
+from lensbench import liveness
+
+SCHEMA_VERSION = 3  # 2 added `curves` and `slices`, 3 `bootstrap` and `curve` (older records read with them empty)
+KNOWN_SCHEMA_VERSIONS = (1, 2, 3)
 STATUSES = ("ok", "failed")
 
 
@@ -83,6 +85,9 @@ class RunRecord:
         "Primary test metric per equal-count bin of dataset columns (the task's `slice_by`): "
         "`{column: {\"edges\": [...], \"n\": [...], <metric>: [value or null per bin]}}` (`lensbench.run.diagnostics`).",
         "dict"))
+    bootstrap: dict = field(default_factory=dict, metadata=_doc(
+        "Test metrics on B item resamples shared by every run of the task (`lensbench.resampling`): `{\"seed\": "
+        "int, \"n\": B, \"metrics\": {primary, secondary and AUC metrics: [B values]}}`; `{}` in older records.", "dict"))
     selected_epoch: int | None = field(default=None, metadata=_doc(
         "Epoch (1-based) of the checkpoint chosen on validation; 0 for models fitted without epochs "
         "(`fit_classical`); null for failed runs.",
@@ -91,6 +96,9 @@ class RunRecord:
         "Epochs actually trained (fewer than the budget when early stopping fired).", "int"))
     history: list[dict] = field(default_factory=list, metadata=_doc(
         "Per-epoch dicts: `epoch`, train loss (and named loss parts), val metrics, `time_s`.", "list[dict]"))
+    curve: list[dict] = field(default_factory=list, metadata=_doc(
+        "Per epoch: `epoch`, `images_seen`, `val_<selection metric>` (primary; `val_loss` for anomaly), `train_loss`, "
+        "`lr` (after the epoch); `[]` in older records and for models fitted without epochs.", "list[dict]"))
     # --- cost
     n_params: int | None = field(default=None, metadata=_doc(
         "Model parameters, `sum(p.numel() for p in model.parameters())` (OGB convention).", "int?"))
@@ -308,7 +316,7 @@ def write_record(rec: RunRecord, results_dir: str | Path) -> Path:
             pass  # the old file is broken: replace it
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(d, indent=2, sort_keys=False, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{liveness.temp_tag()}", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)

@@ -21,6 +21,7 @@ from lensbench import kinds, metric_names
 SPLITS = ("train", "val", "test")
 FAMILIES = ("baseline", "pinn", "ablation", "reference", "user")
 PREPROCESSING = ("standardize", "minmax", "none")
+SCHEDULES = ("constant", "cosine")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.\-]*(/[a-z0-9][a-z0-9_.\-]*)?$")
 
 
@@ -76,19 +77,44 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class Budget:
-    """The fixed training budget of a task preset. A model cannot change it."""
+    """The fixed training budget of a task preset. A model cannot change it (only a registered model's
+    ``ModelSpec.lr_scale``, tuned on validation, multiplies ``lr``).
 
-    epochs: int
+    Length: ``epochs``, or ``images_seen`` (exactly one is set): the number of training images passed
+    through the model, rounded up to whole epochs (``epochs_for``), so the same budget buys more epochs
+    on a smaller training set. ``schedule``: ``"constant"`` or ``"cosine"`` (linear warm-up over the
+    first ``warmup`` fraction of optimiser steps, then cosine decay to 0, stepped per optimiser step;
+    ``lensbench.run.trainer.lr_factor``). ``augment``: each training image goes through one random
+    symmetry of the square, with its targets transformed to match (``lensbench.run.augment``).
+    """
+
+    epochs: int | None
     batch_size: int
     lr: float = 1e-3
     weight_decay: float = 1e-4
     patience: int | None = None  # early stopping on val, in epochs; None = no early stop
+    images_seen: int | None = None
+    schedule: str = "constant"
+    warmup: float = 0.0  # fraction of the optimiser steps (cosine schedule only)
+    augment: bool = False
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
+        if (self.epochs is None) == (self.images_seen is None):
+            raise SpecError(f"Budget: give exactly one of epochs and images_seen, got {self!r}")
+        if (self.epochs or self.images_seen) < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
             raise SpecError(f"Budget: invalid values {self!r}")
         if self.patience is not None and self.patience < 1:
             raise SpecError(f"Budget: patience must be >= 1 or None, got {self.patience}")
+        if self.schedule not in SCHEDULES:
+            raise SpecError(f"Budget: schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not 0 <= self.warmup < 1 or (self.warmup and self.schedule == "constant"):
+            raise SpecError(f"Budget: warmup must be in [0, 1) and needs schedule='cosine', got {self.warmup}")
+
+    def epochs_for(self, n_train: int) -> int:
+        """Epochs to train on ``n_train`` images: ``epochs``, or ``ceil(images_seen / n_train)``."""
+        if self.epochs is not None:
+            return self.epochs
+        return max(1, math.ceil(self.images_seen / max(int(n_train), 1)))
 
 
 @dataclass(frozen=True)
@@ -257,6 +283,8 @@ class ModelSpec:
     ``loss(batch, output) -> dict[str, Tensor]`` with the total under ``"loss"`` and named parts
     beside it (all logged); ``anomaly_score(x) -> Tensor (N,)`` (higher = more anomalous);
     ``fit_classical(x, y)`` for non-gradient models (the trainer calls it once on train).
+    ``lr_scale`` multiplies the learning rate of every task budget for this model (the one
+    training setting a model may tune, on validation only; it enters ``config_hash`` when not 1).
     """
 
     name: str
@@ -267,6 +295,7 @@ class ModelSpec:
     source: str = ""  # where the code lives: module:function or a URL
     twin: str | None = None  # for a PINN: its physics-off ablation, and vice versa
     config: Mapping[str, object] = field(default_factory=dict)
+    lr_scale: float = 1.0  # multiplies the task budget's lr; tuned per family on val (perf/lr_sweep.py)
 
     def __post_init__(self) -> None:
         k = "ModelSpec"
@@ -278,12 +307,17 @@ class ModelSpec:
             _fail(k, self.name, "family", f"must be one of {FAMILIES}, got {self.family!r}")
         if not self.kinds or not set(self.kinds) <= set(kinds.NAMES):
             _fail(k, self.name, "kinds", f"must be a non-empty subset of {kinds.NAMES}")
+        if not (isinstance(self.lr_scale, (int, float)) and 0 < self.lr_scale < math.inf):
+            _fail(k, self.name, "lr_scale", f"must be a positive number, got {self.lr_scale!r}")
 
     def supports(self, task: TaskSpec) -> bool:
         return task.kind in self.kinds
 
     def config_hash(self) -> str:
-        blob = json.dumps({"name": self.name, "config": dict(self.config)}, sort_keys=True, default=str)
+        spec = {"name": self.name, "config": dict(self.config)}
+        if self.lr_scale != 1.0:  # only when set, so the hashes of untuned models stay what they were
+            spec["lr_scale"] = self.lr_scale
+        blob = json.dumps(spec, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -14,6 +14,8 @@ line       line_theta_E, line_x, line_y, line_half_length, line_angle         ``
            (+ line_mask)
 vortex     vortex_theta_E, vortex_x, vortex_y, vortex_half_length,            ``vortex.vortex``
            vortex_angle, vortex_n
+annulus    ann_theta2, ann_r_in, ann_r_out, ann_x, ann_y                      ``compensation.uniform_annulus``
+seg_mono   segm_theta2, segm_half_length, segm_d, segm_u0, segm_x, segm_y     ``compensation.segment_monopole``
 ========== ================================================================== =====================
 
 ``check(lens)`` is the one validation of a lens dict (unknown keys, partial groups, no mass at all,
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import torch
 
-from lensbench.lensing import mass
+from lensbench.lensing import compensation, mass
 from lensbench.lensing.vortex import VORTEX_KEYS, valid_n, vortex
 
 __all__ = ["LENS_KEYS", "MASK_KEYS", "check", "deflection", "ray_shoot"]
@@ -38,6 +40,9 @@ LENS_KEYS = {
     "tnfw": ("tnfw_Rs", "tnfw_alpha_Rs", "tnfw_r_trunc", "tnfw_x", "tnfw_y"),
     "line": ("line_theta_E", "line_x", "line_y", "line_half_length", "line_angle"),
     "vortex": VORTEX_KEYS,
+    # mass compensation of the substructure (negative theta2): lensing/RECIPES.md, lensbench-v2
+    "annulus": ("ann_theta2", "ann_r_in", "ann_r_out", "ann_x", "ann_y"),
+    "seg_mono": ("segm_theta2", "segm_half_length", "segm_d", "segm_u0", "segm_x", "segm_y"),
 }
 # The optional (B, K) bool mask of each group with per-subhalo parameters.
 MASK_KEYS = {"point_mass": "sub_mask", "tnfw": "tnfw_mask", "line": "line_mask"}
@@ -66,7 +71,8 @@ def deflection(x, y, lens: dict) -> tuple[torch.Tensor, torch.Tensor]:
     if not torch.compiler.is_compiling():
         check(lens)
     profiles = {"sie": mass.sie, "shear": mass.shear, "point_mass": mass.point_mass, "tnfw": mass.tnfw,
-                "line": mass.line_mass, "vortex": vortex}
+                "line": mass.line_mass, "vortex": vortex, "annulus": compensation.uniform_annulus,
+                "seg_mono": compensation.segment_monopole}
     ax = ay = None
     for name, ks in LENS_KEYS.items():
         if ks[0] not in lens:

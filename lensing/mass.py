@@ -39,8 +39,8 @@ Profiles
   (discontinuous across the segment and log-singular at its ends, as for a true line mass; squared
   distances get ``LINE_EPS2 = 1e-16`` arcsec^2 added). Not a lenstronomy profile.
 
-The composite "lens dict" (these profiles plus the closed-form vortex, ``lensing.vortex``) is summed
-by ``lensing.lens_model.deflection``.
+The composite "lens dict" (these profiles, the closed-form vortex ``lensing.vortex`` and the
+mass-compensation profiles ``lensing.compensation``) is summed by ``lensing.lens_model.deflection``.
 
 Inside ``torch.compile`` (``lensing.render.render(..., compile=True)``) ``point_mass`` sums up to
 ``FUSED_POINT_MASSES`` masses as an unrolled chain of elementwise terms, which inductor fuses into
@@ -348,7 +348,11 @@ def _line_kernel(X, Y, theta_E, center_x, center_y, half_length, angle):
     lam = theta_E * theta_E / (2 * L)
     v2 = v * v + LINE_EPS2
     dm = (u - L) ** 2 + v2
-    au = 0.5 * lam * torch.log1p(4 * u * L / dm)
+    # log(dp / dm) = log1p(q); next to the u = -L end q = 4 u L / dm can round to <= -1 in float32
+    # (NaN / -inf): take the log of the ratio there. Unchanged (bit for bit) wherever q > -1 + 1e-7.
+    q = 4 * u * L / dm
+    dp = (u + L) ** 2 + v2
+    au = 0.5 * lam * torch.where(q > -0.9999999, torch.log1p(q.clamp(min=-0.9999999)), torch.log(dp / dm))
     av = lam * torch.atan2(2 * L * v, u * u + v2 - L * L)
     return au * ca - av * sa, au * sa + av * ca
 

@@ -8,10 +8,14 @@ k-fold cross-validated probabilities. A recipe whose label lives only in the sub
 0.5 (+/- noise). As a positive control the same classifier is also fitted with the substructure
 summary column ``sub_mass_fraction`` added, which must separate the classes.
 
-The markdown table is printed and written into ``perf/README.md`` between the markers
-``<!-- confound:begin -->`` and ``<!-- confound:end -->`` (other sections are left untouched).
+The classifier and the cross-validation are ``lensbench.baselines.global_stats.cv_auc`` (shared with
+the image-statistics probe, ``perf/image_probe.py``, which runs this parameter probe too).
 
-    python perf/confound_check.py                       # lensbench-v1 and deeplense-model2, n = 1000
+The markdown table is printed and written into ``perf/README.md`` between the markers
+``<!-- confound:begin -->`` and ``<!-- confound:end -->`` (``perf_readme.write_section``; other
+sections are left untouched).
+
+    python perf/confound_check.py                       # lensbench-v1, lensbench-v2, deeplense-model2, n = 1000
     python perf/confound_check.py --recipes lensbench-v1 --n 300 --no-write
 """
 
@@ -21,30 +25,26 @@ import argparse
 import platform
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from perf_readme import write_section
 
 from lensbench import registry
+from lensbench.baselines.global_stats import cv_auc
 
 MACRO_SOURCE = ("theta_E", "e1", "e2", "gamma1", "gamma2", "center_x", "center_y",
                 "src_amp", "src_R", "src_n", "src_e1", "src_e2", "src_x", "src_y", "src_phi",
                 "snr", "exposure_time")
-BEGIN, END = "<!-- confound:begin -->", "<!-- confound:end -->"
-README = Path(__file__).resolve().parent / "README.md"
 
 
-def _cv_auc(X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> tuple[float, float]:
-    clf = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, random_state=seed)
-    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    proba = cross_val_predict(clf, X, y, cv=cv, method="predict_proba")
-    pooled = roc_auc_score(y, proba, multi_class="ovr", average="macro")
-    per_fold = [roc_auc_score(y[te], proba[te], multi_class="ovr", average="macro") for _, te in cv.split(X, y)]
-    return float(pooled), float(np.std(per_fold))
+def features(recipe, cols: dict) -> tuple[list[str], np.ndarray]:
+    """The macro-lens + source + observing columns of ``recipe`` present in ``cols``, as (names, X).
+
+    ``snr`` is a drawn input only for Brightness(kind="snr") recipes; elsewhere it is measured on the
+    full image (substructure included), i.e. an observable rather than a macro/source parameter."""
+    names = [f for f in MACRO_SOURCE if f in recipe.columns and (f != "snr" or recipe.brightness.kind == "snr")]
+    return names, np.stack([np.asarray(cols[f], dtype=np.float64) for f in names], axis=1)
 
 
 def check(name: str, n: int, seed: int, folds: int, data_root=None) -> dict:
@@ -55,14 +55,12 @@ def check(name: str, n: int, seed: int, folds: int, data_root=None) -> dict:
         cols.append(col)
         labels.append(np.full(n, k))
     y = np.concatenate(labels)
-    # ``snr`` is a drawn input only for Brightness(kind="snr") recipes; elsewhere it is measured on the
-    # full image (substructure included), i.e. an observable rather than a macro/source parameter.
-    feats = [f for f in MACRO_SOURCE if f in r.columns and (f != "snr" or r.brightness.kind == "snr")]
-    X = np.stack([np.concatenate([c[f] for c in cols]) for f in feats], axis=1).astype(np.float64)
+    merged = {k: np.concatenate([c[k] for c in cols]) for k in cols[0]}
+    feats, X = features(r, merged)
     varying = [f for i, f in enumerate(feats) if np.ptp(X[:, i]) > 0]
-    auc, sd = _cv_auc(X, y, folds, seed)
-    Xc = np.concatenate([X, np.concatenate([c["sub_mass_fraction"] for c in cols])[:, None]], axis=1)
-    auc_ctrl, _ = _cv_auc(Xc, y, folds, seed)
+    res = cv_auc(X, y, folds, seed)
+    auc, sd = res["auc"], res["fold_sd"]
+    auc_ctrl = cv_auc(np.concatenate([X, merged["sub_mass_fraction"][:, None]], axis=1), y, folds, seed)["auc"]
     return {"recipe": name, "n": n, "features": feats, "varying": varying, "auc": auc, "auc_fold_sd": sd,
             "auc_control": auc_ctrl}
 
@@ -70,7 +68,7 @@ def check(name: str, n: int, seed: int, folds: int, data_root=None) -> dict:
 def table(rows: list[dict], folds: int, seconds: float) -> str:
     out = ["### Confound check (macro-lens + source columns only)", "",
            (f"HistGradientBoostingClassifier, {folds}-fold stratified CV, one-vs-rest macro ROC AUC from pooled "
-           "out-of-fold probabilities (+/- the spread over folds). Chance = 0.5; target for lensbench-v1: "
+           "out-of-fold probabilities (+/- the spread over folds). Chance = 0.5; target for lensbench-v1 and -v2: "
            "0.5 +/- 0.03. Control: the same classifier with `sub_mass_fraction` added. `snr` is used only where "
            "it is a drawn input (lensbench); in the DeepLense recipes it is measured on the full image and "
            "carries real substructure signal (magnification), so it is left out there."), "",
@@ -84,21 +82,9 @@ def table(rows: list[dict], folds: int, seconds: float) -> str:
     return "\n".join(out)
 
 
-def write_readme(block: str, path: Path = README) -> None:
-    text = path.read_text() if path.exists() else "# Performance and sanity checks\n"
-    section = f"{BEGIN}\n{block}\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--recipes", nargs="+", default=["lensbench-v1", "deeplense-model2"])
+    ap.add_argument("--recipes", nargs="+", default=["lensbench-v1", "lensbench-v2", "deeplense-model2"])
     ap.add_argument("--n", type=int, default=1000, help="images per class")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--folds", type=int, default=5)
@@ -115,7 +101,7 @@ def main(argv=None) -> int:
     block = table(rows, args.folds, time.time() - t0)
     print(block)
     if not args.no_write:
-        write_readme(block)
+        write_section("confound", block)
     return 0
 
 

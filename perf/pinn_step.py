@@ -1,13 +1,14 @@
-"""Per-step time of each physics-informed model against its physics-off twin.
+"""Per-step time of each physics-informed model's four ablation variants (``pinn_models.catalog``).
 
 One training step = forward + ``loss()`` + backward + AdamW step, batch 64 of 1 x 64 x 64 images
-(pixel scale 0.101"/px, classification, 3 classes), on the CPU with 2 threads (or the first CUDA
-device with ``--device cuda``). Median of ``--steps`` timed steps after ``--warmup`` untimed ones,
-the model's and its twin's steps interleaved (so a change in machine load hits both alike).
-Goal: PINN step <= 2 x its twin's, compared on the best (minimum) step time, the usual estimate of
-the intrinsic cost on a shared machine (medians are printed beside it). Prints a markdown table and
-writes it into perf/README.md between ``<!-- pinn:begin -->`` and ``<!-- pinn:end -->`` with
-``perf_readme.write_section`` (other sections untouched).
+(pixel scale 0.101"/px, dataset ``lensbench-v1`` so that ``lens-synthesis`` renders through the
+Euclid-like PSF, classification, 3 classes, true lens and source parameters in the batch), on the
+CPU with 2 threads (or the first CUDA device with ``--device cuda``). Median of ``--steps`` timed
+steps after ``--warmup`` untimed ones, the four variants' steps interleaved (so a change in machine
+load hits all alike). Goal: PINN step <= 2 x its physics-off twin's, compared on the best (minimum)
+step time, the usual estimate of the intrinsic cost on a shared machine (medians are printed beside
+it). Prints a markdown table and writes it into perf/README.md between ``<!-- pinn:begin -->`` and
+``<!-- pinn:end -->`` with ``perf_readme.write_section`` (other sections untouched).
 
     python perf/pinn_step.py [--steps 10] [--warmup 3] [--threads 2] [--device cpu] [--no-write]
 """
@@ -29,13 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from perf_readme import write_section
 
 from lensbench.pinn_models.catalog import specs
+from lensbench.pinn_models.common import AUX_COLUMNS
 from lensbench.specs import Budget, Preset, TaskSpec
 
 
 def bench_task(npix: int = 64, pixel_scale: float = 0.101) -> TaskSpec:
     budget = Budget(epochs=1, batch_size=64)
     return TaskSpec(
-        id="perf/pinn-step", version=1, kind="classification", dataset="none", description="perf only",
+        id="perf/pinn-step", version=1, kind="classification", dataset="lensbench-v1", description="perf only",
         classes=("axion", "cdm", "no_sub"), target=("label",), primary_metric="auc_macro",
         presets={"quick": Preset({"train": 1, "val": 1, "test": 1}, budget)},
         input_shape=(1, npix, npix), pixel_scale=pixel_scale)
@@ -46,7 +48,10 @@ def _stepper(spec, task, batch: int, device: torch.device):
     model = spec.factory(task).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     x = torch.randn(batch, *task.input_shape, device=device)
-    data = {"image": x, "target": torch.randint(0, task.n_outputs, (batch,), device=device)}
+    aux = {c: 0.1 * torch.rand(batch, device=device) for c in AUX_COLUMNS.values()}
+    aux["theta_E"] = aux["theta_E"] + 1.0
+    aux["src_R"], aux["src_n"] = aux["src_R"] + 0.1, aux["src_n"] + 1.0
+    data = {"image": x, "target": torch.randint(0, task.n_outputs, (batch,), device=device), "aux": aux}
 
     def step() -> float:
         if device.type == "cuda":
@@ -63,32 +68,34 @@ def _stepper(spec, task, batch: int, device: torch.device):
     return step, sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def pair_times(spec, twin, task, batch: int, steps: int, warmup: int, device: torch.device):
-    """Step times (seconds, one per timed step) of a model and its twin, their steps interleaved so
-    that load changes on the machine hit both alike. Returns (times_model, n_model, times_twin, n_twin)."""
-    (a, na), (b, nb) = _stepper(spec, task, batch, device), _stepper(twin, task, batch, device)
-    ta, tb = [], []
+def group_times(group: list, task, batch: int, steps: int, warmup: int, device: torch.device
+                ) -> list[tuple[list[float], int]]:
+    """Step times (seconds, one per timed step) and trainable parameter count of each model of
+    ``group``, their steps interleaved so that load changes on the machine hit all alike."""
+    steppers = [_stepper(spec, task, batch, device) for spec in group]
+    times: list[list[float]] = [[] for _ in group]
     for i in range(warmup + steps):
-        t1, t2 = a(), b()
-        if i >= warmup:
-            ta.append(t1)
-            tb.append(t2)
-    return ta, na, tb, nb
+        for (step, _), t in zip(steppers, times):
+            dt = step()
+            if i >= warmup:
+                t.append(dt)
+    return [(t, n) for t, (_, n) in zip(times, steppers)]
 
 
 def table(rows: list[tuple], header: str) -> str:
-    """rows: (name, n_params, times, twin, twin_n_params, twin_times). Ratios of the best (minimum)
-    step times, the usual estimate of the intrinsic cost on a shared machine; medians beside them."""
+    """rows: (name, physics, aux_params, n_params, times, twin, twin_times), ``twin`` the variant
+    with physics flipped at the same ``aux_params``. Ratios of the best (minimum) step times, the
+    usual estimate of the intrinsic cost on a shared machine; medians beside them."""
     lines = [header, "",
-             ("| model | params | step min / median (ms) | twin | twin params | twin step min / median (ms) "
+             ("| model | physics | aux | params | step min / median (ms) | physics-flipped twin "
               "| ratio (min) | ratio (median) | <= 2x |"),
-             "|---|---:|---:|---|---:|---:|---:|---:|---|"]
-    for name, n, t, twin, tn, tt in rows:
-        med, tmed = statistics.median(t), statistics.median(tt)
-        r, rm = min(t) / min(tt), med / tmed
-        lines.append(f"| {name} | {n:,} | {1e3 * min(t):.0f} / {1e3 * med:.0f} | {twin} | {tn:,} | "
-                     f"{1e3 * min(tt):.0f} / {1e3 * tmed:.0f} | {r:.2f} | {rm:.2f} | "
-                     f"{'yes' if r <= 2 else 'no'} |")
+             "|---|---|---|---:|---:|---|---:|---:|---|"]
+    for name, physics, aux, n, t, twin, tt in rows:
+        med = statistics.median(t)
+        r, rm = min(t) / min(tt), med / statistics.median(tt)
+        ok = ("yes" if r <= 2 else "no") if physics else ""
+        lines.append(f"| {name} | {'on' if physics else 'off'} | {'on' if aux else 'off'} | {n:,} | "
+                     f"{1e3 * min(t):.0f} / {1e3 * med:.0f} | {twin} | {r:.2f} | {rm:.2f} | {ok} |")
     return "\n".join(lines)
 
 
@@ -105,23 +112,28 @@ def main(argv=None) -> None:
     device = torch.device(args.device)
     task = bench_task()
     load0 = os.getloadavg()[0]
-    by_name = {s.name: s for s in specs()}
+    groups: dict[str, list] = {}
+    for s in specs():
+        groups.setdefault(s.config["ablation_of"], []).append(s)
     rows = []
-    for s in by_name.values():
-        if s.family != "pinn":
-            continue
-        t, n, tt, tn = pair_times(s, by_name[s.twin], task, args.batch, args.steps, args.warmup, device)
-        rows.append((s.name, n, t, s.twin, tn, tt))
-        print(f"{s.name}: {1e3 * min(t):.0f} ms  {s.twin}: {1e3 * min(tt):.0f} ms  "
-              f"ratio {min(t) / min(tt):.2f} (best of {len(t)})", flush=True)
+    for pinn, group in groups.items():
+        measured = group_times(group, task, args.batch, args.steps, args.warmup, device)
+        by_switch = {(s.config["physics"], s.config["aux_params"]): (s, t, n) for s, (t, n) in zip(group, measured)}
+        for (physics, aux), (s, t, n) in by_switch.items():
+            twin, tt, _ = by_switch[(not physics, aux)]
+            rows.append((s.name, physics, aux, n, t, twin.name, tt))
+        print(f"{pinn}: " + "  ".join(f"{s.name} {1e3 * min(t):.0f} ms" for s, (t, _) in zip(group, measured)),
+              flush=True)
     where = (f"{args.device}, {args.threads} threads" if device.type == "cpu"
              else torch.cuda.get_device_name(device))
-    header = (f"PINN training step vs its physics-off twin (`perf/pinn_step.py`): forward + loss + backward "
-              f"+ AdamW step, batch {args.batch} x 1 x 64 x 64 at 0.101\"/px, classification (3 classes); "
-              f"{args.steps} timed steps after {args.warmup} warm-up, model and twin steps interleaved; "
+    header = (f"PINN training step, the four ablation variants of each (`perf/pinn_step.py`): forward + loss "
+              f"+ backward + AdamW step, batch {args.batch} x 1 x 64 x 64 at 0.101\"/px (lens-synthesis through "
+              f"the lensbench-v1 PSF), classification (3 classes), true parameters in the batch; "
+              f"{args.steps} timed steps after {args.warmup} warm-up, the variants' steps interleaved; "
               f"{where}; torch {torch.__version__}; 1-min load average {load0:.1f} at start, "
               f"{os.getloadavg()[0]:.1f} at end ({os.cpu_count()} CPUs: above that, timings are inflated "
-              f"and noisy, the min is then the better estimate). Goal: ratio (min) <= 2.")
+              f"and noisy, the min is then the better estimate). Ratio: step time over that of the variant "
+              f"with physics flipped at the same aux setting. Goal: physics-on ratio (min) <= 2.")
     text = table(rows, header)
     print(text)
     if not args.no_write:

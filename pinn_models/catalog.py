@@ -1,14 +1,29 @@
-"""Registered physics-informed models, each beside its physics-off twin (entry point
+"""Registered physics-informed models, each as a 2x2 ablation (entry point
 ``lensbench.pinn_models.catalog:specs``).
 
-| name | family | twin | kinds |
-|---|---|---|---|
-| ``lens-inversion`` / ``lens-inversion-nophys`` | pinn / ablation | each other | classification, regression |
-| ``lens-synthesis`` / ``lens-synthesis-nophys`` | pinn / ablation | each other | + anomaly |
-| ``lensiformer`` / ``lensiformer-nophys`` | pinn / ablation | each other | classification, regression |
+Every PINN ``P`` is registered four times, the same class built with two switches
+(``common.PhysicsModel``): ``physics`` (the lens equation and the physics loss terms) and
+``aux_params`` (supervised loss on the dataset's true lens and source parameters):
 
-A twin is the same class with ``physics=False`` (zero deflection, physics loss terms off): same
-modules and trainable parameter count, so the difference in the table is what the physics adds.
+| name | physics | aux_params | family | twin |
+|---|---|---|---|---|
+| ``P`` | on | on | pinn | ``P-nophys`` |
+| ``P-noaux`` | on | off | ablation | ``P-nophys`` |
+| ``P-nophys-aux`` | off | on | ablation | ``P`` |
+| ``P-nophys`` | off | off | ablation | ``P`` |
+
+for ``P`` in ``lens-inversion`` (classification, regression), ``lens-synthesis`` (+ anomaly) and
+``lensiformer`` (classification, regression). ``P`` and ``P-nophys`` are the v1 pair (v1 records
+name them): that pair differs in both switches, so "physics" is confounded there with the
+privileged supervision; ``P`` vs ``P-nophys-aux`` and ``P-noaux`` vs ``P-nophys`` isolate the
+physics, ``P`` vs ``P-noaux`` and ``P-nophys-aux`` vs ``P-nophys`` the supervision.
+
+``ModelSpec.config`` of each holds the switches (``"physics"``, ``"aux_params"``: bool), the group
+(``"ablation_of": P``, on all four, the full model included) and the model's hyper-parameters
+(the same for the four). ``twin`` is the physics-flipped variant: at the same ``aux_params`` for the
+two new variants, and the v1 pair for ``P`` and ``P-nophys`` (unchanged, so v1 tables keep their
+meaning). The four have the same modules and trainable parameter count (the switches add, remove
+or resize nothing); what each switch changes is in ``common`` and each model's docstring.
 """
 
 from __future__ import annotations
@@ -21,7 +36,7 @@ from lensbench.specs import ModelSpec
 _CLS_REG = ("classification", "regression")
 
 _MODELS = (
-    # (name, module, kinds, config, description)
+    # (name, module, kinds, hyper-parameters, description)
     ("lens-inversion", lens_inversion, _CLS_REG,
      {"width": 32, "n_src": 32, "source_frac": 0.3, "consistency_weight": 1.0, "prior_weight": 1e-2,
       "aux_weight": 0.1},
@@ -29,8 +44,8 @@ _MODELS = (
      "reconstructs the source; CNN head on image, source and re-lensing residual")),
     ("lens-synthesis", synthesis, (*_CLS_REG, "anomaly"),
      {"width": 32, "supersample": 2, "reconstruction_weight": 1.0, "prior_weight": 1e-2, "aux_weight": 0.1},
-     ("CNN predicts SIE+shear and a Sersic source; differentiable rendering of the smooth lens; "
-     "head on the residual (anomaly score: residual energy)")),
+     ("CNN predicts SIE+shear and a Sersic source; differentiable rendering of the smooth lens through "
+     "the dataset's instrument PSF; head on the residual (anomaly score: residual energy)")),
     ("lensiformer", lensiformer, _CLS_REG,
      {"width": 32, "d_model": 64, "heads": 4, "layers": 2, "tokens_per_side": 8, "n_src": 32,
       "source_frac": 0.3, "consistency_weight": 1.0, "prior_weight": 1e-2, "aux_weight": 0.1},
@@ -38,17 +53,34 @@ _MODELS = (
      "mapping through a predicted SIE+shear")),
 )
 
+# suffix -> (physics, aux_params, suffix of the twin, what the variant is)
+VARIANTS = {
+    "": (True, True, "-nophys", None),
+    "-noaux": (True, False, "-nophys",
+               "{p} without the supervised loss on the true lens/source parameters (physics on)"),
+    "-nophys-aux": (False, True, "",
+                    "{p} with the lens equation replaced by the identity and no physics loss terms, "
+                    "keeping the supervised loss on the true lens/source parameters"),
+    "-nophys": (False, False, "",
+                "physics-off twin of {p} (zero deflection, no physics loss terms, no supervised "
+                "parameter loss)"),
+}
+
+
+def ablation_names(name: str) -> dict[tuple[bool, bool], str]:
+    """The four variants of PINN ``name`` by (physics, aux_params)."""
+    return {(phys, aux): f"{name}{suffix}" for suffix, (phys, aux, _, _) in VARIANTS.items()}
+
 
 def specs() -> list[ModelSpec]:
     out = []
-    for name, module, kinds, config, description in _MODELS:
-        twin = f"{name}-nophys"
-        out.append(ModelSpec(
-            name=name, factory=partial(module.build, **config), family="pinn", kinds=kinds,
-            description=description, source=f"{module.__name__}:build", twin=twin,
-            config={**config, "physics": True}))
-        out.append(ModelSpec(
-            name=twin, factory=partial(module.build_nophys, **config), family="ablation", kinds=kinds,
-            description=f"physics-off twin of {name} (zero deflection, no physics loss terms)",
-            source=f"{module.__name__}:build_nophys", twin=name, config={**config, "physics": False}))
+    for name, module, kinds, hyper, description in _MODELS:
+        for suffix, (physics, aux, twin, about) in VARIANTS.items():
+            config = {**hyper, "physics": physics, "aux_params": aux}
+            out.append(ModelSpec(
+                name=f"{name}{suffix}", factory=partial(module.build, **config),
+                family="pinn" if not suffix else "ablation", kinds=kinds,
+                description=description if about is None else about.format(p=name),
+                source=f"{module.__name__}:build", twin=f"{name}{twin}",
+                config={**config, "ablation_of": name}))
     return out

@@ -25,7 +25,7 @@ and Rojas et al. 2022 (MNRAS 512, 2428); the DeepLense HSC lens-finding task; Sp
 from __future__ import annotations
 
 from lensbench.specs import Preset, TaskSpec
-from lensbench.tasks.common import QUICK_BUDGET, STANDARD_BUDGET
+from lensbench.tasks.common import MEDIUM_BUDGET, QUICK_BUDGET, STANDARD_BUDGET
 from lensbench.tasks.real_datasets import GALLERY_NAME, HSC_NAME
 
 TRAIN_DATASET = "lensfinding-des-v1"
@@ -33,6 +33,7 @@ CLASSES = ("nonlens", "lens")
 MODELS = ("class-prior", "resnet10t")
 METRICS = ("auc_ci_lo", "auc_ci_hi", "tpr_at_fpr_0.1", "tpr_at_fpr_0.01", "accuracy", "source_auc_macro")
 QUICK_SIZES = {"train": 600, "val": 150, "test": 150}
+MEDIUM_SIZES = {"train": 2000, "val": 300, "test": 300}
 STANDARD_SIZES = {"train": 10000, "val": 1000, "test": 1000}
 CITATION = ("LensBench real lens finding; training data after Canameras et al. 2020 (A&A 644, A163) and "
             "Rojas et al. 2022 (MNRAS 512, 2428); test data: DeepLense HSC lens-finding sample, Space Warps "
@@ -40,7 +41,8 @@ CITATION = ("LensBench real lens finding; training data after Canameras et al. 2
 
 
 def presets() -> dict[str, Preset]:
-    return {"quick": Preset(dict(QUICK_SIZES), QUICK_BUDGET), "standard": Preset(dict(STANDARD_SIZES), STANDARD_BUDGET)}
+    return {"quick": Preset(dict(QUICK_SIZES), QUICK_BUDGET), "medium": Preset(dict(MEDIUM_SIZES), MEDIUM_BUDGET),
+            "standard": Preset(dict(STANDARD_SIZES), STANDARD_BUDGET)}
 
 
 def _task(task_id: str, test_dataset: str, description: str) -> TaskSpec:

@@ -1,4 +1,4 @@
-"""Regression tasks on lensbench-v1 images (targets standardised on train; MSE on standardised
+"""Regression tasks on lensbench-v1 (and -v2) images (targets standardised on train; MSE on standardised
 targets is primary, MAE / R2 and raw-unit errors per target beside it).
 
 - ``regression/axion-mass``: log10 m_a [eV] from ``axion`` images (log-uniform prior in
@@ -7,6 +7,10 @@ targets is primary, MAE / R2 and raw-unit errors per target beside it).
 - ``regression/macro-lens``: SIE theta_E, e1, e2 and external shear gamma1, gamma2 from all
   classes (the physics a lens-modelling network must get right).
 - ``regression/subhalo-fraction``: the substructure mass fraction from ``cdm`` images.
+- ``regression/axion-mass-v2``: log10 m_a from the ``axion`` images of lensbench-v2 (mass-compensated
+  vortex placed anywhere within 2" of the lens centre, vortex mass LogU(1e10, 3e10) Msun; priors
+  chosen on the developers' own simulations, not on the test split). Splits:
+  ``substructure.V2_SIZES`` (the lensbench-v2 build shared with ``substructure/lensbench-v2``).
 
 Citation: LensBench; axion-mass regression follows DeepLense (Alexander et al. 2020).
 """
@@ -23,14 +27,16 @@ from lensbench.tasks.common import (
     dataset,
     presets,
 )
+from lensbench.tasks.substructure import v2_presets
 
 
-def _regression(task_id, classes, target, description, citation, slice_by=SLICES, **sizes) -> TaskSpec:
-    ds = dataset("lensbench-v1")
+def _regression(task_id, classes, target, description, citation, slice_by=SLICES, dataset_name="lensbench-v1",
+                preset_map=None, **sizes) -> TaskSpec:
+    ds = dataset(dataset_name)
     return TaskSpec(
         id=task_id, version=1, kind="regression", dataset=ds.name, description=description, classes=classes,
         target=target, primary_metric="mse", secondary_metrics=("mae", "r2"),
-        presets=presets(**sizes), input_shape=ds.image_shape, pixel_scale=ds.pixel_scale,
+        presets=preset_map or presets(**sizes), input_shape=ds.image_shape, pixel_scale=ds.pixel_scale,
         default_models=REGRESSORS, citation=citation, slice_by=slice_by,
     )
 
@@ -44,4 +50,8 @@ def specs() -> list[TaskSpec]:
                     "SIE Einstein radius and ellipticity, external shear, standardised.", LENSBENCH_CITATION),
         _regression("regression/subhalo-fraction", ("cdm",), ("sub_mass_fraction",),
                     "substructure mass fraction from CDM images.", LENSBENCH_CITATION),
+        _regression("regression/axion-mass-v2", ("axion",), ("log10_m_a",),
+                    "log10 axion mass from the mass-compensated, off-centre vortex images of lensbench-v2.",
+                    DEEPLENSE_CITATION, slice_by=("log10_m_a",) + SLICES, dataset_name="lensbench-v2",
+                    preset_map=v2_presets()),
     ]

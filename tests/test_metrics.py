@@ -209,3 +209,34 @@ def test_directions():
     assert higher_is_better("tpr_at_fpr_0.1")
     with pytest.raises(ValueError, match="unknown metric"):
         higher_is_better("banana")
+
+
+def test_classification_aucs_from_saturated_logits_have_no_ties():
+    """Logit gaps beyond float32 softmax: every p1 rounds to 1, but the AUCs from the float64 log-odds
+    keep the ranking, and the two class AUCs of a binary task are equal."""
+    import torch
+
+    from lensbench import kinds
+    from lensbench.specs import Budget, Preset, TaskSpec
+
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    gap = np.array([18.0, 25.0, 30.0, 35.0, 20.0, 28.0, 40.0, 45.0])
+    logits = np.stack([np.zeros(8), gap], axis=1)
+    p32 = torch.softmax(torch.tensor(logits, dtype=torch.float32), dim=1).double().numpy()
+    tied = classification_metrics(y, p32, ["nonlens", "lens"], ci=False)
+    m = classification_metrics(y, p32, ["nonlens", "lens"], ci=False, logits=logits)
+    assert m["auc_nonlens"] == m["auc_lens"] == m["auc_macro"] == pytest.approx(roc_auc_score(y, gap)) == 0.6875
+    assert tied["auc_lens"] == 0.5 and tied["auc_nonlens"] != tied["auc_lens"]  # float32 ties lose the ranking
+    assert m["accuracy"] == tied["accuracy"] and m["tpr_at_fpr_0.1"] == 0.5
+    with pytest.raises(MetricInputError, match="logits: expected shape"):
+        classification_metrics(y, p32, ["nonlens", "lens"], logits=logits[:, :1])
+    budget = Budget(epochs=1, batch_size=4, lr=1e-3, weight_decay=0.0)
+    task = TaskSpec(id="t/lens", version=1, kind="classification", dataset="d", description="d",
+                    classes=("nonlens", "lens"), target=("label",), primary_metric="auc_macro", higher_is_better=True,
+                    presets={"quick": Preset({"train": 8, "val": 8, "test": 8}, budget)}, input_shape=(1, 4, 4))
+    kind = kinds.get("classification")
+    assert kind.ranks_by_logits and kind.score(task, y, p32, ci=False, logits=logits)["auc_macro"] == 0.6875
+    rows = np.stack([np.arange(8), np.r_[0, 0, 1, 2, 4, 4, 5, 6]])
+    reps = kind.replicates(task, y, p32, rows, logits=logits)
+    assert set(reps) == {"auc_macro", "auc_nonlens", "auc_lens"} and reps["auc_macro"][0] == 0.6875
+    assert reps["auc_lens"] == reps["auc_nonlens"] and len(reps["auc_macro"]) == 2

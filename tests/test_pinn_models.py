@@ -1,4 +1,5 @@
-"""pinn_models: registration, fair twins, gradients reaching the physics, and training on lenses.
+"""pinn_models: registration of the 2x2 ablations, fair variants, loss parts per switch, gradients
+reaching the physics, the instrument PSF of lens-synthesis, and training on lenses.
 
 The data set is made here with ``lensing.render``: 32 images per class, 32 x 32 at 0.15"/px,
 SIE + shear lenses with random parameters and a Sersic source; class ``cdm`` adds 5 point-mass
@@ -13,7 +14,7 @@ import math
 import pytest
 import torch
 
-from lensbench.lensing import render
+from lensbench.lensing import instruments, render
 from lensbench.lensing.instruments import Instrument
 from lensbench.pinn_models import catalog
 from lensbench.pinn_models.common import (
@@ -24,18 +25,22 @@ from lensbench.pinn_models.common import (
     lens_bounds,
     source_bounds,
 )
+from lensbench.pinn_models.instrument import task_instrument
 from lensbench.specs import Budget, Preset, TaskSpec
 
 NPIX, PS = 32, 0.15
 PAIRS = ("lens-inversion", "lens-synthesis", "lensiformer")
 SPECS = {s.name: s for s in catalog.specs()}
+SUFFIXES = {"": (True, True), "-noaux": (True, False), "-nophys-aux": (False, True), "-nophys": (False, False)}
+VARIANTS = [(p, f"{p}{suffix}", phys, aux) for p in PAIRS for suffix, (phys, aux) in SUFFIXES.items()]
 
 
-def make_task(kind: str = "classification", npix: int = NPIX, pixel_scale: float = PS, size=None) -> TaskSpec:
+def make_task(kind: str = "classification", npix: int = NPIX, pixel_scale: float = PS, size=None,
+              dataset: str = "none") -> TaskSpec:
     budget = Budget(epochs=1, batch_size=64)
     classes = ("no_sub", "cdm")
     return TaskSpec(
-        id=f"test/pinn-{kind}", version=1, kind=kind, dataset="none", description="test",
+        id=f"test/pinn-{kind}", version=1, kind=kind, dataset=dataset, description="test",
         classes=classes, target=("theta_E",) if kind == "regression" else ("label",),
         primary_metric="auc", higher_is_better=True,
         presets={"quick": Preset({"train": 1, "val": 1, "test": 1}, budget)},
@@ -97,13 +102,30 @@ def _build(name: str, task, **over):
 
 
 def test_catalog_registers_each_pinn_with_its_twin():
-    assert set(SPECS) == {n for p in PAIRS for n in (p, f"{p}-nophys")}
+    assert set(SPECS) == {name for _, name, _, _ in VARIANTS}
     for p in PAIRS:
         pinn, twin = SPECS[p], SPECS[f"{p}-nophys"]
         assert (pinn.family, pinn.twin, twin.family, twin.twin) == ("pinn", twin.name, "ablation", p)
         assert pinn.kinds == twin.kinds and {"classification", "regression"} <= set(pinn.kinds)
         assert pinn.config["physics"] is True and twin.config["physics"] is False
     assert "anomaly" in SPECS["lens-synthesis"].kinds
+
+
+def test_catalog_registers_the_2x2_ablation_of_each_pinn():
+    """v1 names keep their meaning (P: both on; P-nophys: both off); the two new variants split the
+    switches; config names the switches and the group; twin = the physics-flipped variant."""
+    for p, name, phys, aux in VARIANTS:
+        spec = SPECS[name]
+        assert (spec.config["physics"], spec.config["aux_params"], spec.config["ablation_of"]) == (phys, aux, p)
+        assert spec.family == ("pinn" if name == p else "ablation")
+        assert spec.kinds == SPECS[p].kinds and spec.source == SPECS[p].source
+        twin = SPECS[spec.twin]
+        assert twin.config["ablation_of"] == p and twin.config["physics"] is not phys
+        if name not in (p, f"{p}-nophys"):  # the v1 pair is linked as before; the new ones at equal aux
+            assert twin.config["aux_params"] is aux
+        hyper = {k: v for k, v in spec.config.items() if k not in ("physics", "aux_params")}
+        assert hyper == {k: v for k, v in SPECS[p].config.items() if k not in ("physics", "aux_params")}
+        assert catalog.ablation_names(p)[(phys, aux)] == name
 
 
 @pytest.mark.parametrize("kind", ["classification", "regression", "anomaly"])
@@ -113,11 +135,14 @@ def test_twins_have_the_same_trainable_parameter_count(kind):
         if kind not in SPECS[p].kinds:
             continue
         counts = [sum(q.numel() for q in SPECS[n].factory(task).parameters() if q.requires_grad)
-                  for n in (p, f"{p}-nophys")]
-        assert abs(counts[0] - counts[1]) <= 0.01 * counts[0], (p, counts)
+                  for n in (p, f"{p}-nophys", f"{p}-noaux", f"{p}-nophys-aux")]
+        assert max(counts) - min(counts) <= 0.01 * counts[0], (p, counts)
+        shapes = [{k: q.shape for k, q in SPECS[n].factory(task).named_parameters()}
+                  for n in (p, f"{p}-nophys-aux")]
+        assert shapes[0] == shapes[1]  # the same modules, not only the same count
 
 
-@pytest.mark.parametrize("name,kind", [(p, k) for p in PAIRS for k in SPECS[p].kinds])
+@pytest.mark.parametrize("name,kind", [(v, k) for p, v, phys, _ in VARIANTS if phys for k in SPECS[p].kinds])
 def test_every_physics_parameter_gets_a_finite_nonzero_gradient(data, name, kind):
     task = make_task(kind)
     model = _build(name, task).train()
@@ -165,6 +190,113 @@ def test_twin_has_no_physics_terms_and_zero_deflection(data, name):
     if name != "lens-synthesis":
         bx, by = twin.lensing.rays(params, 8)
         assert torch.equal(bx[0], twin.lensing.x) and torch.equal(by[3], twin.lensing.y)
+
+
+@pytest.mark.parametrize("p,name,physics,aux", VARIANTS)
+def test_loss_parts_follow_the_two_switches(data, p, name, physics, aux):
+    """Physics terms (consistency or reconstruction, prior) exactly when physics is on; the
+    supervised parameter term exactly when aux_params is on and the batch carries the truth."""
+    task = make_task("classification")
+    model = _build(name, task).train()
+    term = "reconstruction" if p == "lens-synthesis" else "consistency"
+    for with_aux in (True, False):
+        batch = _batch(task, data, slice(0, 8), aux=with_aux)
+        parts = model.loss(batch, model(batch["image"]))
+        expected = {"task", "loss"} | ({term, "prior"} if physics else set()) | (
+            {"aux_params"} if aux and with_aux else set())
+        assert set(parts) == expected, (name, with_aux, sorted(parts))
+        weights = {term: 1.0, "prior": 1e-2, "aux_params": 0.1, "task": 1.0}
+        total = sum(weights[k] * v for k, v in parts.items() if k != "loss")
+        assert torch.allclose(parts["loss"], total, rtol=1e-5)
+    assert parts["task"].item() > 0
+
+
+@pytest.mark.parametrize("name", [n for _, n, phys, _ in VARIANTS if not phys])
+def test_physics_off_variants_still_train_the_parameter_head(data, name):
+    """With physics off the lens encoder and parameter head exist and receive gradients (through the
+    task head, and through the aux term when it is on); the lens equation is not used."""
+    task = make_task("classification")
+    model = _build(name, task).train()
+    batch = _batch(task, data, slice(0, 8))
+    model.loss(batch, model(batch["image"]))["loss"].backward()
+    for module in (model.lens_encoder, model.param_head):
+        for pname, q in module.named_parameters():
+            assert q.grad is not None and torch.isfinite(q.grad).all() and q.grad.abs().sum() > 0, pname
+
+
+def test_aux_term_reaches_the_parameter_head_not_the_task_head(data):
+    """The aux switch alone: with physics off, the gradient of the aux part reaches the parameter
+    head and lens encoder and nothing downstream (the task head)."""
+    task = make_task("classification")
+    model = _build("lens-inversion-nophys-aux", task).train()
+    batch = _batch(task, data, slice(0, 8))
+    parts = model.loss(batch, model(batch["image"]))
+    head = list(model.head.parameters())
+    grads = torch.autograd.grad(parts["aux_params"], [*model.param_head.parameters(), *head], allow_unused=True)
+    n_head = len(list(model.param_head.parameters()))
+    assert all(g is not None and g.abs().sum() > 0 for g in grads[:n_head])
+    assert all(g is None or g.abs().sum() == 0 for g in grads[n_head:])
+
+
+def _truth(d, idx=slice(0, 4)) -> tuple[dict, dict]:
+    lens = {k: d["aux"][k][idx] for k in LENS_NAMES}
+    source = {"amp": torch.ones(len(lens["theta_E"])), "R_sersic": d["aux"]["src_R"][idx],
+              "n_sersic": d["aux"]["src_n"][idx], "e1": d["aux"]["src_e1"][idx], "e2": d["aux"]["src_e2"][idx],
+              "center_x": d["aux"]["src_x"][idx], "center_y": d["aux"]["src_y"][idx]}
+    return lens, source
+
+
+def _params(lens: dict, source: dict) -> dict:
+    return {**lens, **{f"src_{k}": v for k, v in source.items() if k != "amp"}}
+
+
+def test_lens_synthesis_renders_through_the_dataset_instrument_psf(data):
+    """Built for a task on lensbench-v1 (Euclid-like), the render is lensing.render's image with the
+    Euclid PSF (per unit pixel area), and differs from the render without PSF."""
+    task = make_task("classification", npix=64, pixel_scale=0.101, dataset="lensbench-v1")
+    model = _build("lens-synthesis", task)
+    euclid = instruments.get("euclid")
+    assert model.instrument.psf_fwhm == euclid.psf_fwhm and model.instrument.psf_truncation == 5.0
+    assert "euclid" in model.psf_origin
+    lens, source = _truth(data)
+    ours = model.render(_params(lens, source))[:, 0]
+    ref = render.render(lens, source, euclid, supersample=2) / euclid.pixel_scale ** 2
+    assert torch.allclose(ours, ref, rtol=1e-4, atol=1e-5 * ref.abs().max())
+    no_psf = render.render(lens, source, euclid, supersample=2, psf=False) / euclid.pixel_scale ** 2
+    assert (ours - no_psf).abs().max() > 0.05 * no_psf.abs().max()
+    off = _build("lens-synthesis-nophys", task).render(_params(lens, source))[:, 0]
+    zero = {"gamma1": torch.zeros(4), "gamma2": torch.zeros(4)}  # the identity mapping
+    unlensed = render.render(zero, source, euclid, supersample=2) / euclid.pixel_scale ** 2
+    assert torch.allclose(off, unlensed, rtol=1e-4, atol=1e-5 * unlensed.abs().max())
+
+
+def test_lens_synthesis_psf_given_or_absent(data):
+    lens, source = _truth(data)
+    task = make_task("classification")  # 32 x 32 at 0.15"/px, dataset not registered: no PSF
+    plain = _build("lens-synthesis", task)
+    assert plain.instrument.psf_fwhm is None and "no PSF" in plain.psf_origin
+    inst = Instrument(name="test", npix=NPIX, pixel_scale=PS, psf_fwhm=0.3, psf_truncation=5.0)
+    given = _build("lens-synthesis", task, psf_fwhm=0.3)
+    ref = render.render(lens, source, inst, supersample=2) / PS ** 2
+    assert torch.allclose(given.render(_params(lens, source))[:, 0], ref, rtol=1e-4, atol=1e-5 * ref.abs().max())
+    raw = render.render(lens, source, inst, supersample=2, psf=False) / PS ** 2
+    assert torch.allclose(plain.render(_params(lens, source))[:, 0], raw, rtol=1e-4, atol=1e-5 * raw.abs().max())
+
+
+@pytest.mark.parametrize("dataset,shape,ps,fwhm", [
+    ("lensbench-v1-hst", (1, 64, 64), 0.08, 0.08),          # recipe instrument hst
+    ("deeplense-model1", (1, 150, 150), 0.05, 0.087),       # model_i, truncation 3
+    ("lensfinding-des-v1", (3, 64, 64), 0.168, None),       # PSF applied inside the recipe, not its instrument
+    ("deeplense-hsc-lensfinding-sample", (3, 64, 64), 0.168, None),  # a file dataset: no recipe
+])
+def test_task_instrument_follows_the_dataset_recipe(dataset, shape, ps, fwhm):
+    task = make_task("classification", size=shape, pixel_scale=ps, dataset=dataset)
+    inst, why = task_instrument(task, Geometry.from_task(task))
+    assert (inst.npix, inst.pixel_scale, inst.psf_fwhm) == (shape[1], ps, fwhm), why
+    if dataset == "deeplense-model1":
+        assert inst.psf_truncation == 3.0
+    nominal = make_task("classification", size=shape, pixel_scale=0.0, dataset=dataset)
+    assert task_instrument(nominal, Geometry.from_task(nominal))[0].psf_fwhm is None
 
 
 def _train(name: str, task, d, steps: int = 20) -> list[dict[str, float]]:

@@ -35,7 +35,7 @@ MACRO_SOURCE = ("theta_E", "e1", "e2", "gamma1", "gamma2", "center_x", "center_y
 
 def test_registry_lists_the_published_and_lensbench_recipes():
     expected = {"deeplense-model1", "deeplense-model2", "deeplense-model3",
-                "lensbench-v1", "lensbench-v1-hst", "lensbench-v1-realsrc"}
+                "lensbench-v1", "lensbench-v1-hst", "lensbench-v1-realsrc", "lensbench-v2", "lensbench-v2-hst"}
     assert expected <= set(registry.recipes.names()) and set(OWN) == expected
     with pytest.raises(KeyError, match="unknown recipe"):
         registry.recipes.get("lensbench-v0")
@@ -101,7 +101,7 @@ def test_generate_shapes_dtypes_columns(name):
             assert (cols["sub_mass_total"] > 0).all() and (cols["sub_mass_fraction"] > 0).all()
 
 
-@pytest.mark.parametrize("name", ["lensbench-v1", "deeplense-model2"])
+@pytest.mark.parametrize("name", ["lensbench-v1", "lensbench-v2", "deeplense-model2"])
 def test_determinism_per_seed_and_class(name):
     r = registry.recipes.get(name)
     a, ca = r.generate("cdm", 4, seed=11)
@@ -177,7 +177,7 @@ def test_axion_length_law():
     assert float(lm.min()) >= -24 and float(lm.max()) <= -22 and float(lm.std()) == pytest.approx(2 / 12**0.5, rel=0.15)
 
 
-@pytest.mark.parametrize("name", ["lensbench-v1", "lensbench-v1-hst"])
+@pytest.mark.parametrize("name", ["lensbench-v1", "lensbench-v1-hst", "lensbench-v2", "lensbench-v2-hst"])
 def test_lensbench_priors_in_range_and_varying(name):
     r = registry.recipes.get(name)
     p = r.sample("no_sub", 800, 7)
@@ -203,7 +203,7 @@ def test_lensbench_priors_in_range_and_varying(name):
     assert float(p["brightness"].min()) >= lo and float(p["brightness"].max()) <= hi
 
 
-@pytest.mark.parametrize("name", ["lensbench-v1", "lensbench-v1-hst"])
+@pytest.mark.parametrize("name", ["lensbench-v1", "lensbench-v1-hst", "lensbench-v2"])
 def test_macro_and_source_priors_identical_across_classes(name):
     from scipy.stats import ks_2samp
 
@@ -219,6 +219,33 @@ def test_macro_and_source_priors_identical_across_classes(name):
                 assert ks_2samp(ref, other).pvalue > 1e-3, (key, c)
     # and the draws are not the same numbers (each class has its own seeded stream)
     assert not torch.equal(draws["no_sub"]["theta_E"], draws["cdm"]["theta_E"])
+
+
+def test_lensbench_v2_takes_the_substructure_mass_from_the_host():
+    """v2 = v1's priors plus compensating components; v1 draws none of them."""
+    from lensbench.lensing.recipes.base import COMP_KEYS
+
+    v1, v2 = registry.recipes.get("lensbench-v1"), registry.recipes.get("lensbench-v2")
+    assert v2.version == 2 and v2.lens == v1.lens and v2.source == v1.source and v2.brightness == v1.brightness
+    assert v2.noise == v1.noise and v2.substructure["no_sub"] == v1.substructure["no_sub"]
+    for c in v1.classes:
+        assert not set(COMP_KEYS) & set(v1.sample(c, 5, 1))
+    assert not set(COMP_KEYS) & set(v2.sample("no_sub", 5, 1))
+    k2 = v2.theta_E_factor() ** 2
+    p = v2.sample("cdm", 300, 4)
+    torch.testing.assert_close(p["ann_theta2"], -k2 * p["sub_mass"].sum(1))
+    assert float(p["ann_r_in"].min()) == 0.5 and float(p["ann_r_out"].max()) == 2.0
+    assert torch.equal(p["ann_x"], p["center_x"]) and torch.equal(p["ann_y"], p["center_y"])
+    q = v2.sample("axion", 2000, 4)
+    torch.testing.assert_close(q["segm_theta2"], -q["line_theta_E"] ** 2)
+    m = q["sub_mass"][:, 0]
+    assert float(m.min()) >= 1e10 and float(m.max()) <= 3e10
+    off = torch.hypot(q["line_x"] - q["center_x"], q["line_y"] - q["center_y"])
+    # midpoint uniform in area in a 2" disk: P(r < 1") = 1/4
+    assert float(off.max()) <= 2.0 + 1e-9 and abs(float((off < 1.0).double().mean()) - 0.25) < 0.04
+    ox, oy = q["line_x"] - q["center_x"], q["line_y"] - q["center_y"]
+    torch.testing.assert_close(q["segm_d"] ** 2 + q["segm_u0"] ** 2, ox**2 + oy**2)
+    assert torch.equal(q["segm_half_length"], q["line_half_length"])
 
 
 def test_snr_target_is_met_and_class_independent():

@@ -217,3 +217,33 @@ def test_auc_from_logits_multiclass_equals_sklearn():
         auc_from_logits(np.zeros(90, dtype=int), z)
     with pytest.raises(ValueError, match="integer labels"):
         auc_from_logits(y.astype(float), z)
+
+
+# ----------------------------------------------------------------------------- protocol v2 in a run
+def test_one_implementation_of_the_resampling_helpers():
+    from lensbench import resampling
+    from lensbench.board import significance
+
+    for name in ("item_resamples", "replicates", "auc_from_logits"):
+        assert getattr(significance, name) is getattr(resampling, name)
+
+
+def test_a_toy_run_stores_item_replicates_on_the_shared_resamples(toy_bench):
+    from lensbench import records, registry, resampling
+    from lensbench.run import runner
+
+    spec = registry.models.get("toy-cnn")
+    for task_id in ("test/classification", "test/regression"):
+        task = registry.tasks.get(task_id)
+        rec = runner.run(task, spec, 0, toy_bench)
+        assert rec.status == "ok", rec.error
+        boot = records.read_record(records.record_path(toy_bench.results_dir, rec)).bootstrap
+        assert boot["seed"] == resampling.RESAMPLE_SEED and boot["n"] == resampling.N_RESAMPLES == 200
+        reps = np.asarray(boot["metrics"][task.primary_metric])
+        point = rec.metrics_test[task.primary_metric]
+        assert reps.shape == (200,) and np.isfinite(reps).all() and reps.std() > 0
+        assert reps.mean() == pytest.approx(point, abs=0.01)  # the bootstrap mean is nearly unbiased
+        if task.kind == "classification":  # every AUC, from the logits: the two binary AUCs are equal
+            assert set(boot["metrics"]) == {"auc_macro", "auc_no_sub", "auc_cdm"}
+            assert boot["metrics"]["auc_no_sub"] == boot["metrics"]["auc_cdm"]
+            assert rec.metrics_test["auc_no_sub"] == rec.metrics_test["auc_cdm"] == point

@@ -9,6 +9,10 @@ side of this model's CI`` (for higher-is-better: their CI low end > this model's
 So the leader is always rank 1, every model whose CI overlaps the leader's shares rank 1 unless
 some other model's CI is strictly better than its own, and ranks that the data cannot separate
 are shared. A model with a single seed has no CI; its interval is its mean (a point).
+
+Tables whose records carry item replicates (protocol v2, ``RunRecord.bootstrap``) get the
+two-level bootstrap interval and the paired comparison with the best model instead
+(``board.protocol``); a board with such tables has the columns ``protocol.COLUMNS`` as well.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from lensbench.board import protocol
 from lensbench.records import RunRecord
 
 TABLE_KEYS = ["task", "task_version", "preset", "dataset_fingerprint", "test_dataset_fingerprint"]
@@ -33,11 +38,13 @@ RANK_RULE = (
 )
 FRAME_COLUMNS = TABLE_KEYS + ["model", "family", "seed", "primary_metric", "higher_is_better", "primary",
                               "val_primary", "n_params", "train_time_s", "secondary_metrics",
-                              "model_config_hash", "task_config_hash", "created"]
+                              "model_config_hash", "task_config_hash", "created", "replicates", "resample_key"]
 
 
 def records_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
-    """One row per ``ok`` record; scalar test metrics flattened into ``test.<name>`` columns.
+    """One row per ``ok`` record; scalar test metrics flattened into ``test.<name>`` columns; the
+    primary metric's item replicates (a list, or None) and their resample key in ``replicates`` and
+    ``resample_key`` (``protocol.replicate_key``).
 
     If the same (table, model, seed) occurs twice, the most recently ``created`` one is kept
     (with a warning).
@@ -59,6 +66,7 @@ def records_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
             "model_config_hash": r.model_config_hash, "task_config_hash": r.task_config_hash,
             "created": r.created,
         }
+        row["resample_key"], row["replicates"] = protocol.replicate_key(r.bootstrap, r.primary_metric)
         for k, v in r.metrics_test.items():
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 row[f"test.{k}"] = float(v)
@@ -108,7 +116,8 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
 
     Columns: the table keys, ``model``, ``family``, ``primary_metric``, ``higher_is_better``,
     ``mean``, ``std``, ``n``, ``seeds``, ``ci_lo``, ``ci_hi``, ``val_mean``, ``n_params``,
-    ``train_time_s`` (mean), ``secondary_metrics``, ``test.<metric>`` (means), ``rank``.
+    ``train_time_s`` (mean), ``secondary_metrics``, ``test.<metric>`` (means), ``rank``; when some
+    table has item replicates also ``protocol.COLUMNS`` (``ci_method``, ``vs_best_*``, ``separated``).
     Rows are sorted by table, then rank, then mean in the metric's direction.
     """
     metric_cols = [c for c in df.columns if c.startswith("test.")]
@@ -117,6 +126,10 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
                              *metric_cols, "rank"]
     if df.empty:
         return pd.DataFrame(columns=out_cols)
+    frames = {keys: t for keys, t in df.groupby(TABLE_KEYS, sort=False)}
+    v2 = {keys: protocol.is_v2(t) for keys, t in frames.items()}
+    if any(v2.values()):
+        out_cols[-1:-1] = protocol.COLUMNS
     for keys, t in df.groupby(TABLE_KEYS, sort=False):
         for col in ("primary_metric", "higher_is_better"):
             if t[col].nunique() > 1:
@@ -127,6 +140,9 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
             if g[col].nunique() > 1:
                 warnings.warn(f"{dict(zip(GROUP_KEYS, keys))}: seeds were run with different {col}s", stacklevel=2)
         mean, std, lo, hi = mean_ci(g["primary"])
+        table = tuple(keys[:len(TABLE_KEYS)])
+        if v2[table]:
+            lo, hi = protocol.interval(g, g["primary_metric"].iloc[0])
         secondary = list(dict.fromkeys(s for v in g["secondary_metrics"] if v for s in v.split("|")))
         row = dict(zip(GROUP_KEYS, keys))
         row.update(
@@ -138,13 +154,18 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
         )
         for c in metric_cols:
             row[c] = float(g[c].mean())  # NaN-skipping mean
+        if "ci_method" in out_cols:
+            row.update(ci_method=protocol.CI_SEEDS_ITEMS if v2[table] else protocol.CI_SEEDS,
+                       vs_best_diff=math.nan, vs_best_p=math.nan, separated=None)
         rows.append(row)
     agg = pd.DataFrame(rows, columns=out_cols[:-1])
     parts = []
-    for _, t in agg.groupby(TABLE_KEYS, sort=True):
+    for keys, t in agg.groupby(TABLE_KEYS, sort=True):
         t = t.copy()
         hib = bool(t["higher_is_better"].iloc[0])
         t["rank"] = rank_with_ties(t["mean"], t["ci_lo"], t["ci_hi"], hib)
+        if v2[keys]:
+            t = protocol.separation(t, frames[keys], t["rank"].to_numpy())
         t["_order"] = -t["mean"] if hib else t["mean"]
         parts.append(t.sort_values(["rank", "_order", "model"]).drop(columns="_order"))
     return pd.concat(parts, ignore_index=True)
@@ -175,3 +196,31 @@ def figure_stems(agg: pd.DataFrame) -> dict[tuple, str]:
             for k, _ in iter_tables(agg)}
     seen = list(base.values())
     return {key: (f"{s}_{key[4][:8]}" if seen.count(s) > 1 and key[4] else s) for key, s in base.items()}
+
+
+def paired_spread(frame: pd.DataFrame, task: str, model_a: str, model_b: str
+                  ) -> tuple[dict, tuple, float, float]:
+    """(table keys, common seeds, mean and sd (ddof=1) of the per-seed difference a - b) of two models
+    on ``task`` in a per-seed frame (``records_frame``), for ``seeds_needed``. Of the task's
+    tables that hold both models, the one with the most common seeds (then the newest task version).
+    ``ValueError`` naming what exists for an unknown task or model or fewer than 2 common seeds."""
+    rows = frame[frame["task"] == task]
+    if rows.empty:
+        raise ValueError(f"no ok records of task {task!r}; tasks with records: {sorted(frame['task'].unique())}")
+    for m in (model_a, model_b):
+        if m not in set(rows["model"]):
+            raise ValueError(f"no ok records of model {m!r} on task {task!r}; models with records there: "
+                             f"{sorted(rows['model'].unique())}")
+    best = None
+    for keys, t in rows.groupby(TABLE_KEYS, sort=True):
+        a = t[t["model"] == model_a].set_index("seed")["primary"]
+        b = t[t["model"] == model_b].set_index("seed")["primary"]
+        seeds = tuple(sorted(set(a.index) & set(b.index)))
+        if best is None or (len(seeds), keys[1]) > (len(best[1]), best[0][1]):
+            best = (keys, seeds, a, b)
+    keys, seeds, a, b = best
+    if len(seeds) < 2:
+        raise ValueError(f"{model_a!r} and {model_b!r} share {len(seeds)} seed(s) {list(seeds)} on task {task!r}; "
+                         "the spread of a paired difference needs at least 2 common seeds")
+    d = np.array([a[s] - b[s] for s in seeds], dtype=float)
+    return dict(zip(TABLE_KEYS, keys)), seeds, float(d.mean()), float(d.std(ddof=1))

@@ -2,8 +2,9 @@
 (``board.page``): numbers formatted for reading, each cell a ``(text, sort key)`` pair (the page sorts
 by the key; Markdown shows the text).
 
-- ``table_rows(t)``: one leaderboard table (rank, model, family, params, mean ± std (n), 95% CI, the
-  secondary metrics, train time);
+- ``table_rows(t)``: one leaderboard table (rank, model, family, params, mean ± std (n), 95% CI, for
+  protocol-v2 tables the comparison with the best model, the secondary metrics, train time);
+- ``ci_note(t)``: which interval a table shows (None on a board without protocol-v2 tables);
 - ``overview(agg)``: models x tables, each cell the model's mean primary metric and rank;
 - ``title(k, suite)``: a table's heading.
 """
@@ -14,6 +15,7 @@ import math
 
 import pandas as pd
 
+from lensbench.board import protocol
 from lensbench.board.aggregate import iter_tables
 
 DEFAULT_SECONDARY = ("accuracy", "f1_macro", "mae", "r2", "tpr_at_fpr_0.1")
@@ -79,11 +81,37 @@ def title(k: dict, suite: str | None = None) -> str:
     return s + (f" · suite {suite}" if suite else "")
 
 
+def is_v2(t: pd.DataFrame) -> bool:
+    """True for a table with protocol-v2 intervals and comparisons (``board.protocol``)."""
+    return "ci_method" in t and bool((t["ci_method"] == protocol.CI_SEEDS_ITEMS).any())
+
+
+def ci_note(t: pd.DataFrame) -> str | None:
+    """The caption sentence on the table's interval and ranks; None on a board of records without
+    replicates (which renders as it always did)."""
+    if "ci_method" not in t:
+        return None
+    return protocol.PROTOCOL_NOTE if is_v2(t) else protocol.SEED_ONLY_NOTE
+
+
+def vs_best(r) -> Cell:
+    """``Δ, p (Holm), separated`` of one row of a protocol-v2 table: "best" for the best model, "–"
+    for a model without a paired test."""
+    if r["vs_best_diff"] == 0 and _missing(r["vs_best_p"]):
+        return "best", 0.0
+    if _missing(r["vs_best_p"]):
+        return "–", ""
+    return (f"{r['vs_best_diff']:+.4f}, p={r['vs_best_p']:.2g}, {'yes' if r['separated'] else 'no'}",
+            sortable(r["vs_best_diff"]))
+
+
 def table_rows(t: pd.DataFrame) -> tuple[list[str], list[list[Cell]]]:
     """Header and rows of one leaderboard table (the ``aggregate`` rows of one table, in rank order)."""
     metric = t["primary_metric"].iloc[0]
     sec = secondaries(t)
-    header = ["rank", "model", "family", "params", f"{metric} mean ± std (n)", "95% CI", *sec, "train time"]
+    v2 = is_v2(t)
+    header = ["rank", "model", "family", "params", f"{metric} mean ± std (n)", "95% CI",
+              *(["vs best: Δ, p (Holm), separated"] if v2 else []), *sec, "train time"]
     rows = []
     for _, r in t.iterrows():
         ci = "–" if math.isnan(r["ci_lo"]) else f"[{fmt(r['ci_lo'])}, {fmt(r['ci_hi'])}]"
@@ -92,6 +120,7 @@ def table_rows(t: pd.DataFrame) -> tuple[list[str], list[list[Cell]]]:
             (fmt_params(r["n_params"]), sortable(r["n_params"])),
             (f"{fmt(r['mean'])} ± {fmt(r['std'])} ({int(r['n'])})", sortable(r["mean"])),
             (ci, sortable(r["ci_lo"])),
+            *([vs_best(r)] if v2 else []),
             *[(fmt(r[f"test.{m}"]), sortable(r[f"test.{m}"])) for m in sec],
             (fmt_time(r["train_time_s"]), sortable(r["train_time_s"])),
         ])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from lensbench.board.aggregate import RANK_RULE, iter_tables, table_key
-from lensbench.board.cells import fmt, overview, slice_cells, table_rows, title
+from lensbench.board.cells import ci_note, fmt, overview, slice_cells, table_rows, title
 from lensbench.board.curves import select_models, twin_of
 
 FIGURE_NAMES = {"ci": "95% CI plot", "roc": "ROC curves (macro one-vs-rest, mean over seeds)",
@@ -50,6 +50,7 @@ def render_markdown(agg: pd.DataFrame, suite: str = "v1", curves: dict | None = 
         metric = t["primary_metric"].iloc[0]
         direction = "higher is better" if t["higher_is_better"].iloc[0] else "lower is better"
         note = f"Primary metric: `{metric}` ({direction}). Dataset fingerprint `{k['dataset_fingerprint']}`."
+        note += f" {ci_note(t)}" if ci_note(t) else ""
         out += [f"## {title(k, suite)}", "", note, ""]
         out += md_table(*table_rows(t)) + [""]
         key = table_key(k)

@@ -99,7 +99,8 @@ def _section(k: dict, t: pd.DataFrame, suite: str, tc, figs: dict[str, str], gal
            f'<p class="note">Suite {e(suite)}; task version {int(k["task_version"])}; primary metric '
            f"<code>{e(metric)}</code> ({direction}); dataset fingerprint <code>{e(k['dataset_fingerprint'])}</code>"
            + (f"; test dataset fingerprint <code>{e(k['test_dataset_fingerprint'])}</code>"
-              if k["test_dataset_fingerprint"] else "") + ".</p>"]
+              if k["test_dataset_fingerprint"] else "") + "." + (f" {e(cells.ci_note(t))}" if cells.ci_note(t) else "")
+           + "</p>"]
     header, rows = cells.table_rows(t)
     out.append(_html_table(header, rows, family_col=2, highlight_rank1=True, attrs=_board_attrs(k)))
     fig_html = []

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from lensbench.board.render import write_leaderboard
-from lensbench.run import submission
+from lensbench.run import claims, submission
 
 MANIFEST = "MANIFEST.sha256"
 
@@ -46,7 +46,7 @@ def freeze(results_dir: str | Path, root: str | Path, version: str, *, suite: st
     if out.exists():
         raise SnapshotError(f"{out} exists: a published snapshot is never changed; publish the new numbers as "
                             "a new version beside it")
-    running = sorted(results_dir.rglob("*.lock"))
+    running = claims.live_locks(results_dir)  # stale locks of dead sweeps are removed, not obeyed
     if running:
         raise SnapshotError(f"{len(running)} run(s) in {results_dir} are claimed by a sweep (e.g. {running[0]}): "
                             "let it finish, or delete the locks of a sweep that is dead")

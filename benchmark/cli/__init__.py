@@ -4,7 +4,8 @@ User errors (unknown names, bad flags, missing data paths, malformed records) ex
 a one-paragraph message, no traceback. ``--debug`` shows the traceback.
 
 Modules: ``parser`` (every command and flag), ``run_commands`` (run, sweep), ``board_commands``
-(leaderboard, show, validate, verify, snapshot, reproduce), ``catalog_commands`` (list, cite, data).
+(leaderboard, show, validate, verify, snapshot, reproduce), ``power_commands`` (power),
+``catalog_commands`` (list, cite, data).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from lensbench.cli.board_commands import (
     cmd_verify,
 )
 from lensbench.cli.catalog_commands import cmd_cite, cmd_data_build, cmd_data_import, cmd_data_show, cmd_list
+from lensbench.cli.power_commands import cmd_power
 from lensbench.cli.run_commands import cmd_run, cmd_sweep
 
 
@@ -76,6 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
                          "it on the page (make missing ones with 'lensbench data show NAME')")
     lb.add_argument("--cache", type=Path, default=None, help="dataset cache for --gallery (default: LENSBENCH_CACHE)")
     lb.set_defaults(func=cmd_leaderboard)
+
+    pw = sub.add_parser("power", help="how many seeds a stated difference between two models needs")
+    pw.add_argument("results", type=Path, nargs="?", default=None, help="folder of run records (not with --sd)")
+    pw.add_argument("--task", help="task id whose records give the spread")
+    pw.add_argument("--model", help="model A")
+    pw.add_argument("--versus", help="model B (the spread is that of A - B over their common seeds)")
+    pw.add_argument("--effect", type=float, required=True, help="the difference to detect, in the metric's units")
+    pw.add_argument("--sd", type=float, default=None, help="the sd of the per-seed paired difference (no records)")
+    pw.add_argument("--alpha", type=float, default=0.05)
+    pw.add_argument("--power", type=float, default=0.8)
+    pw.add_argument("--comparisons", type=int, default=1, help="Bonferroni: comparisons in the family")
+    pw.set_defaults(func=cmd_power)
 
     sh = sub.add_parser("show", help="print one run record")
     sh.add_argument("record", type=Path)

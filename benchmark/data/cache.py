@@ -31,7 +31,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from lensbench import registry
+from lensbench import liveness, registry
 from lensbench.data import adapter, simulated
 from lensbench.data.errors import DataError
 from lensbench.data.fingerprint import FORMAT_VERSION, content_fingerprint, device_kind, recipe_parts
@@ -153,7 +153,9 @@ def materialise(
         with_source, extra = True, {"adapter": spec.adapter, "data_root": str(root)}
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}-", dir=path.parent))
+    for left in liveness.temporaries_of_dead(path.parent, f".tmp-{path.name}*", min_age_s=24 * 3600):
+        shutil.rmtree(left, ignore_errors=True)  # a killed build's partial folder
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}{liveness.temp_tag()}", dir=path.parent))
     try:
         t0 = time.time()
         build = tmp / "data"

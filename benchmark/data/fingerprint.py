@@ -29,7 +29,7 @@ FORMAT_VERSION = 1  # on-disk layout of a build; part of the fingerprint
 # The physics every recipe shares, as module paths under ``lensing/``. A dataset's fingerprint
 # hashes these sources plus its own recipe (``recipe_identity``), so editing one recipe does not
 # invalidate the datasets of the others.
-SIMULATOR_CORE = ("grid", "mass", "vortex", "lens_model", "light", "psf", "noise", "render", "instruments",
+SIMULATOR_CORE = ("grid", "mass", "compensation", "vortex", "lens_model", "light", "psf", "noise", "render", "instruments",
                   "cosmo", "sources", "recipes/base", "recipes/components", "recipes/brightness",
                   "recipes/priors")
 

@@ -13,13 +13,15 @@ import tempfile
 import time
 import traceback
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from lensbench import __version__, records, registry
+from lensbench import __version__, kinds, records, registry, resampling
 from lensbench.data import taskdata
 from lensbench.data.errors import DataError
 from lensbench.data.fingerprint import fingerprint
@@ -79,7 +81,9 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> r
     tracker = Tracker(opts.tracking_uri)
     params = {"task": task.id, "task_version": task.version, "preset": opts.preset, "model": model_spec.name,
               "seed": seed, "epochs": preset.budget.epochs, "batch_size": preset.budget.batch_size,
-              "lr": preset.budget.lr, "weight_decay": preset.budget.weight_decay, "n_params": rec.n_params,
+              "lr": preset.budget.lr * model_spec.lr_scale, "weight_decay": preset.budget.weight_decay,
+              "images_seen": preset.budget.images_seen, "schedule": preset.budget.schedule,
+              "augment": preset.budget.augment, "n_params": rec.n_params,
               **{f"model.{k}": v for k, v in model_spec.config.items()}}
     tags = standard_tags(task=task.id, task_version=task.version, preset=opts.preset, model=model_spec.name,
                          model_family=model_spec.family, seed=seed, dataset_fingerprint=rec.dataset_fingerprint,
@@ -89,9 +93,9 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> r
         try:
             fitted = trainer.fit(task, model, preset.budget, train, val, seed=seed, device=device,
                                  autocast=opts.bf16, on_epoch=lambda e, row: tracker.log_epoch(e, row),
-                                 progress=opts.progress)
+                                 progress=opts.progress, lr_scale=model_spec.lr_scale)
             rec.metrics_val = {k: v for k, v in fitted.metrics_val.items() if isinstance(v, (int, float))}
-            rec.history = fitted.history
+            rec.history, rec.curve = fitted.history, fitted.curve
             rec.selected_epoch, rec.epochs_run, rec.train_time_s = (
                 fitted.selected_epoch, fitted.epochs_run, fitted.train_time_s)
             scaler = train.scaler
@@ -99,6 +103,7 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> r
             t_eval = time.perf_counter()
             result = evaluate_test(task, fitted.model, opts, device, scaler)
             rec.metrics_test, rec.test_dataset_fingerprint = result.metrics, result.fingerprint
+            rec.bootstrap = result.bootstrap
             rec.curves, rec.slices = _diagnostics(task, result)
             rec.eval_time_s = time.perf_counter() - t_eval
             rec.status = "ok"
@@ -130,28 +135,69 @@ class TestResult:
     fingerprint: str | None  # the target dataset's, for domain-shift tasks
     split: taskdata.TaskSplit  # the split the primary metrics come from
     pred: object  # its predictions (numpy), for the plots
+    bootstrap: dict = field(default_factory=dict)  # its metrics on the shared item resamples (``item_replicates``)
+
+
+@contextmanager
+def model_outputs(model: torch.nn.Module):
+    """The raw outputs (float64 numpy, e.g. logits) of every forward call of ``model`` while the block
+    runs, in call order: ``with model_outputs(m) as outs: ...; logits = np.concatenate(outs)``."""
+    outs: list[np.ndarray] = []
+    keep = (lambda m, i, o: outs.append(o.detach().float().cpu().numpy().astype(np.float64))
+            if torch.is_tensor(o) else None)
+    handle = model.register_forward_hook(keep)
+    try:
+        yield outs
+    finally:
+        handle.remove()
+
+
+def item_replicates(task: TaskSpec, split: taskdata.TaskSplit, pred, logits=None) -> dict:
+    """The record's ``bootstrap``: the split's metrics on ``resampling.N_RESAMPLES`` item resamples that
+    depend only on the test set and ``resampling.RESAMPLE_SEED`` (the same for every model and seed);
+    ``{}`` (with a warning) when a metric is not defined on some resample."""
+    kind, target = kinds.get(task.kind), split.target.numpy()
+    rows = resampling.item_resamples(len(target), resampling.N_RESAMPLES, resampling.RESAMPLE_SEED,
+                                     strata=kind.strata(target, split.class_names))
+    try:
+        values = kind.replicates(task, target, pred, rows, scaler=split.scaler, class_names=split.class_names,
+                                 logits=logits)
+    except ValueError as exc:
+        log.warning("%s: no item replicates: %s", task.id, exc)
+        return {}
+    return {"seed": resampling.RESAMPLE_SEED, "n": resampling.N_RESAMPLES, "metrics": values}
 
 
 def evaluate_test(task: TaskSpec, model: torch.nn.Module, opts: RunOptions, device,
                   scaler: taskdata.TargetScaler | None) -> TestResult:
     """The one evaluation on test. For domain-shift tasks the target dataset's test split is primary
     and the source test split is reported beside it with a ``source_`` prefix. An adapter (real
-    files) target dataset is an external test set: every file, all its splits (``taskdata.is_external``)."""
-    batch = task.preset(opts.preset).budget.batch_size
+    files) target dataset is an external test set: every file, all its splits (``taskdata.is_external``).
+    A classifier's AUCs rank by its float64 logits (captured with ``model_outputs``), the point values
+    and the item replicates (``item_replicates``, primary split only) alike."""
+    batch, kind = task.preset(opts.preset).budget.batch_size, kinds.get(task.kind)
 
     def one(dataset: str | None):
         _, ds = taskdata.materialise(task, opts.preset, dataset=dataset, cache=opts.cache,
                                      data_root=opts.data_root, progress=opts.progress)
         split = taskdata.build_split(task, ds, "all" if taskdata.is_external(dataset) else "test", scaler)
-        pred = trainer.predict(task, model, split, device, batch, opts.bf16)
-        return trainer.score(task, split, pred), split, pred, ds
+        with model_outputs(model) as outs:
+            pred = trainer.predict(task, model, split, device, batch, opts.bf16)
+        logits = np.concatenate(outs) if kind.ranks_by_logits and outs else None
+        if logits is not None and logits.shape != pred.shape:
+            logits = None  # a model whose forward is not the logits of its predictions
+        metrics = kind.score(task, split.target.numpy(), pred, scaler=split.scaler, class_names=split.class_names,
+                             logits=logits)
+        return metrics, split, pred, ds, logits
 
-    metrics, split, pred, _ = one(None)
-    if task.test_dataset is None:
-        return TestResult(metrics, None, split, pred)
-    target_metrics, split, pred, target_ds = one(task.test_dataset)
-    target_metrics.update({f"source_{k}": v for k, v in metrics.items()})
-    return TestResult(target_metrics, dsdict_fingerprint(target_ds), split, pred)
+    metrics, split, pred, _, logits = one(None)
+    fp = None
+    if task.test_dataset is not None:
+        source = metrics
+        metrics, split, pred, target_ds, logits = one(task.test_dataset)
+        metrics.update({f"source_{k}": v for k, v in source.items()})
+        fp = dsdict_fingerprint(target_ds)
+    return TestResult(metrics, fp, split, pred, item_replicates(task, split, pred, logits))
 
 
 def _diagnostics(task: TaskSpec, result: TestResult) -> tuple[dict, dict]:
@@ -214,6 +260,9 @@ def run_cells(cells: Iterable[Cell], opts: RunOptions) -> Iterator[records.RunRe
     Sweeps started side by side on one results folder share the work: each run is claimed first
     (``claims.claim``), and a run another live sweep holds is left to it (nothing is yielded for it).
     """
+    removed = claims.clean(opts.results_dir)  # what killed sweeps left: stale locks, partial records
+    if removed:
+        log.info("removed %d stale lock or partial record file(s) left by killed sweeps", removed)
     fingerprints: dict[str, tuple[str, str | None]] = {}
     for cell in cells:
         task, spec, seed = cell.task, cell.model, cell.seed

@@ -1,9 +1,14 @@
 """The trainer: fit on train under the task's fixed budget, choose the checkpoint on val, test once.
 
-Plain PyTorch. The budget (epochs, batch size, AdamW lr / weight decay, patience) comes from the
-task preset; a model cannot change it. Data order, initialisation and augmentation-free batching
-are seeded, so the same command and seed give the same numbers on the same machine. The test split
-is not even loaded until training has finished (``evaluate_test`` is the only place that loads it).
+Plain PyTorch. The budget (epochs or images seen, batch size, AdamW lr / weight decay, patience,
+learning-rate schedule, augmentation) comes from the task preset; a model cannot change it, except
+for its registered ``lr_scale`` (a multiplier of the lr, tuned on validation). The schedule is a
+``LambdaLR`` stepped per optimiser step (``lr_factor``: linear warm-up, then cosine decay to 0).
+Augmentation (``Budget.augment``) draws one of the 8 dihedral symmetries per training image from its
+own generator (``BatchAugment``); validation and test images are never transformed. Data order,
+initialisation and augmentation are seeded, so the same command and seed give the same numbers on
+the same machine. The test split is not even loaded until training has finished (``evaluate_test``
+in ``lensbench.run.runner`` is the only place that loads it).
 What depends on the task kind (default loss, predictions, metrics, how the checkpoint is chosen)
 comes from ``lensbench.kinds``.
 """
@@ -23,6 +28,7 @@ from tqdm.auto import tqdm
 
 from lensbench import kinds
 from lensbench.data.taskdata import TaskSplit
+from lensbench.run import augment
 from lensbench.specs import Budget, TaskSpec
 
 
@@ -38,6 +44,7 @@ class FitResult:
     metrics_val: dict
     history: list[dict] = field(default_factory=list)
     train_time_s: float = 0.0
+    curve: list[dict] = field(default_factory=list)  # per epoch: epoch, images_seen, val_<key>, train_loss, lr
 
 
 def n_trainable(model: torch.nn.Module) -> int:
@@ -95,6 +102,73 @@ def _val_loss(model, split: TaskSplit, kind: kinds.Kind, device, batch_size: int
     return {k: v / n for k, v in sums.items()}
 
 
+def lr_factor(step: int, total_steps: int, warmup: float) -> float:
+    """Multiplier of the base lr for optimiser step ``step`` (0-based) of ``total_steps``: linear
+    warm-up over the first ``ceil(warmup * total_steps)`` steps (from 1/w to 1), then a cosine from 1
+    at the end of warm-up down to 0 after the last step."""
+    w = math.ceil(warmup * total_steps)
+    if step < w:
+        return (step + 1) / w
+    return 0.5 * (1.0 + math.cos(math.pi * (step - w + 1) / max(total_steps - w + 1, 1)))
+
+
+def make_scheduler(opt: torch.optim.Optimizer, budget: Budget, total_steps: int):
+    """The budget's schedule as a ``LambdaLR`` (call ``step()`` after each optimiser step); None for
+    a constant lr."""
+    if budget.schedule == "constant":
+        return None
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, total_steps, budget.warmup))
+
+
+class BatchAugment:
+    """Dihedral augmentation of training batches (``lensbench.run.augment``), from its own generator.
+
+    Images are transformed; regression targets (standardised with the train ``TargetScaler``) and the
+    simulation parameters under ``batch["aux"]`` follow the same element, so a loss that reads them
+    stays consistent. Aux columns no symmetry is defined for (unknown names, a position without its
+    partner) are left out of augmented batches. Mirrors are drawn only when no column is
+    rotation-only (``augment.ROTATION_ONLY``, a real source galaxy's index or angle). A regression
+    target that changes under the symmetries cannot be augmented through a log10 transform
+    (ValueError).
+    """
+
+    def __init__(self, task: TaskSpec, train: TaskSplit, seed: int):
+        self.generator = torch.Generator().manual_seed(1_000_003 + seed)  # data order keeps its own stream
+        names = set(train.columns) | (set(task.target) if task.kind == "regression" else set())
+        self.flips = not (augment.ROTATION_ONLY & names)
+        self.aux = [c for c in train.columns if _has_symmetry(c, train.columns, self.flips)]
+        self.columns, self.mean, self.std = None, None, None
+        if task.kind == "regression":
+            self.columns = list(task.target)
+            scaler = train.scaler
+            changing = [c for c in self.columns if c not in augment.INVARIANT]
+            if scaler.transform is not None and changing:
+                raise ValueError(f"task {task.id}: targets {changing} change under rotations and cannot be augmented "
+                                 f"through the {scaler.transform} transform")
+            self.mean = torch.as_tensor(scaler.mean, dtype=torch.float32)
+            self.std = torch.as_tensor(scaler.std, dtype=torch.float32)
+
+    def __call__(self, batch: dict) -> dict:
+        x = batch["image"]
+        k, flip = augment.random_elements(len(x), self.generator, flips=self.flips, device=x.device)
+        out = {"image": augment.apply_dihedral(x, k, flip), "target": batch["target"]}
+        if self.columns is not None:
+            out["target"] = augment.transform_targets(batch["target"], k, flip, self.columns,
+                                                      mean=self.mean.to(x.device), std=self.std.to(x.device))
+        aux = {c: batch["aux"][c] for c in self.aux}
+        out["aux"] = augment.transform_targets(aux, k, flip) if aux else aux
+        return out
+
+
+def _has_symmetry(column: str, columns, flips: bool) -> bool:
+    """Whether ``augment`` can transform ``column`` given the other ``columns`` present."""
+    if column in augment.INVARIANT | augment.DIHEDRAL or any(column in p for p in augment.SPIN2):
+        return True
+    if column in augment.ROTATION_ONLY:
+        return not flips
+    return any(column in p and all(c in columns for c in p) for p in augment.VECTORS)
+
+
 def _better(a: float, b: float | None, higher: bool) -> bool:
     return b is None or (a > b if higher else a < b)
 
@@ -111,9 +185,12 @@ def fit(
     autocast: bool = False,
     on_epoch: Callable[[int, dict], None] | None = None,
     progress: bool = True,
+    lr_scale: float = 1.0,
 ) -> FitResult:
-    """Train under ``budget``; keep the weights of the best epoch on val (primary metric, or val loss
-    for anomaly tasks, whose val split holds normal data only)."""
+    """Train under ``budget`` (lr times the model's ``lr_scale``); keep the weights of the best epoch
+    on val (primary metric, or val loss for anomaly tasks, whose val split holds normal data only).
+    ``FitResult.curve`` holds the val selection metric, train loss and lr after every epoch against
+    the number of training images seen."""
     kind = kinds.get(task.kind)
     model.to(device)
     t0 = time.perf_counter()
@@ -123,11 +200,14 @@ def fit(
         return FitResult(model, 0, 0, val_metrics, [], time.perf_counter() - t0)
 
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=budget.lr, weight_decay=budget.weight_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=budget.lr * lr_scale, weight_decay=budget.weight_decay)
+    epochs = budget.epochs_for(len(train))
+    sched = make_scheduler(opt, budget, epochs * math.ceil(len(train) / budget.batch_size))
+    augmenter = BatchAugment(task, train, seed) if budget.augment else None
     aux = {k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in train.columns.items()}
-    history, best, best_state, best_epoch, best_val, stale = [], None, None, 0, {}, 0
-    key, higher = _selection_key(task)
-    bar = tqdm(range(1, budget.epochs + 1), desc=f"{task.id}", unit="epoch", disable=not progress, leave=False)
+    history, curve, best, best_state, best_epoch, best_val, stale = [], [], None, None, 0, {}, 0
+    key, higher = selection_key(task)
+    bar = tqdm(range(1, epochs + 1), desc=f"{task.id}", unit="epoch", disable=not progress, leave=False)
     for epoch in bar:
         model.train()
         sums, n = defaultdict(lambda: torch.zeros(())), 0
@@ -139,6 +219,8 @@ def fit(
                 "target": train.target[idx].to(device, non_blocking=True),
                 "aux": {k: v[idx].to(device, non_blocking=True) for k, v in aux.items()},
             }
+            if augmenter is not None:
+                batch = augmenter(batch)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
                 output = model(batch["image"])
                 parts = _loss(model, batch, output, kind)
@@ -148,6 +230,8 @@ def fit(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             for k, v in parts.items():
                 sums[k] = sums[k] + v.detach().float().cpu() * len(idx)
             n += len(idx)
@@ -155,6 +239,8 @@ def fit(
         val_metrics = _val_metrics(task, model, val, device, budget.batch_size, autocast)
         row.update({f"val_{k}": v for k, v in val_metrics.items() if isinstance(v, (int, float))})
         history.append(row)
+        curve.append({"epoch": epoch, "images_seen": epoch * len(train), f"val_{key}": float(val_metrics[key]),
+                      "train_loss": row["train_loss"], "lr": opt.param_groups[0]["lr"]})
         if on_epoch:
             on_epoch(epoch, row)
         current = val_metrics[key]
@@ -167,10 +253,12 @@ def fit(
             if budget.patience is not None and stale >= budget.patience:
                 break
     model.load_state_dict(best_state)
-    return FitResult(model, best_epoch, len(history), best_val, history, time.perf_counter() - t0)
+    return FitResult(model, best_epoch, len(history), best_val, history, time.perf_counter() - t0, curve)
 
 
-def _selection_key(task: TaskSpec) -> tuple[str, bool]:
+def selection_key(task: TaskSpec) -> tuple[str, bool]:
+    """The val metric the checkpoint is chosen on and whether higher is better: the primary metric, or
+    the val loss for kinds whose val split holds normal data only (anomaly)."""
     if kinds.get(task.kind).selects_on_val_loss:
         return "loss", False
     return task.primary_metric, task.higher_is_better

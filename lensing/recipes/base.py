@@ -64,6 +64,9 @@ COSMOS_COLUMNS = ("src_amp", "src_R", "src_x", "src_y", "src_phi", "src_index")
 SUB_COLUMNS = ("n_sub", "sub_mass_total", "sub_mass_fraction", "log10_m_a")
 OBS_COLUMNS = ("snr", "exposure_time")
 LINE_KEYS = ("line_theta_E", "line_x", "line_y", "line_half_length", "line_angle")
+# mass-compensation components (lensing.lens_model groups "annulus" and "seg_mono"), full image only
+COMP_KEYS = ("ann_theta2", "ann_r_in", "ann_r_out", "ann_x", "ann_y",
+             "segm_theta2", "segm_half_length", "segm_d", "segm_u0", "segm_x", "segm_y")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -202,16 +205,31 @@ class Recipe:
             # DeepLense convention: x = r sin(th), y = r cos(th) (angle is uniform, so equivalent)
             x = p["center_x"].view(n, 1) + r * torch.sin(th)
             y = p["center_y"].view(n, 1) + r * torch.cos(th)
-            return {"sub_theta_E": k_te * torch.sqrt(m), "sub_x": x, "sub_y": y, "sub_mask": mask,
-                    "sub_mass": m, "n_sub": counts.double(), "log10_m_a": nan}
+            out = {"sub_theta_E": k_te * torch.sqrt(m), "sub_x": x, "sub_y": y, "sub_mask": mask,
+                   "sub_mass": m, "n_sub": counts.double(), "log10_m_a": nan}
+            if spec.compensate:  # negative uniform annulus with this image's total subhalo mass
+                out.update(ann_theta2=-(k_te**2) * m.sum(dim=1), ann_r_in=torch.full((n,), float(lo), dtype=torch.float64),
+                           ann_r_out=torch.full((n,), float(hi), dtype=torch.float64),
+                           ann_x=p["center_x"].clone(), ann_y=p["center_y"].clone())
+            return out
         if isinstance(spec, Vortex):
             total = spec.mass.sample(g, n)
             log_ma = spec.log10_m_a.sample(g, n)
             ang = 2 * math.pi * torch.rand(n, generator=g, dtype=torch.float64)
             L = torch.from_numpy(vortex_half_length(10.0 ** log_ma.numpy()))
-            cx = p["center_x"] if spec.through == "lens" else torch.zeros(n, dtype=torch.float64)
-            cy = p["center_y"] if spec.through == "lens" else torch.zeros(n, dtype=torch.float64)
+            if spec.through == "disk":  # midpoint uniform in area within `place` of the lens centre (drawn last)
+                rr = spec.place * torch.sqrt(torch.rand(n, generator=g, dtype=torch.float64))
+                tt = 2 * math.pi * torch.rand(n, generator=g, dtype=torch.float64)
+                cx, cy = p["center_x"] + rr * torch.cos(tt), p["center_y"] + rr * torch.sin(tt)
+            else:
+                cx = p["center_x"] if spec.through == "lens" else torch.zeros(n, dtype=torch.float64)
+                cy = p["center_y"] if spec.through == "lens" else torch.zeros(n, dtype=torch.float64)
             out = {"log10_m_a": log_ma, "vortex_half_length": L, "vortex_angle": ang, "vortex_x": cx, "vortex_y": cy}
+            if spec.compensate:  # subtract the segment's monopole about the lens centre
+                ox, oy = cx - p["center_x"], cy - p["center_y"]
+                ca, sa = torch.cos(ang), torch.sin(ang)
+                out.update(segm_theta2=-(k_te**2) * total, segm_half_length=L, segm_d=(oy * ca - ox * sa).abs(),
+                           segm_u0=ox * ca + oy * sa, segm_x=p["center_x"].clone(), segm_y=p["center_y"].clone())
             if spec.n_points == 0:  # continuous uniform line mass (lensing.mass.line_mass)
                 z = torch.zeros(n, 1, dtype=torch.float64)
                 out.update(sub_theta_E=z, sub_x=z.clone(), sub_y=z.clone(), sub_mask=torch.zeros(n, 1, dtype=torch.bool),
@@ -280,6 +298,7 @@ class Recipe:
                         sub_y=p["sub_y"][sl].to(**f32), sub_mask=p["sub_mask"][sl].to(device))
         if has_line:
             full.update({k: p[k][sl].to(**f32) for k in LINE_KEYS})
+        full.update({k: p[k][sl].to(**f32) for k in COMP_KEYS if k in p})  # not in `lens`: SNR is set on the smooth image
         B = sl.stop - sl.start
         source, source_image = None, None
         if isinstance(self.source, SersicSource):

@@ -65,6 +65,11 @@ class PointMassSubhalos:
     mass: prior in Msun (e.g. ``PowerLaw(1e6, 1e10, -0.9)``); radius: projected distance from the
     lens centre, uniform in r (``radial="r"``, DeepLense) or uniform in area (``radial="area"``)
     between the prior bounds; angle ~ U(0, 2 pi).
+
+    compensate: if True (needs ``radial="area"``) the subhalo mass is taken from the host instead of
+    added to it: a negative uniform annulus over the same radii, with minus this image's total
+    subhalo mass (``mass.uniform_annulus``), is added to the lens. The azimuthally averaged mass
+    profile, hence the Einstein radius, then equals the macro lens's on average (lensbench-v2).
     """
 
     count: float
@@ -73,12 +78,19 @@ class PointMassSubhalos:
     poisson: bool = False
     radial: str = "r"
     k_max: int = 64
+    compensate: bool = False
+
+    def __post_init__(self) -> None:
+        if self.compensate and self.radial != "area":
+            raise ValueError("PointMassSubhalos: compensate=True needs radial='area' (uniform annulus sheet)")
 
     def describe(self) -> str:
         n = f"Poisson(mean {self.count:g}) (capped at {self.k_max})" if self.poisson else f"exactly {int(self.count)}"
         rad = "uniform in r" if self.radial == "r" else "uniform in area"
+        comp = ("; mass-compensated by a negative uniform sheet over the same annulus with the image's total "
+                "subhalo mass") if self.compensate else ""
         return (f"{n} point masses, mass {self.mass} Msun, projected radius {rad} in "
-                f"[{self.radius.low:g}, {self.radius.high:g}]\" from the lens centre, angle U(0, 2pi)")
+                f"[{self.radius.low:g}, {self.radius.high:g}]\" from the lens centre, angle U(0, 2pi){comp}")
 
 
 @dataclass(frozen=True)
@@ -86,10 +98,16 @@ class Vortex:
     """Axion vortex: ``n_points`` equal point masses (total ``mass`` Msun) on a straight line, or
     with ``n_points = 0`` one continuous uniform line mass (``lensing.mass.line_mass``).
 
-    The line passes through the lens centre (``through="lens"``) or the image centre
-    (``"origin"``, DeepLense) at a random angle U(0, 2 pi); half-length
-    L = ``length_coeff`` * 1e-22 / (2 m_a) arcsec (DeepLenseSim ``axion_mass_to_length``),
-    m_a = 10**``log10_m_a`` eV; points at ``linspace(-L, L, n_points)``.
+    The segment's midpoint is the lens centre (``through="lens"``), the image centre (``"origin"``,
+    DeepLense) or a point uniform in area within ``place`` arcsec of the lens centre (``"disk"``);
+    angle U(0, 2 pi); half-length L = ``length_coeff`` * 1e-22 / (2 m_a) arcsec (DeepLenseSim
+    ``axion_mass_to_length``), m_a = 10**``log10_m_a`` eV; points at ``linspace(-L, L, n_points)``.
+
+    compensate: if True the vortex mass is taken from the host: the segment's exact monopole about
+    the lens centre (``mass.segment_monopole``) is subtracted, so the azimuthally averaged mass
+    profile, hence the Einstein radius, is exactly the macro lens's (lensbench-v2). A compensated
+    segment through the lens centre is only a small change of the lens ellipticity, nearly invisible:
+    use ``through="disk"`` with it.
     """
 
     mass: Prior
@@ -97,12 +115,22 @@ class Vortex:
     n_points: int = 100
     length_coeff: float = 0.06
     through: str = "lens"
+    place: float = 0.0
+    compensate: bool = False
+
+    def __post_init__(self) -> None:
+        if self.through not in ("lens", "origin", "disk"):
+            raise ValueError(f"Vortex.through must be 'lens', 'origin' or 'disk', got {self.through!r}")
+        if (self.through == "disk") != (self.place > 0):
+            raise ValueError("Vortex: place > 0 goes with through='disk' (and only with it)")
 
     def describe(self) -> str:
         what = "a continuous uniform line mass" if self.n_points == 0 else f"{self.n_points} equal point masses"
-        return (f"{what}, total mass {self.mass} Msun, on a line through the "
-                f"{'lens centre' if self.through == 'lens' else 'image centre'} at angle U(0, 2pi); "
-                f"half-length {self.length_coeff:g} * 1e-22 / (2 m_a) arcsec, log10(m_a / eV) ~ {self.log10_m_a}")
+        where = {"lens": "through the lens centre", "origin": "through the image centre",
+                 "disk": f"centred uniformly in area within {self.place:g}\" of the lens centre"}[self.through]
+        comp = "; mass-compensated (its monopole about the lens centre is subtracted)" if self.compensate else ""
+        return (f"{what}, total mass {self.mass} Msun, on a line {where} at angle U(0, 2pi); "
+                f"half-length {self.length_coeff:g} * 1e-22 / (2 m_a) arcsec, log10(m_a / eV) ~ {self.log10_m_a}{comp}")
 
 
 def vortex_half_length(m_a) -> np.ndarray:

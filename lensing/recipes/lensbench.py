@@ -58,6 +58,16 @@ def _noise(obs: dict) -> Noise:
 _COMMON = {"version": 1, "lens": MACRO, "brightness": SNR, "substructure": SUBSTRUCTURE, "distance_convention": "angular",
                "supersample": 2, "citation": CITATION}
 
+# --- lensbench-v2: the same macro lens, source, brightness and noise priors, but the substructure
+# mass is taken from the host instead of added to it (mass compensation), so the ring size and the
+# other global image statistics do not depend on the class (lensing/RECIPES.md, "lensbench-v2").
+CDM_V2 = PointMassSubhalos(count=30.0, mass=PowerLaw(5e8, 2e10, -1.9), radius=Uniform(0.5, 2.0),
+                           poisson=True, radial="area", k_max=64, compensate=True)
+AXION_V2 = Vortex(mass=LogUniform(1e10, 3e10), log10_m_a=Uniform(-24.0, -22.0), n_points=0, through="disk",
+                  place=2.0, compensate=True)
+SUBSTRUCTURE_V2 = {"no_sub": NoSubstructure(), "cdm": CDM_V2, "axion": AXION_V2}
+_COMMON_V2 = dict(_COMMON, version=2, substructure=SUBSTRUCTURE_V2)
+
 RECIPES = [
     Recipe(name="lensbench-v1", instrument="euclid", source=SERSIC, noise=_noise(EUCLID_VIS),
            description="Main LensBench substructure data: Euclid VIS-like 64x64, varying SIE + shear macro lens, "
@@ -70,4 +80,12 @@ RECIPES = [
            description="lensbench-v1 with real COSMOS HST/ACS F814W galaxies as sources (randomly chosen, rotated, "
                        "rescaled to a drawn half-light radius, placed like the Sersic sources). Needs data_root, "
                        "the real-data root that contains cosmos-hst-acs-f814w-cutouts/.", **_COMMON),
+    Recipe(name="lensbench-v2", instrument="euclid", source=SERSIC, noise=_noise(EUCLID_VIS),
+           description="lensbench-v1 with mass-compensated substructure: the CDM subhalo mass is removed from the "
+                       "host as a uniform annular sheet and the vortex (now placed anywhere within 2\" of the lens "
+                       "centre) has its monopole removed, so the Einstein ring and the global image statistics do "
+                       "not depend on the class; vortex mass LogU(1e10, 3e10) Msun.", **_COMMON_V2),
+    Recipe(name="lensbench-v2-hst", instrument="hst", source=SERSIC, noise=_noise(HST_TDLMC_F160W),
+           description="lensbench-v2 observed with an HST-like camera (64x64, 0.08\"/px, PSF FWHM 0.08\").",
+           **_COMMON_V2),
 ]

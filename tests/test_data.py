@@ -196,6 +196,40 @@ def test_damaged_cache_is_rebuilt(tmp_path, caplog, damage):
     np.testing.assert_array_equal(load_split(dsd, "test").images, expected)
 
 
+@pytest.mark.parametrize("damage", ["overwrite_64k", "zero_header", "flip_16_bytes", "delete_state"])
+def test_same_size_corruption_is_caught_rebuilt_for_real_and_never_used(tmp_path, caplog, damage):
+    """Damage that keeps every size: the content hashes catch it, the rebuild replaces the broken
+    build (it is not thrown away as 'another process finished first'), and every later load is clean."""
+    rec = FakeRecipe()
+    dsd = build(tmp_path, recipe=rec)
+    folder = reading.dataset_dir(dsd)
+    expected = load_split(dsd, "test").images.copy()
+    del dsd
+    arrow = folder / "test" / "data-00000-of-00001.arrow"
+    data = bytearray(arrow.read_bytes())
+    if damage == "overwrite_64k":
+        data[-min(65536, len(data) // 2):] = b"\x07" * min(65536, len(data) // 2)
+    elif damage == "zero_header":
+        data[:64] = bytes(64)
+    elif damage == "flip_16_bytes":
+        for i in range(16):
+            data[len(data) // 2 + 8 * i] ^= 0xFF
+    if damage == "delete_state":
+        (folder / "test" / "state.json").unlink()
+    else:
+        arrow.write_bytes(bytes(data))
+    n_calls = len(rec.calls)
+    with caplog.at_level(logging.WARNING, logger="lensbench.data.cache"):
+        dsd = build(tmp_path, recipe=rec)
+    assert len(rec.calls) == 2 * n_calls and "rebuilding" in caplog.text
+    np.testing.assert_array_equal(load_split(dsd, "test").images, expected)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="lensbench.data.cache"):
+        again = build(tmp_path, recipe=rec)
+    assert len(rec.calls) == 2 * n_calls and "rebuilding" not in caplog.text  # the rebuild is intact
+    np.testing.assert_array_equal(load_split(again, "test").images, expected)
+
+
 def test_fingerprint_changes_with_inputs(tmp_path, monkeypatch):
     rec = FakeRecipe()
     fp = fingerprint.fingerprint(make_spec(), SIZES, recipe=rec)

@@ -37,7 +37,7 @@ from lensbench.data.errors import DataError
 from lensbench.data.fingerprint import FORMAT_VERSION, content_fingerprint, device_kind, recipe_parts
 from lensbench.data.paths import META, check_sizes, dataset_path, real_data_root
 from lensbench.data.resolve import resolve_data_root
-from lensbench.data.writer import file_sizes, write
+from lensbench.data.writer import content_hashes, file_sizes, write
 from lensbench.lensing import render
 from lensbench.specs import SPLITS, DatasetSpec
 
@@ -65,11 +65,7 @@ def load_valid(path: Path, fp: str):
         old = str(meta.get("fingerprint"))[:12]
         why = f"fingerprint changed ({old} -> {fp[:12]}): code, recipe or files changed"
     if why is None:
-        try:
-            if file_sizes(path) != meta.get("files"):
-                why = "Arrow file sizes differ from those recorded"
-        except OSError as e:
-            why = f"Arrow files missing ({e})"
+        why = content_problem(path, meta)
     if why is None:
         try:
             dsd = datasets.load_from_disk(str(path))
@@ -83,13 +79,32 @@ def load_valid(path: Path, fp: str):
     return None
 
 
+def content_problem(path: Path, meta: dict) -> str | None:
+    """Why the files of the build at ``path`` are not those its metadata ``meta`` records (sizes,
+    then the sha256 of every file), or None when they are."""
+    recorded = meta.get("sha256")
+    if not isinstance(recorded, dict) or not recorded:
+        return "no content hashes recorded (built by an older LensBench)"
+    if any(Path(name).is_absolute() or ".." in Path(name).parts for name in recorded):
+        return "its file list names paths outside the build"
+    try:
+        if file_sizes(path) != meta.get("files"):
+            return "Arrow file sizes differ from those recorded"
+        found = content_hashes(path, META, names=recorded)
+    except OSError as e:
+        return f"files missing ({e})"
+    bad = sorted(k for k in recorded if found[k] != recorded[k])
+    return f"content differs from the build's record in {', '.join(bad)}" if bad else None
+
+
 def is_intact(path: Path, fp: str) -> bool:
-    """True when ``path`` holds a complete build with fingerprint ``fp`` (meta and file sizes agree)."""
+    """True when ``path`` holds a complete build with fingerprint ``fp`` whose files are the ones
+    it recorded (content hashes included)."""
     try:
         meta = json.loads((path / META).read_text())
-        return meta.get("fingerprint") == fp and meta.get("files") == file_sizes(path)
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError):
         return False
+    return isinstance(meta, dict) and meta.get("fingerprint") == fp and content_problem(path, meta) is None
 
 
 def package_versions() -> dict[str, str]:
@@ -174,6 +189,7 @@ def materialise(
             "order": "class-blocked (classes in label order within each split); shuffle when training",
             "columns": list(columns),
             "files": file_sizes(build),
+            "sha256": content_hashes(build, META),
             "spec": dataclasses.asdict(spec),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "build_seconds": round(time.time() - t0, 2),

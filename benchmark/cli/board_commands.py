@@ -81,7 +81,7 @@ def cmd_reproduce(args) -> int:
     from lensbench.run import submission
 
     r = submission.reproduce(args.record, cache=args.cache, data_root=args.data_root, device=args.device,
-                             progress=not args.no_progress)
+                             progress=not args.no_progress, trust_code=args.trust_code)
     rec = r.record
     print(f"{rec.task} v{rec.task_version} [{rec.preset}] {rec.model} seed {rec.seed} "
           f"({rec.hardware.get('torch_threads')} torch threads): recorded {rec.primary_metric} = {r.recorded!r}, "

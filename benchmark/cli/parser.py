@@ -17,6 +17,16 @@ from lensbench.cli.catalog_commands import cmd_cite, cmd_data_build, cmd_data_im
 from lensbench.cli.power_commands import cmd_power
 from lensbench.cli.run_commands import cmd_run, cmd_sweep
 
+PROTOCOL_THREADS = 1  # the run protocol: the published boards and `make run` train on one torch thread
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (argparse turns the ValueError into a usage error, exit 2)."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lensbench", description="LensBench: benchmark suite for lensing ML.")
@@ -57,8 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="folder of the real data (for real-galaxy and real-image tasks)")
         r.add_argument("--checkpoint-dir", type=Path, default=None, help="save chosen weights (safetensors)")
         r.add_argument("--force", action="store_true", help="rerun even when a record exists")
-        r.add_argument("--threads", type=int, default=None,
-                       help="torch CPU threads (recorded; numbers can differ in the last digits across counts)")
+        r.add_argument("--threads", type=positive_int, default=PROTOCOL_THREADS,
+                       help="torch CPU threads (default 1, the run protocol of the published boards; recorded; "
+                       "another count can change the numbers, see README)")
         r.add_argument("--no-progress", action="store_true")
         r.set_defaults(func=cmd_run if name == "run" else cmd_sweep)
 
@@ -123,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--data-root", type=Path, default=None, help="folder of the real data (real-image tasks)")
     rp.add_argument("--device", default=None)
     rp.add_argument("--no-progress", action="store_true")
+    rp.add_argument("--trust-code", action="store_true",
+                    help="import the record's model_source when the model is not registered (runs its code)")
     rp.set_defaults(func=cmd_reproduce)
     c = sub.add_parser("cite", help="BibTeX for a task")
     c.add_argument("task")

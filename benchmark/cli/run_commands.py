@@ -17,12 +17,14 @@ from lensbench.specs import SpecError
 
 
 def _options(args):
+    import torch
+
     from lensbench.run.runner import RunOptions
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
+    if args.device and args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SpecError(f"--device {args.device}: no CUDA device is available on this machine (torch "
+                        f"{torch.__version__}); leave --device out to run on the CPU")
     return RunOptions(preset=args.preset, results_dir=args.results, tracking_uri=args.tracking_uri,
                       device=args.device, bf16=args.bf16, cache=args.cache, data_root=args.data_root,
                       checkpoint_dir=args.checkpoint_dir, progress=not args.no_progress, force=args.force)

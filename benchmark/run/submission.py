@@ -113,7 +113,11 @@ def verify(record_path: Path, checkpoint_dir: Path, *, cache=None, data_root=Non
         raise records.RecordError(f"{record_path}: field 'task_version' is {rec.task_version}; registered is "
                                   f"{task.version}")
     model = registry.models.get(rec.model).factory(task)
-    model.load_state_dict(load_file(str(weights)))  # safetensors: tensors only, no pickle
+    try:  # safetensors: tensors only, no pickle
+        model.load_state_dict(load_file(str(weights)))
+    except Exception as exc:
+        raise records.RecordError(f"{weights}: not the weights of model {rec.model!r} on {rec.task} "
+                                  f"({type(exc).__name__}: {str(exc).splitlines()[0][:300]})") from exc
     dev = torch.device(device) if device else torch.device("cpu")
     model.to(dev)
     opts = runner.RunOptions(preset=rec.preset, cache=cache, data_root=data_root, progress=False)
@@ -141,11 +145,13 @@ class Reproduction:
         return abs(self.reproduced - self.recorded)
 
 
-def reproduce(record_path: Path, *, cache=None, data_root=None, device=None, progress: bool = False) -> Reproduction:
+def reproduce(record_path: Path, *, cache=None, data_root=None, device=None, progress: bool = False,
+              trust_code: bool = False) -> Reproduction:
     """Rerun the training run behind one record (same task, version, preset, model, seed and torch
     thread count) into a temporary results folder and return both primary metrics. On the same
     machine with the same code the numbers are identical; other CPUs or thread counts can change the
-    last digits (see README, "Reproduce one cell")."""
+    last digits (see README, "Reproduce one cell"). A model that is not registered is imported from
+    the record's ``model_source`` only with ``trust_code`` (never by default: records are untrusted)."""
     from lensbench.run import provenance, usermodels
 
     rec = records.read_record(record_path)
@@ -155,7 +161,15 @@ def reproduce(record_path: Path, *, cache=None, data_root=None, device=None, pro
     if task.version != rec.task_version:
         raise records.RecordError(f"{record_path}: field 'task_version' is {rec.task_version}; registered is "
                                   f"{task.version}: this code cannot reproduce it")
-    spec = registry.models.get(rec.model) if rec.model in registry.models else usermodels.resolve(rec.model_source)
+    if rec.model in registry.models:
+        spec = registry.models.get(rec.model)
+    elif not trust_code:
+        raise usermodels.ModelRefError(
+            f"{record_path}: model {rec.model!r} is not registered here; reproducing it would import and run "
+            f"the code its record names ({rec.model_source!r}). Install the model's package, or pass "
+            "--trust-code if you trust that code")
+    else:
+        spec = usermodels.resolve(rec.model_source)
     threads = rec.hardware.get("torch_threads")
     previous = torch.get_num_threads()
     if threads:

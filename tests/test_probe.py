@@ -28,10 +28,10 @@ def _gaussians(widths: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _toy(n: int, separable: bool, seed: int):
-    """Class 1 blobs are 15 % wider when ``separable``; otherwise both classes share one law."""
+    """Class 1 blobs are 30 % wider when ``separable``; otherwise both classes share one law."""
     rng = np.random.default_rng(seed)
     y = np.arange(n) % 2
-    w = rng.uniform(3.0, 4.0, n) * (1.0 + 0.15 * y * separable)
+    w = rng.uniform(3.0, 3.5, n) * (1.0 + 0.3 * y * separable)
     return _gaussians(w, rng), y
 
 

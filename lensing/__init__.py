@@ -5,6 +5,8 @@ Physics core (imports torch/numpy only; import the submodules you need):
 * ``lensing.grid``        pixel grids in lenstronomy orientation, block downsampling
 * ``lensing.mass``        SIS, SIE, shear, point masses, truncated NFW, line mass (deflection profiles)
 * ``lensing.vortex``      the DeepLense axion vortex (n equal point masses on a segment) in closed form
+* ``lensing.compensation`` negative annulus / segment-monopole profiles that take substructure mass
+                          from the host (lensbench-v2)
 * ``lensing.lens_model``  the lens dict: its groups, its checks, the total deflection and ray shooting
 * ``lensing.light``       elliptical Sersic, interpolated (pixelised) sources
 * ``lensing.psf``         Gaussian / pixel PSF kernels, 'same' convolution

@@ -82,28 +82,42 @@ def table(rows: list[dict], folds: int, seconds: float) -> str:
     return "\n".join(out)
 
 
+def probe_arguments(ap: argparse.ArgumentParser, n: int, threads: int) -> None:
+    """The options this script shares with ``perf/image_probe.py``."""
+    ap.add_argument("--n", type=int, default=n, help="images per class")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=threads)
+    ap.add_argument("--no-write", action="store_true", help="print only; do not touch perf/README.md")
+
+
+def run_and_publish(args: argparse.Namespace, section: str, rows, table_fn) -> int:
+    """Run ``rows()`` on ``args.threads`` threads, print ``table_fn(rows, folds, seconds)`` and write it
+    into ``perf/README.md`` as ``section`` unless ``--no-write``."""
+    torch.set_num_threads(args.threads)
+    t0 = time.time()
+    done = list(rows())
+    block = table_fn(done, args.folds, time.time() - t0)
+    print(block)
+    if not args.no_write:
+        write_section(section, block)
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--recipes", nargs="+", default=["lensbench-v1", "lensbench-v2", "deeplense-model2"])
-    ap.add_argument("--n", type=int, default=1000, help="images per class")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--data-root", default=None, help="real-data root (for lensbench-v1-realsrc)")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--no-write", action="store_true", help="print only; do not touch perf/README.md")
+    probe_arguments(ap, n=1000, threads=2)
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    t0 = time.time()
-    rows = []
-    for name in args.recipes:
-        rows.append(check(name, args.n, args.seed, args.folds, args.data_root))
-        print(f"{name}: AUC {rows[-1]['auc']:.3f} (control {rows[-1]['auc_control']:.3f})", file=sys.stderr)
-    block = table(rows, args.folds, time.time() - t0)
-    print(block)
-    if not args.no_write:
-        write_section("confound", block)
-    return 0
 
+    def rows():
+        for name in args.recipes:
+            row = check(name, args.n, args.seed, args.folds, args.data_root)
+            print(f"{name}: AUC {row['auc']:.3f} (control {row['auc_control']:.3f})", file=sys.stderr)
+            yield row
+
+    return run_and_publish(args, "confound", rows, table)
 
 if __name__ == "__main__":
     raise SystemExit(main())

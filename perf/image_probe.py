@@ -26,12 +26,10 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-import time
 
 import numpy as np
 import torch
-from confound_check import features
-from perf_readme import write_section
+from confound_check import features, probe_arguments, run_and_publish
 
 from lensbench import registry
 from lensbench.baselines.global_stats import N_ANNULI, cv_auc, image_statistics
@@ -111,29 +109,20 @@ def table(rows: list[dict], folds: int, seconds: float) -> str:
     return "\n".join(out)
 
 
+def _logged(row: dict) -> dict:
+    ctl = row["control"]["auc"] if row["control"] else float("nan")
+    print(f"{row['dataset']}: image {row['image']['auc']:.3f}, param {row['param']['auc']:.3f}, control {ctl:.3f}",
+          file=sys.stderr)
+    return row
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("datasets", nargs="+", help="simulated dataset names, e.g. lensbench-v1 lensbench-v2")
-    ap.add_argument("--n", type=int, default=3000, help="images per class")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--no-write", action="store_true", help="print only; do not touch perf/README.md")
+    probe_arguments(ap, n=3000, threads=1)
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    t0 = time.time()
-    rows = []
-    for name in args.datasets:
-        rows.append(probe(name, args.n, args.seed, args.folds))
-        r = rows[-1]
-        print(f"{name}: image {r['image']['auc']:.3f}, param {r['param']['auc']:.3f}, "
-              f"control {r['control']['auc'] if r['control'] else float('nan'):.3f}", file=sys.stderr)
-    block = table(rows, args.folds, time.time() - t0)
-    print(block)
-    if not args.no_write:
-        write_section("image-probe", block)
-    return 0
-
+    return run_and_publish(args, "image-probe",
+                           lambda: (_logged(probe(name, args.n, args.seed, args.folds)) for name in args.datasets), table)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -59,11 +59,11 @@ VARIANTS = {
     "-noaux": (True, False, "-nophys",
                "{p} without the supervised loss on the true lens/source parameters (physics on)"),
     "-nophys-aux": (False, True, "",
-                    "{p} with the lens equation replaced by the identity and no physics loss terms, "
-                    "keeping the supervised loss on the true lens/source parameters"),
+                    ("{p} with the lens equation replaced by the identity and no physics loss terms, "
+                     "keeping the supervised loss on the true lens/source parameters")),
     "-nophys": (False, False, "",
-                "physics-off twin of {p} (zero deflection, no physics loss terms, no supervised "
-                "parameter loss)"),
+                ("physics-off twin of {p} (zero deflection, no physics loss terms, no supervised "
+                 "parameter loss)")),
 }
 
 

@@ -1,4 +1,4 @@
-"""``lens-inversion``: LensPINN done right (and its physics-off twin ``lens-inversion-nophys``).
+"""``lens-inversion``: LensPINN done right, registered as a 2x2 ablation (``catalog``).
 
 Pipeline (classification or regression):
 
@@ -18,12 +18,34 @@ training batch carries the true simulation parameters (``batch["aux"]``; never a
 of each parameter's half-range; 0.1 by default: it guides the lens encoder towards the right basin
 of the consistency, which has local minima in theta_E, without dominating the task loss).
 
-The earlier LensPINN rounded the source-plane pixel index, so no gradient reached the lens; here the
-bilinear splatting and resampling carry it (tests check that every lens parameter gets one).
+Model card.
 
-Physics off (``physics=False``): zero deflection, so the "source" is the centre of the image
-resampled on the same grid and the residual is what lies outside it; physics loss terms are off.
-Same modules, same parameter count.
+- Physics: the lens equation beta = theta - alpha(theta) for SIE + external shear
+  (lenstronomy conventions, ``lensing.mass``), used to pull the image back to the source plane and
+  push the reconstructed source forward again; no PSF and no noise model (the inversion works on
+  the observed, PSF-blurred image; the consistency residual absorbs the blur).
+- Gradients: the task loss reaches both CNNs, the head and, through the source and residual
+  channels and the normalised parameters, the lens parameters; the consistency term reaches the
+  lens parameters through the ray positions (bilinear splatting and ``grid_sample`` are
+  differentiable in them; the earlier LensPINN rounded the source-pixel index, so no gradient
+  reached the lens; tests check every lens parameter gets one), then ``param_head`` and
+  ``lens_encoder``; the prior and the aux term reach only ``param_head`` and ``lens_encoder``.
+  Physics runs in float32 with autocast off.
+- The four variants (same modules, same parameter count):
+  ``lens-inversion`` (physics on, aux on); ``lens-inversion-noaux`` (physics on, no aux term);
+  ``lens-inversion-nophys-aux`` (zero deflection: the "source" is the image centre resampled on
+  the same grid and the residual what lies outside it; consistency and prior off; aux term on, so
+  the parameter head still learns the true lens and feeds it to the head); ``lens-inversion-nophys``
+  (zero deflection, only the task loss; the v1 twin).
+- Cost per step: 1.16x its physics-off twin on 2 CPU threads, batch 64 x 64 x 64 (``perf/README.md``,
+  measured before the 2x2 split; the aux term costs a few elementwise ops); re-measure with
+  ``perf/pinn_step.py``, which now times the four variants interleaved.
+- Known failure cases: the consistency has local minima in theta_E (arcs mapped onto a wrong ring
+  also re-lens consistently), which is what the aux term guards against, so ``-noaux`` may settle
+  in one; a source larger than the compact source grid (``source_frac`` of the half field) or a
+  lens far from the centre cannot be explained; on data that are not a single galaxy-scale lens
+  (lens finding with non-lenses, real cutouts) the lens parameters have no truth and the physics
+  channels are mostly noise; ``pixel_scale`` 0 (PNG cutouts) leaves only nominal angles.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``lensiformer``: Lensiformer done right (and its physics-off twin ``lensiformer-nophys``).
+"""``lensiformer``: Lensiformer done right, registered as a 2x2 ablation (``catalog``).
 
 The original Lensiformer (DeepLense GSoC 2023) predicted a per-pixel SIS strength, scattered image
 pixels to *rounded* source-plane indices (so no gradient reached the lens), and let image patches
@@ -14,8 +14,27 @@ attend to source-plane patches. Here:
 
 Loss as ``lens-inversion``: task + re-lensing consistency + weak prior + optional supervised lens
 parameters from ``batch["aux"]`` (train only). Small: d_model 64, 4 heads, 2 layers (CPU-trainable
-at 64 x 64). Physics off: zero deflection (the source tokens are then patches of the image centre);
-physics terms off; same modules and parameter count.
+at 64 x 64).
+
+Model card.
+
+- Physics: the SIE + shear lens equation (``lensing.mass``) maps the image to the source plane
+  (``common.LensPhysics``); the re-lensing consistency compares the image with the source pushed
+  back through the same lens. No PSF, no noise model.
+- Gradients: the task loss reaches the token embeddings, the decoder, the head and, through the
+  source tokens (cross-attention keys and values) and the normalised parameters, the lens
+  parameters; the consistency term reaches the lens parameters through the differentiable ray
+  positions; prior and aux reach only ``param_head`` and ``lens_encoder``. Physics in float32.
+- The four variants (same modules, same parameter count): ``lensiformer`` (physics on, aux on);
+  ``lensiformer-noaux`` (physics on, no aux term); ``lensiformer-nophys-aux`` (zero deflection:
+  the source tokens are patches of the image centre; consistency and prior off; aux on);
+  ``lensiformer-nophys`` (zero deflection, task loss only; the v1 twin).
+- Cost per step: 1.06x its physics-off twin on 2 CPU threads, batch 64 x 64 x 64
+  (``perf/README.md``, measured before the 2x2 split); re-measure with ``perf/pinn_step.py``.
+- Known failure cases: as ``lens-inversion`` (theta_E local minima of the consistency without the
+  aux term; sources beyond the compact source grid; no lens truth on lens-finding or real data);
+  with ``tokens_per_side`` patches the source grid (32 px) gives 4 x 4 px source patches, so
+  structure finer than that is only seen through the image tokens.
 """
 
 from __future__ import annotations

@@ -1,14 +1,19 @@
-"""``lens-synthesis``: analysis by synthesis (and its physics-off twin ``lens-synthesis-nophys``).
+"""``lens-synthesis``: analysis by synthesis, registered as a 2x2 ablation (``catalog``).
 
 A small CNN predicts a smooth lens model, SIE + external shear (``common.lens_bounds``), and a
 parametric elliptical Sersic source (R_sersic, n_sersic, e1, e2, center_x, center_y;
-``common.source_bounds``). The smooth lens is rendered differentiably: every pixel (2x2
-supersampled, then block-averaged = pixel integration) is ray-shot through the lens
-(``lensing.mass``) and the Sersic is evaluated there (``lensing.light``). Images arrive
-per-image standardised, so the amplitude and the background are not predicted but solved per image
-and channel by linear least squares (observed ~ a * render + b, closed form and differentiable, as
-lenstronomy solves linear amplitudes). No PSF is applied: the task carries none; the mismatch goes
-into the residual in the same way for both twins.
+``common.source_bounds``). The smooth lens is rendered differentiably with the simulator's own
+pipeline (``lensing.render.render_block``): every pixel (2x2 supersampled, then block-averaged =
+pixel integration) is ray-shot through the lens (``lensing.lens_model``), the Sersic is evaluated
+there (``lensing.light``) and the image is convolved with the instrument's Gaussian PSF (edge-
+replicating, as the datasets are rendered). The PSF is that of the task's training dataset: its
+recipe's instrument (``instrument.task_instrument``: e.g. FWHM 0.16" for the Euclid-like
+``lensbench-v1`` and Model II, 0.08" for HST-like, 0.087" for Model I); no PSF for file datasets,
+for tasks without a pixel scale and for ``lensfinding-des-v1`` (its per-band PSF is applied inside
+the recipe, not by its instrument); ``psf_fwhm=`` overrides (0: none). ``psf_origin`` on the model
+says which applied. Images arrive per-image standardised, so the amplitude and the background are
+not predicted but solved per image and channel by linear least squares (observed ~ a * render + b,
+closed form and differentiable, as lenstronomy solves linear amplitudes).
 
 - classification / regression: residual = observed - fitted render; a second CNN sees
   [image, residual], the head also sees the lens-encoder features and the parameters.
@@ -17,13 +22,37 @@ into the residual in the same way for both twins.
   parameters (``lensing.recipes`` columns theta_E ... gamma2 and, for Sersic-source recipes,
   src_R, src_n, src_e1, src_e2, src_x, src_y; see ``common.AUX_COLUMNS``).
 - anomaly: ``forward`` returns the fitted render (N, C, H, W); the task loss is the reconstruction
-  error of the image by the smooth model (plus prior and aux terms with physics on);
+  error of the image by the smooth model (plus prior with physics on, aux with aux on);
   ``anomaly_score`` = mean squared residual per image (what a smooth lens cannot explain, e.g.
   substructure).
 
-Physics off (``physics=False``): zero deflection, i.e. the same Sersic rendered unlensed in the
-image plane (a fixed, lens-free map); reconstruction/prior/aux terms off, except that the anomaly
-task loss is the reconstruction itself. Same modules, same parameter count.
+Model card.
+
+- Physics: the SIE + shear lens equation, a Sersic source, pixel integration and the instrument
+  PSF: a forward model of the smooth lens (no substructure, no noise model; one render shared by
+  all channels, each with its own linear amplitude).
+- Gradients: the reconstruction term (or the anomaly task loss) reaches every lens and source
+  parameter through the ray positions and the Sersic profile (the PSF and the linear fit are
+  linear maps), then ``param_head`` and ``lens_encoder``; the task loss reaches them also through
+  the residual channel and the normalised parameters fed to the head; prior and aux reach only
+  ``param_head`` and ``lens_encoder``. Physics in float32 with autocast off.
+- The four variants (same modules, same parameter count): ``lens-synthesis`` (physics on, aux on);
+  ``lens-synthesis-noaux`` (physics on, no aux term); ``lens-synthesis-nophys-aux`` (identity
+  mapping: the same Sersic rendered unlensed, through the same PSF; reconstruction and prior off
+  except that the anomaly task loss is the reconstruction itself; aux on);
+  ``lens-synthesis-nophys`` (identity mapping, task loss only; the v1 twin). With physics off on
+  the anomaly task the lens outputs of ``param_head`` have no path to the loss and stay untrained
+  unless the aux term is on.
+- Cost per step: 1.12x its physics-off twin on 2 CPU threads, batch 64 x 64 x 64 (``perf/README.md``,
+  measured before the PSF and the 2x2 split); the PSF adds two 64 x 64 banded matmuls per image,
+  about 7% of the render's forward + backward in a check on a loaded machine; re-measure with
+  ``perf/pinn_step.py``.
+- Known failure cases: a source that is not Sersic-like (real-galaxy sources: ``lensbench-v1-realsrc``,
+  lens finding) leaves structured residuals for every image, so the residual is less specific to
+  substructure; a wrong PSF (file datasets, lens finding, a domain-shift test set with another
+  instrument: the model keeps its training PSF) is absorbed by the Sersic size and the residual; the
+  render has local minima in theta_E and the source position (a ring of the wrong radius), which
+  the aux term guards against; light of the lens galaxy is not modelled.
 """
 
 from __future__ import annotations

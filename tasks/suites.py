@@ -27,6 +27,19 @@ V1 = SuiteSpec(
             "conv-ae", "vae", "aae", "deep-svdd", "iforest-pca"),
 )
 
+# The lensbench-v2 tasks (mass-compensated substructure: no global ring-size shortcut), with every v1
+# model plus the image-statistics probe ``global-stats`` (which shows what a global shortcut explains;
+# run it on the v1 tasks with ``lensbench sweep --tasks substructure/lensbench-v1 --models global-stats``).
+SHORTCUT_FREE = SuiteSpec(
+    name="shortcut-free",
+    description=("The lensbench-v2 tasks (substructure mass taken from the host, so global image statistics do "
+                 "not carry the class): every v1 model plus the global-stats probe, the task's seeds, quick preset."),
+    preset="quick",
+    tasks=("substructure/lensbench-v2", "lowdata/lensbench-v2-250", "lowdata/lensbench-v2-1000",
+           "domain-shift/euclid-to-hst-v2", "regression/axion-mass-v2"),
+    models=("class-prior", "global-stats", *V1.models[1:]),
+)
+
 
 def specs() -> list[SuiteSpec]:
-    return [V1]
+    return [V1, SHORTCUT_FREE]

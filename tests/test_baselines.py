@@ -31,7 +31,7 @@ def _two_threads():
 SPECS = {s.name: s for s in catalog.specs()}
 TIMM = ["resnet18", "resnet10t", "efficientnet-b0", "convnext-atto", "vit-tiny-p8"]
 ANOMALY = ["conv-ae", "vae", "aae", "deep-svdd", "iforest-pca"]
-REFERENCE = ["class-prior", "mean-predictor", "random-score"]
+REFERENCE = ["class-prior", "mean-predictor", "random-score", "global-stats"]
 _PRESETS = {"quick": Preset({"train": 8, "val": 8, "test": 8}, Budget(epochs=1, batch_size=8))}
 
 
@@ -114,7 +114,8 @@ def test_registered_names_families_and_sources():
         assert SPECS[name].config["pretrained"] is False
     for name in ANOMALY:
         assert SPECS[name].kinds == ("anomaly",)
-    assert [SPECS[n].kinds for n in REFERENCE] == [("classification",), ("regression",), ("anomaly",)]
+    assert [SPECS[n].kinds for n in REFERENCE] == [("classification",), ("regression",), ("anomaly",),
+                                                   ("classification",)]
 
 
 def test_entry_point_returns_these_specs():
@@ -138,7 +139,7 @@ def test_builds_and_forwards(name, kind, size):
     model = SPECS[name].factory(task)
     x = torch.randn(3, 1, size, size)
     if hasattr(model, "fit_classical"):
-        y = np.array([0, 1, 2]) if kind == "classification" else np.zeros((3, 2), np.float32)
+        y = np.arange(24) % 3 if kind == "classification" else np.zeros((3, 2), np.float32)
         model.fit_classical(torch.randn(24, 1, size, size).numpy(), y if kind != "anomaly" else np.zeros(24))
     model.eval()
     with torch.no_grad():
@@ -424,7 +425,7 @@ def test_anomaly_model_separates_rings_from_blobs(name, synthetic):
 # --- through the project's trainer ----------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["aae", "vae", "deep-svdd", "iforest-pca", "random-score",
-                                  "class-prior", "mean-predictor", "resnet10t"])
+                                  "class-prior", "mean-predictor", "global-stats", "resnet10t"])
 def test_runs_through_the_trainer(name):
     """One epoch of benchmark.trainer.fit: the hooks match the trainer's contract (dict outputs,
     eval-mode val loss without "aux", state_dict copy and reload of the selected epoch)."""

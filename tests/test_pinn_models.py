@@ -1,5 +1,5 @@
 """pinn_models: registration of the 2x2 ablations, fair variants, loss parts per switch, gradients
-reaching the physics, the instrument PSF of lens-synthesis, and training on lenses.
+reaching the physics, and training on lenses (the PSF of lens-synthesis: test_pinn_instrument.py).
 
 The data set is made here with ``lensing.render``: 32 images per class, 32 x 32 at 0.15"/px,
 SIE + shear lenses with random parameters and a Sersic source; class ``cdm`` adds 5 point-mass
@@ -14,7 +14,7 @@ import math
 import pytest
 import torch
 
-from lensbench.lensing import instruments, render
+from lensbench.lensing import render
 from lensbench.lensing.instruments import Instrument
 from lensbench.pinn_models import catalog
 from lensbench.pinn_models.common import (
@@ -25,7 +25,6 @@ from lensbench.pinn_models.common import (
     lens_bounds,
     source_bounds,
 )
-from lensbench.pinn_models.instrument import task_instrument
 from lensbench.specs import Budget, Preset, TaskSpec
 
 NPIX, PS = 32, 0.15
@@ -231,72 +230,11 @@ def test_aux_term_reaches_the_parameter_head_not_the_task_head(data):
     model = _build("lens-inversion-nophys-aux", task).train()
     batch = _batch(task, data, slice(0, 8))
     parts = model.loss(batch, model(batch["image"]))
-    head = list(model.head.parameters())
-    grads = torch.autograd.grad(parts["aux_params"], [*model.param_head.parameters(), *head], allow_unused=True)
+    grads = torch.autograd.grad(parts["aux_params"], [*model.param_head.parameters(), *model.head.parameters()],
+                                allow_unused=True)
     n_head = len(list(model.param_head.parameters()))
     assert all(g is not None and g.abs().sum() > 0 for g in grads[:n_head])
     assert all(g is None or g.abs().sum() == 0 for g in grads[n_head:])
-
-
-def _truth(d, idx=slice(0, 4)) -> tuple[dict, dict]:
-    lens = {k: d["aux"][k][idx] for k in LENS_NAMES}
-    source = {"amp": torch.ones(len(lens["theta_E"])), "R_sersic": d["aux"]["src_R"][idx],
-              "n_sersic": d["aux"]["src_n"][idx], "e1": d["aux"]["src_e1"][idx], "e2": d["aux"]["src_e2"][idx],
-              "center_x": d["aux"]["src_x"][idx], "center_y": d["aux"]["src_y"][idx]}
-    return lens, source
-
-
-def _params(lens: dict, source: dict) -> dict:
-    return {**lens, **{f"src_{k}": v for k, v in source.items() if k != "amp"}}
-
-
-def test_lens_synthesis_renders_through_the_dataset_instrument_psf(data):
-    """Built for a task on lensbench-v1 (Euclid-like), the render is lensing.render's image with the
-    Euclid PSF (per unit pixel area), and differs from the render without PSF."""
-    task = make_task("classification", npix=64, pixel_scale=0.101, dataset="lensbench-v1")
-    model = _build("lens-synthesis", task)
-    euclid = instruments.get("euclid")
-    assert model.instrument.psf_fwhm == euclid.psf_fwhm and model.instrument.psf_truncation == 5.0
-    assert "euclid" in model.psf_origin
-    lens, source = _truth(data)
-    ours = model.render(_params(lens, source))[:, 0]
-    ref = render.render(lens, source, euclid, supersample=2) / euclid.pixel_scale ** 2
-    assert torch.allclose(ours, ref, rtol=1e-4, atol=1e-5 * ref.abs().max())
-    no_psf = render.render(lens, source, euclid, supersample=2, psf=False) / euclid.pixel_scale ** 2
-    assert (ours - no_psf).abs().max() > 0.05 * no_psf.abs().max()
-    off = _build("lens-synthesis-nophys", task).render(_params(lens, source))[:, 0]
-    zero = {"gamma1": torch.zeros(4), "gamma2": torch.zeros(4)}  # the identity mapping
-    unlensed = render.render(zero, source, euclid, supersample=2) / euclid.pixel_scale ** 2
-    assert torch.allclose(off, unlensed, rtol=1e-4, atol=1e-5 * unlensed.abs().max())
-
-
-def test_lens_synthesis_psf_given_or_absent(data):
-    lens, source = _truth(data)
-    task = make_task("classification")  # 32 x 32 at 0.15"/px, dataset not registered: no PSF
-    plain = _build("lens-synthesis", task)
-    assert plain.instrument.psf_fwhm is None and "no PSF" in plain.psf_origin
-    inst = Instrument(name="test", npix=NPIX, pixel_scale=PS, psf_fwhm=0.3, psf_truncation=5.0)
-    given = _build("lens-synthesis", task, psf_fwhm=0.3)
-    ref = render.render(lens, source, inst, supersample=2) / PS ** 2
-    assert torch.allclose(given.render(_params(lens, source))[:, 0], ref, rtol=1e-4, atol=1e-5 * ref.abs().max())
-    raw = render.render(lens, source, inst, supersample=2, psf=False) / PS ** 2
-    assert torch.allclose(plain.render(_params(lens, source))[:, 0], raw, rtol=1e-4, atol=1e-5 * raw.abs().max())
-
-
-@pytest.mark.parametrize("dataset,shape,ps,fwhm", [
-    ("lensbench-v1-hst", (1, 64, 64), 0.08, 0.08),          # recipe instrument hst
-    ("deeplense-model1", (1, 150, 150), 0.05, 0.087),       # model_i, truncation 3
-    ("lensfinding-des-v1", (3, 64, 64), 0.168, None),       # PSF applied inside the recipe, not its instrument
-    ("deeplense-hsc-lensfinding-sample", (3, 64, 64), 0.168, None),  # a file dataset: no recipe
-])
-def test_task_instrument_follows_the_dataset_recipe(dataset, shape, ps, fwhm):
-    task = make_task("classification", size=shape, pixel_scale=ps, dataset=dataset)
-    inst, why = task_instrument(task, Geometry.from_task(task))
-    assert (inst.npix, inst.pixel_scale, inst.psf_fwhm) == (shape[1], ps, fwhm), why
-    if dataset == "deeplense-model1":
-        assert inst.psf_truncation == 3.0
-    nominal = make_task("classification", size=shape, pixel_scale=0.0, dataset=dataset)
-    assert task_instrument(nominal, Geometry.from_task(nominal))[0].psf_fwhm is None
 
 
 def _train(name: str, task, d, steps: int = 20) -> list[dict[str, float]]:
@@ -315,7 +253,7 @@ def _train(name: str, task, d, steps: int = 20) -> list[dict[str, float]]:
     return log
 
 
-@pytest.mark.parametrize("name,kind", [(n, "classification") for n in SPECS]
+@pytest.mark.parametrize("name,kind", [(n, "classification") for p in PAIRS for n in (p, f"{p}-nophys")]
                          + [("lens-inversion", "regression"), ("lens-synthesis", "anomaly")])
 def test_model_trains_on_simulated_lenses(data, name, kind):
     losses = [p["loss"] for p in _train(name, make_task(kind), data)]

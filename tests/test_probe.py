@@ -45,8 +45,8 @@ def test_image_statistics_profile_flux_and_moments():
     np.testing.assert_allclose(f[:, N_ANNULI], img.sum((1, 2)))
     np.testing.assert_allclose(f[0, N_ANNULI + 1: N_ANNULI + 3], sigma**2, rtol=1e-3)   # Ixx, Iyy
     assert abs(f[0, N_ANNULI + 3]) < 1e-9                                                # Ixy
-    prof = f[1, :N_ANNULI]                                    # r in annuli of width 1 px: mean r ~ k + 0.5
-    np.testing.assert_allclose(prof, np.arange(N_ANNULI) + 0.5, atol=0.2)
+    ring = np.floor(r).astype(int)                            # annuli of width SIZE / 2 / 16 = 1 px
+    np.testing.assert_allclose(f[1, :N_ANNULI], [r[ring == k].mean() for k in range(N_ANNULI)])
     assert np.all(np.diff(f[0, :N_ANNULI]) < 0)
     np.testing.assert_array_equal(image_statistics(np.zeros((1, 1, 8, 8)))[0, -3:], 0.0)
 
@@ -83,7 +83,7 @@ def test_global_stats_fits_and_predicts_probabilities(separable, low, high):
     proba = logits.softmax(1).numpy()
     assert logits.shape == (400, 2) and np.allclose(proba.sum(1), 1.0, atol=1e-5)
     auc = roc_auc_score(yte, proba[:, 1])
-    assert low < auc < high, auc
+    assert low < auc <= high, auc
     again = spec.factory(_task())                       # the fitted trees travel in the state dict
     again.load_state_dict(model.state_dict())
     torch.testing.assert_close(again(torch.from_numpy(xte)), logits)

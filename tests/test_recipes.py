@@ -342,3 +342,17 @@ def test_generate_compiled_matches_eager(monkeypatch):
     assert set(cols) == set(cols_eager)
     for k in cols:
         np.testing.assert_allclose(cols[k], cols_eager[k], rtol=1e-5, err_msg=k)
+
+
+def test_lensbench_v2_compiled_matches_eager(monkeypatch):
+    """The compensation groups (``annulus``, ``seg_mono``) on the builders' compiled path."""
+    from lensbench.lensing import noise
+
+    monkeypatch.setattr(noise, "add_noise", lambda img, *a, **k: img)
+    r = registry.recipes.get("lensbench-v2")
+    for c in ("cdm", "axion"):
+        eager, _ = r.generate(c, 4, seed=2, compile=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            compiled, _ = r.generate(c, 4, seed=2, compile=True)
+        assert np.isfinite(eager).all() and np.abs(compiled - eager).max() <= 1e-5 * np.abs(eager).max(), c

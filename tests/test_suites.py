@@ -18,8 +18,9 @@ def test_v1_suite_names_only_registered_tasks_and_models_and_covers_all_of_them(
         registry.tasks.get(t)
     for m in v1.models:
         registry.models.get(m)
-    assert set(v1.tasks) == {t.id for t in registry.tasks.all()}
-    assert {m.name for m in registry.models.all() if m.family != "user"} <= set(v1.models)
+    later = registry.suites.get("shortcut-free")  # the lensbench-v2 tasks and the global-stats probe
+    assert set(v1.tasks) == {t.id for t in registry.tasks.all()} - set(later.tasks)
+    assert {m.name for m in registry.models.all() if m.family != "user"} <= set(v1.models) | {"global-stats"}
     for m in v1.models:  # every PINN comes with its physics-off twin
         spec = registry.models.get(m)
         if spec.family == "pinn":
@@ -27,6 +28,17 @@ def test_v1_suite_names_only_registered_tasks_and_models_and_covers_all_of_them(
     n_runs = sum(len(registry.tasks.get(t).seeds) for t in v1.tasks for m in v1.models
                  if registry.models.get(m).supports(registry.tasks.get(t)))
     assert n_runs == 456  # the number leaderboards/README.md quotes
+
+
+def test_shortcut_free_suite_runs_the_v2_tasks_with_every_v1_model_and_the_probe():
+    v1, later = registry.suites.get("v1"), registry.suites.get("shortcut-free")
+    assert later.preset == "quick" and set(later.models) == set(v1.models) | {"global-stats"}
+    assert not set(later.tasks) & set(v1.tasks)
+    for t in later.tasks:
+        task = registry.tasks.get(t)
+        assert "lensbench-v2" in (task.dataset, task.test_dataset) and task.version == 1
+        if task.kind == "classification":
+            assert "global-stats" in task.default_models
 
 
 def test_unknown_suite_bad_shard_and_bad_spec_are_user_errors(capsys):

@@ -1,13 +1,21 @@
 """MLflow tracking: a real round trip through a temporary SQLite store, and the tracking-off paths."""
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 import warnings
 from pathlib import Path
 
 import pytest
+from mlflow.entities import ViewType
 
+from lensbench import liveness
 from lensbench.run.tracking import Tracker, default_tracking_uri, quiet_mlflow_logs, standard_tags
+from lensbench.run.tracking_store import OWNER_TAG, prepare_store, terminated_as_killed
 
 TAGS = standard_tags(task="substructure/model1", task_version=2, preset="quick", model="resnet18",
                      model_family="baseline", seed=0, dataset_fingerprint="f" * 16,
@@ -130,3 +138,125 @@ def test_default_tracking_uri(monkeypatch, tmp_path):
     assert default_tracking_uri() == "sqlite:///mlflow.db"  # relative: no machine path lands in records
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
     assert default_tracking_uri() == "http://mlflow.example:5000" == Tracker().tracking_uri
+
+
+# ---------------------------------------------------------------- surviving kills and broken stores
+
+def _dead_owner() -> str:
+    """The identity of a process of this host that has exited."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    info = {"host": socket.gethostname(), "boot": None, "pid": proc.pid, "started": None}
+    proc.wait()
+    return json.dumps(info)
+
+
+def _cell_runs(client, experiment: str, seed: int) -> list:
+    exp = client.get_experiment_by_name(experiment)
+    flt = f"tags.`lensbench.seed` = '{seed}'"
+    return client.search_runs([exp.experiment_id], flt, run_view_type=ViewType.ALL)
+
+
+def test_a_cell_has_one_run_after_a_killed_one_and_a_rerun(store):
+    uri, client = store
+    tags = {**TAGS, "lensbench.seed": "7"}
+    exp_id = client.get_experiment_by_name("substructure/model1").experiment_id
+    killed = client.create_run(exp_id, tags=tags).info.run_id  # RUNNING: its process was SIGKILLed
+    failed = client.create_run(exp_id, tags=tags).info.run_id
+    client.set_terminated(failed, "FAILED")
+    first = Tracker(uri)
+    with first.run("substructure/model1", "resnet18-seed7", tags=tags):
+        pass
+    runs = {r.info.run_id: r for r in _cell_runs(client, "substructure/model1", 7)}
+    assert runs[killed].info.status == "KILLED" and runs[killed].info.lifecycle_stage == "deleted"
+    assert runs[failed].info.lifecycle_stage == "deleted"
+    assert runs[first.run_id].info.status == "FINISHED" and runs[first.run_id].info.lifecycle_stage == "active"
+    assert json.loads(runs[first.run_id].data.tags[OWNER_TAG])["pid"] == os.getpid()
+    rerun = Tracker(uri)  # a forced rerun supersedes the finished run once it finishes itself
+    with rerun.run("substructure/model1", "resnet18-seed7", tags=tags):
+        assert client.get_run(first.run_id).info.lifecycle_stage == "active"  # kept while the rerun runs
+    live = [r for r in _cell_runs(client, "substructure/model1", 7) if r.info.lifecycle_stage == "active"]
+    assert [r.info.run_id for r in live] == [rerun.run_id] and live[0].info.status == "FINISHED"
+
+
+def test_prepare_store_settles_runs_of_dead_sweeps(store):
+    uri, client = store
+    exp_id = client.get_experiment_by_name("substructure/model1").experiment_id
+    dead = {**TAGS, "lensbench.seed": "8", OWNER_TAG: _dead_owner()}
+    orphan = client.create_run(exp_id, tags=dead).info.run_id
+    recorded = client.create_run(exp_id, tags={**dead, "lensbench.seed": "9"}).info.run_id
+    alive = client.create_run(exp_id, tags={**TAGS, "lensbench.seed": "10",
+                                            OWNER_TAG: json.dumps(liveness.this_process())}).info.run_id
+    assert prepare_store(uri, ["substructure/model1", "other/exp"], keep=lambda tags, rid: rid == recorded)
+    assert client.get_run(orphan).info.status == "KILLED"
+    assert client.get_run(orphan).info.lifecycle_stage == "deleted"
+    assert client.get_run(recorded).info.status == "FINISHED"  # a record names it: kept
+    assert client.get_run(alive).info.status == "RUNNING"  # its sweep still runs
+    assert client.get_experiment_by_name("other/exp") is not None
+
+
+def test_sigterm_ends_the_run_killed_and_restores_the_handler(store):
+    uri, client = store
+    before = signal.getsignal(signal.SIGTERM)
+    tracker = Tracker(uri)
+    with (pytest.raises(SystemExit) as exc, terminated_as_killed(),
+          tracker.run("substructure/model1", "resnet18-seed11", tags={**TAGS, "lensbench.seed": "11"})):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+    assert exc.value.code == 143 and signal.getsignal(signal.SIGTERM) is before
+    assert client.get_run(tracker.run_id).info.status == "KILLED"
+
+
+def _raises(exc):
+    def fail(*args, **kwargs):
+        raise exc
+
+    return fail
+
+
+def test_store_error_mid_run_marks_the_run_failed(store, monkeypatch):
+    uri, client = store
+    tracker = Tracker(uri)
+    def a_run():
+        with tracker.run("substructure/model1", "flaky-seed12", tags={**TAGS, "lensbench.seed": "12"}):
+            monkeypatch.setattr(tracker._client, "log_batch", _raises(RuntimeError("disk I/O error")))
+            tracker.log_epoch(0, {"loss": 1.0})
+
+    with pytest.warns(RuntimeWarning, match="disk I/O error"):
+        a_run()
+    (run,) = _cell_runs(client, "substructure/model1", 12)
+    assert run.info.status == "FAILED"  # not left RUNNING
+
+
+def test_unwritable_sqlite_store_is_refused_once_per_process(toy_bench, tmp_path):
+    from lensbench import registry
+    from lensbench.run import runner
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the store's folder should be")
+    toy_bench.tracking_uri = f"sqlite:///{blocker}/mlflow.db"
+    task, spec = registry.tasks.get("test/classification"), registry.models.get("toy-cnn")
+    with pytest.warns(RuntimeWarning, match="not-a-folder") as rec:
+        out = list(runner.sweep([task], [spec], [0, 1], toy_bench))
+    assert [r.status for r in out] == ["ok", "ok"] and all(r.mlflow_run_id is None for r in out)
+    reasons = {str(w.message) for w in rec if "tracking is off" in str(w.message)}
+    assert len(reasons) == 1 and "does not exist" in reasons.pop(), reasons  # one reason, found once
+    assert len(list(toy_bench.results_dir.rglob("seed*.json"))) == 2
+    later = Tracker(toy_bench.tracking_uri)
+    with pytest.warns(RuntimeWarning, match="does not exist"), later.run("t/x", "m"):
+        pass
+    assert later.off_reason and "does not exist" in later.off_reason
+
+
+def test_prepare_store_from_two_processes_creates_each_experiment_once(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'fresh.db'}"
+    code = ("import sys; from lensbench.run.tracking_store import prepare_store; "
+            "sys.exit(0 if prepare_store(sys.argv[1], ['a/x', 'b/y']) else 3)")
+    procs = [subprocess.Popen([sys.executable, "-W", "ignore", "-c", code, uri]) for _ in range(2)]
+    assert [p.wait(timeout=240) for p in procs] == [0, 0]
+    from mlflow.tracking import MlflowClient
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        names = [e.name for e in MlflowClient(uri).search_experiments()]
+    assert sorted(names) == ["Default", "a/x", "b/y"]
+    assert (tmp_path / "fresh.db.lock").exists()

@@ -40,7 +40,10 @@ def render_markdown(agg: pd.DataFrame, suite: str = "v1", curves: dict | None = 
     out += [
         "Numbers are test metrics at the checkpoint selected on validation, as mean ± standard deviation "
         "over seeds (n = number of seeds); 95% CI is the t-interval of the mean. " + RANK_RULE,
-        "Tables never mix task versions, presets or dataset fingerprints.",
+        "Tables never mix task versions, presets or dataset fingerprints."
+        + (" Tables whose records carry test-item replicates (protocol v2) say so in their caption: their CI "
+           "and ranks come from the two-level bootstrap and paired tests with the best model instead."
+           if "ci_method" in agg else ""),
         "",
         "## Overview (primary metric, mean over seeds, #rank)",
         "",

@@ -29,6 +29,7 @@ from lensbench.data.reading import read_meta
 from lensbench.run import claims, diagnostics, figures, grid, provenance, trainer
 from lensbench.run.grid import Cell
 from lensbench.run.tracking import Tracker, standard_tags
+from lensbench.run.tracking_store import prepare_store, recorded_in, terminated_as_killed
 from lensbench.specs import ModelSpec, TaskSpec
 
 log = logging.getLogger("lensbench")
@@ -78,7 +79,7 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> r
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         secondary_metrics=list(task.secondary_metrics),
     )
-    tracker = Tracker(opts.tracking_uri)
+    tracker = Tracker(opts.tracking_uri, keep=recorded_in(opts.results_dir))
     params = {"task": task.id, "task_version": task.version, "preset": opts.preset, "model": model_spec.name,
               "seed": seed, "epochs": preset.budget.epochs, "batch_size": preset.budget.batch_size,
               "lr": preset.budget.lr * model_spec.lr_scale, "weight_decay": preset.budget.weight_decay,
@@ -253,6 +254,15 @@ def sweep(tasks: list[TaskSpec], models: list[ModelSpec], seeds: list[int] | Non
 
 
 def run_cells(cells: Iterable[Cell], opts: RunOptions) -> Iterator[records.RunRecord]:
+    """``claimed_runs`` after preparing the MLflow store once (schema, experiments, runs killed sweeps
+    left: ``tracking_store.prepare_store``); SIGTERM ends the current run KILLED."""
+    cells = list(cells)
+    prepare_store(opts.tracking_uri, [c.task.id for c in cells], keep=recorded_in(opts.results_dir))
+    with terminated_as_killed():
+        yield from claimed_runs(cells, opts)
+
+
+def claimed_runs(cells: Iterable[Cell], opts: RunOptions) -> Iterator[records.RunRecord]:
     """Run the cells of a grid in order; skip runs whose ok record exists for the current dataset
     fingerprints (unless ``opts.force``): a stopped sweep resumes, and a record made on other data
     is rerun. Yields records.

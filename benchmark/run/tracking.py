@@ -7,6 +7,21 @@ server down, database locked), the tracker issues ONE ``warnings.warn`` saying t
 off and why, and every later call becomes a no-op: the run still completes and its record is
 still written.
 
+Surviving kills and broken stores (``lensbench.run.runner`` wires these into every sweep):
+
+- one MLflow run per cell: when a cell starts, earlier runs of the same cell (same experiment and
+  ``lensbench.task``/``task_version``/``preset``/``model``/``seed`` tags) that are not FINISHED are
+  ended KILLED and deleted (unless ``keep`` says a record on disk names them: then they are ended
+  FINISHED), and when the new run ends FINISHED every other run of the cell is deleted;
+- ``tracking_store.prepare_store`` (once per sweep, before any cell): creates the schema and experiments under an
+  exclusive ``fcntl.flock`` beside an SQLite file, and settles the runs dead processes left RUNNING
+  (each run carries its owner's identity, ``lensbench.liveness``);
+- ``tracking_store.terminated_as_killed``: SIGTERM ends the current run KILLED (SIGKILL cannot be caught: the next
+  start settles it); a store error mid-run tries once, briefly, to mark the run FAILED;
+- bounded waits: an SQLite store whose file or folder is not writable is refused before connecting,
+  an HTTP store is probed with ``probe_timeout_s`` and MLflow's HTTP retries are kept short, and a
+  store found off in a process is skipped at once, with the same reason, by later trackers.
+
 Default store: ``$MLFLOW_TRACKING_URI`` or ``sqlite:///<cwd>/mlflow.db`` (artifacts beside it in
 ``mlartifacts/``). Browse with ``mlflow ui --backend-store-uri sqlite:///mlflow.db``.
 
@@ -21,25 +36,37 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
-import os
 import re
+import threading
 import time
-import urllib.request
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlparse
 
+from lensbench import liveness
+from lensbench.run.tracking_store import (
+    OWNER_TAG,
+    Keep,
+    cell_filter,
+    connect,
+    default_tracking_uri,
+    experiment_id,
+    one_line,
+    quiet_mlflow_logs,
+    settle,
+    warn_off,
+)
+
+__all__ = ["Tracker", "default_tracking_uri", "quiet_mlflow_logs", "standard_tags"]
+log = logging.getLogger("lensbench")
 _KEY_BAD = re.compile(r"[^A-Za-z0-9_\-. /:]")
 _MAX_PARAM_LEN = 6000
 _BATCH = 900  # MLflow accepts at most 1000 metrics and 100 params per batch
-
-
-def default_tracking_uri() -> str:
-    """``$MLFLOW_TRACKING_URI`` if set, else ``sqlite:///mlflow.db`` (relative: the working directory)."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
+FAIL_MARK_TIMEOUT_S = 3.0  # how long marking a run FAILED after a store error may take
 
 
 def standard_tags(*, task: str, task_version: int, preset: str, model: str, model_family: str, seed: int,
@@ -84,23 +111,19 @@ def _scalar(v) -> float | None:
     return None
 
 
-def quiet_mlflow_logs() -> None:
-    """Raise MLflow's and alembic's chatty loggers to WARNING (unless the user configured them)."""
-    for name in ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent", "mlflow.store.sqlalchemy_store"):
-        lg = logging.getLogger(name)
-        if lg.level in (logging.NOTSET, logging.DEBUG, logging.INFO):
-            lg.setLevel(logging.WARNING)
-
-
 class Tracker:
     """One MLflow run at a time; every call is a no-op once tracking is off."""
 
-    def __init__(self, tracking_uri: str | None = None, enabled: bool = True, probe_timeout_s: float = 5.0):
+    def __init__(self, tracking_uri: str | None = None, enabled: bool = True, probe_timeout_s: float = 5.0,
+                 keep: Keep | None = None):
         self._uri = tracking_uri or default_tracking_uri()
         self._client = None
         self._run_id: str | None = None
         self._off_reason: str | None = None if enabled else "disabled"
         self._probe_timeout_s = probe_timeout_s
+        self._keep = keep  # which unfinished runs of a cell a record names (ended FINISHED, not deleted)
+        self._cell: str | None = None  # filter string of the current run's cell
+        self._exp_id: str | None = None
 
     # ------------------------------------------------------------------ state
 
@@ -125,12 +148,8 @@ class Tracker:
     def _disable(self, why: str) -> None:
         if self._off_reason is None:
             self._off_reason = why
-            warnings.warn(
-                f"MLflow tracking is off ({self._uri}): {why}. The run continues; its results are still "
-                "written to the run record.",
-                RuntimeWarning,
-                stacklevel=3,
-            )
+            self._mark_failed()
+            warn_off(self._uri, why, stacklevel=3)
 
     def _call(self, fn, *args, **kwargs):
         if self._off_reason is not None:
@@ -138,66 +157,75 @@ class Tracker:
         try:
             return fn(*args, **kwargs)
         except Exception as e:  # noqa: BLE001 - tracking must never break a run
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
-            self._disable(f"{type(e).__name__}: {msg[:300]}")
+            self._disable(one_line(e))
             return None
+
+    def _mark_failed(self) -> None:
+        """After a store error mid-run: one try, at most ``FAIL_MARK_TIMEOUT_S``, to end the run FAILED."""
+        if self._run_id is None or self._client is None:
+            return
+        client, rid = self._client, self._run_id
+
+        def mark():
+            with contextlib.suppress(Exception):
+                client.set_terminated(rid, status="FAILED")
+
+        worker = threading.Thread(target=mark, daemon=True)
+        worker.start()
+        worker.join(FAIL_MARK_TIMEOUT_S)
 
     # ------------------------------------------------------------------ connecting
 
-    def _connect(self) -> None:
-        scheme = urlparse(self._uri).scheme
-        if scheme in ("http", "https"):  # fail fast instead of MLflow's long retry loop
-            url = self._uri.rstrip("/") + "/health"
-            with urllib.request.urlopen(url, timeout=self._probe_timeout_s) as resp:
-                if resp.status != 200:
-                    raise ConnectionError(f"{url} answered HTTP {resp.status}")
-        quiet_mlflow_logs()
-        from mlflow.tracking import MlflowClient
-
-        self._client = MlflowClient(tracking_uri=self._uri)
-
-    def _experiment_id(self, name: str) -> str:
-        exp = self._client.get_experiment_by_name(name)
-        if exp is not None:
-            return exp.experiment_id
-        location = None
-        if self._uri.startswith("sqlite:///"):
-            db = Path(self._uri.removeprefix("sqlite:///"))
-            location = (db.parent / "mlartifacts").resolve().as_uri()
-        try:
-            return self._client.create_experiment(name, artifact_location=location)
-        except Exception:  # another process created it in between
-            exp = self._client.get_experiment_by_name(name)
-            if exp is None:
-                raise
-            return exp.experiment_id
-
     def _start(self, experiment: str, run_name: str, params: Mapping | None, tags: Mapping | None) -> None:
+        tags = {_key(k): str(v) for k, v in (tags or {}).items()}
         with warnings.catch_warnings():  # MLflow's store setup emits SQLAlchemy deprecation noise
             warnings.simplefilter("ignore", DeprecationWarning)
             if self._client is None:
-                self._connect()
-            exp_id = self._experiment_id(experiment)
-            run = self._client.create_run(exp_id, run_name=run_name,
-                                          tags={_key(k): str(v) for k, v in (tags or {}).items()})
+                self._client = connect(self._uri, self._probe_timeout_s)
+            self._exp_id = experiment_id(self._client, self._uri, experiment)
+            self._cell = cell_filter(tags)
+            if self._cell is not None:  # earlier runs of this cell, left by killed processes
+                kept, deleted = settle(self._client, self._client.search_runs([self._exp_id], self._cell),
+                                       self._keep)
+                if kept or deleted:
+                    log.info("MLflow %s / %s: of the earlier runs of this cell %d ended FINISHED (a record "
+                             "names them), %d deleted (killed or superseded)", experiment, run_name, kept, deleted)
+            tags[OWNER_TAG] = json.dumps(liveness.this_process())
+            run = self._client.create_run(self._exp_id, run_name=run_name, tags=tags)
         self._run_id = run.info.run_id
         if params:
             self.log_params(params)
+
+    def _supersede(self) -> None:
+        """After this run ended FINISHED: delete every other run of its cell (it replaces them)."""
+        if self._cell is None or self.run_id is None:
+            return
+        others = [r.info.run_id for r in self._client.search_runs([self._exp_id], self._cell)
+                  if r.info.run_id != self._run_id]
+        for rid in others:
+            self._client.delete_run(rid)
+        if others:
+            log.info("MLflow: run %s replaces %d earlier run(s) of its cell (deleted)", self._run_id, len(others))
 
     # ------------------------------------------------------------------ public API
 
     @contextmanager
     def run(self, experiment: str, run_name: str, params: Mapping | None = None,
             tags: Mapping | None = None) -> Iterator[Tracker]:
-        """Start a run in ``experiment`` (the task id); end it FINISHED, or FAILED if the body raises."""
-        self._run_id = None
+        """Start a run in ``experiment`` (the task id); end it FINISHED (deleting the other runs of its
+        cell), KILLED on SIGTERM (``terminated_as_killed``) or Ctrl-C, FAILED if the body raises."""
+        self._run_id = self._cell = None
         self._call(self._start, experiment, run_name, params, tags)
         try:
             yield self
+        except (KeyboardInterrupt, SystemExit):
+            self._end("KILLED")
+            raise
         except BaseException:
             self._end("FAILED")
             raise
         self._end("FINISHED")
+        self._call(self._supersede)
 
     def _end(self, status: str) -> None:
         if self._run_id is not None:

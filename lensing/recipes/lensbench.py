@@ -1,4 +1,4 @@
-"""The ``lensbench-v1`` family: the main LensBench substructure data.
+"""The ``lensbench-v1`` and ``lensbench-v2`` families: the main LensBench substructure data.
 
 Same three classes as DeepLense (``no_sub``, ``cdm``, ``axion``), but the macro lens and the
 source vary from image to image and their priors are the SAME objects for every class, so the
@@ -6,6 +6,11 @@ label lives only in the substructure. Variants: ``lensbench-v1`` (Euclid-like, t
 ``lensbench-v1-hst`` (HST-like) and ``lensbench-v1-realsrc`` (Euclid-like with real COSMOS HST
 galaxies as sources; needs ``data_root``). Priors and the calibration are described in
 ``lensing/RECIPES.md``.
+
+``lensbench-v2`` and ``lensbench-v2-hst`` (recipe version 2) keep v1's priors but take the
+substructure mass from the host (``compensate=True``: ``lensing.compensation``), place the vortex
+anywhere within 2" of the lens centre and lighten it, so the Einstein ring and the other global
+image statistics no longer depend on the class (``lensing/RECIPES.md``, "The lensbench-v2 family").
 """
 
 from __future__ import annotations

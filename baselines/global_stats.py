@@ -12,7 +12,8 @@ Einstein ring, scores about 0.64 (``lensing/RECIPES.md``, ``perf/README.md``).
 ``perf/confound_check.py``: the same classifier, stratified k-fold, macro one-vs-rest ROC AUC from
 the pooled out-of-fold probabilities and the spread over folds.
 
-The fitted classifier travels in the state dict as pickled bytes (``classical.PicklableState``).
+The fitted classifier travels in the state dict as pickled bytes (``classical.PicklableState``), so
+the runner keeps no safetensors checkpoint for it (like ``iforest-pca``); reruns refit in seconds.
 Its random state is ``torch.initial_seed()`` at fit time (the run's seed) unless ``seed`` is given.
 """
 

@@ -192,6 +192,14 @@ def test_prepare_store_settles_runs_of_dead_sweeps(store):
     assert client.get_run(recorded).info.status == "FINISHED"  # a record names it: kept
     assert client.get_run(alive).info.status == "RUNNING"  # its sweep still runs
     assert client.get_experiment_by_name("other/exp") is not None
+    # killed between ending a rerun FINISHED and deleting the run it replaces: the one a record names stays
+    twice = {**dead, "lensbench.seed": "13"}
+    older, newer = (client.create_run(exp_id, tags=twice).info.run_id for _ in range(2))
+    for rid in (older, newer):
+        client.set_terminated(rid, "FINISHED")
+    assert prepare_store(uri, ["substructure/model1"], keep=lambda tags, rid: rid == older)
+    assert [r.info.run_id for r in _cell_runs(client, "substructure/model1", 13)
+            if r.info.lifecycle_stage == "active"] == [older]
 
 
 def test_sigterm_ends_the_run_killed_and_restores_the_handler(store):

@@ -30,7 +30,7 @@ def test_list_shows_registered_things(capsys):
 
 
 @pytest.mark.parametrize("argv, needle", [
-    (["run", "--task", "substructure/lensbench-v2", "--model", "resnet18"], "Did you mean 'substructure/lensbench-v1'"),
+    (["run", "--task", "substructure/lensbench_v1", "--model", "resnet18"], "Did you mean 'substructure/lensbench-v1'"),
     (["run", "--task", "substructure/lensbench-v1", "--model", "resnet-18"], "Did you mean 'resnet18'"),
     (["run", "--task", "substructure/lensbench-v1", "--model", "conv-ae"], "supports anomaly"),
     (["run", "--task", "substructure/lensbench-v1", "--model", "nowhere.py:f"], "does not exist"),

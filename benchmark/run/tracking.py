@@ -124,6 +124,7 @@ class Tracker:
         self._keep = keep  # which unfinished runs of a cell a record names (ended FINISHED, not deleted)
         self._cell: str | None = None  # filter string of the current run's cell
         self._exp_id: str | None = None
+        self._ended = False  # the current run was ended (a later store error must not mark it FAILED)
 
     # ------------------------------------------------------------------ state
 
@@ -162,7 +163,7 @@ class Tracker:
 
     def _mark_failed(self) -> None:
         """After a store error mid-run: one try, at most ``FAIL_MARK_TIMEOUT_S``, to end the run FAILED."""
-        if self._run_id is None or self._client is None:
+        if self._run_id is None or self._client is None or self._ended:
             return
         client, rid = self._client, self._run_id
 
@@ -215,6 +216,7 @@ class Tracker:
         """Start a run in ``experiment`` (the task id); end it FINISHED (deleting the other runs of its
         cell), KILLED on SIGTERM (``terminated_as_killed``) or Ctrl-C, FAILED if the body raises."""
         self._run_id = self._cell = None
+        self._ended = False
         self._call(self._start, experiment, run_name, params, tags)
         try:
             yield self
@@ -228,6 +230,7 @@ class Tracker:
         self._call(self._supersede)
 
     def _end(self, status: str) -> None:
+        self._ended = True
         if self._run_id is not None:
             self._call(self._client.set_terminated, self._run_id, status=status)
 

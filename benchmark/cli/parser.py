@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "grid, from the I-th (N sweeps in parallel, e.g. one per core with --threads 1)")
         r.add_argument("--seeds", nargs="*", type=int, help="default: the task's seeds")
         r.add_argument("--preset", default="quick" if name == "run" else None,
-                       help="task preset (quick | standard; sweep default: the suite's, else quick)")
+                       help="task preset (quick | medium | standard; sweep default: the suite's, else quick)")
         r.add_argument("--results", type=Path, default=Path("leaderboards/results"), help="results directory")
         r.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI "
                        "or sqlite:///mlflow.db in the working directory)")

@@ -167,6 +167,20 @@ def store_lock(uri: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def create_schema(uri: str) -> None:
+    """A fresh SQLite store is migrated in a temporary file beside it and moved into place, so a
+    process killed during the migration leaves no half-made store (its temporary file is removed
+    the next time). Call it holding ``store_lock``."""
+    db = sqlite_file(uri)
+    if db is None or db.exists():
+        return
+    for tmp in liveness.temporaries_of_dead(db.parent, f"{db.name}.p*.tmp"):
+        tmp.unlink(missing_ok=True)
+    tmp = db.with_name(f"{db.name}{liveness.temp_tag()}tmp")
+    connect(f"sqlite:///{tmp}").search_experiments(max_results=1)  # creates and migrates the tables
+    os.replace(tmp, db)
+
+
 def prepare_store(uri: str | None, experiments: Iterable[str], keep: Keep | None = None,
                   probe_timeout_s: float = 5.0) -> bool:
     """Before a sweep's cells run: create the store's schema and ``experiments`` under an exclusive
@@ -179,6 +193,7 @@ def prepare_store(uri: str | None, experiments: Iterable[str], keep: Keep | None
             raise StoreOff(_OFF[uri])
         check_writable(uri)
         with store_lock(uri):
+            create_schema(uri)
             client = connect(uri, probe_timeout_s)
             ids = [experiment_id(client, uri, name) for name in dict.fromkeys(experiments)]
         cells: dict[str, list] = {}

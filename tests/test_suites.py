@@ -20,7 +20,9 @@ def test_v1_suite_names_only_registered_tasks_and_models_and_covers_all_of_them(
         registry.models.get(m)
     later = registry.suites.get("shortcut-free")  # the lensbench-v2 tasks and the global-stats probe
     assert set(v1.tasks) == {t.id for t in registry.tasks.all()} - set(later.tasks)
-    assert {m.name for m in registry.models.all() if m.family != "user"} <= set(v1.models) | {"global-stats"}
+    added_after_v1 = {"global-stats"} | {f"{p}-{v}" for p in ("lens-inversion", "lensiformer", "lens-synthesis")
+                                         for v in ("noaux", "nophys-aux")}  # the probe and the 2x2 ablations
+    assert {m.name for m in registry.models.all() if m.family != "user"} <= set(v1.models) | added_after_v1
     for m in v1.models:  # every PINN comes with its physics-off twin
         spec = registry.models.get(m)
         if spec.family == "pinn":

@@ -79,8 +79,8 @@ def sweep(task: TaskSpec, models: list[str], scales: list[float], seeds: list[in
 def table(task: TaskSpec, rows: list[dict]) -> str:
     """Markdown: one row per (model, scale), val mean +- std over seeds; the best scale per model marked."""
     key, higher = trainer.selection_key(task)
-    lines = [f"Task `{task.id}` v{task.version}, val `{key}` ({'higher' if higher else 'lower'} is better) at the "
-             "epoch chosen on val; mean +- std over seeds. Test never evaluated.", "",
+    lines = [(f"Task `{task.id}` v{task.version}, val `{key}` ({'higher' if higher else 'lower'} is better) at the "
+              "epoch chosen on val; mean +- std over seeds. Test never evaluated."), "",
              "| model | lr_scale | lr | val mean | val std | seeds | mean selected epoch | best |",
              "|---|---|---|---|---|---|---|---|"]
     for name in dict.fromkeys(r["model"] for r in rows):

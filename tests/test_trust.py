@@ -54,3 +54,20 @@ def test_thread_count_and_device_are_checked_before_anything_runs(capsys):
         else:
             raise AssertionError(f"{bad} accepted")
     capsys.readouterr()
+
+
+def test_verify_never_loads_a_checkpoint_into_a_model_with_pickled_state(toy_bench, tmp_path, capsys):
+    """A crafted safetensors file for a classical model could carry a pickle in its extra state."""
+    from lensbench.baselines import classical
+
+    toy_bench.checkpoint_dir = tmp_path / "ckpt"
+    rec, path = _one_record(toy_bench, seed=2)
+    registry.models.register(registry.models.get("toy-cnn").__class__(
+        "toy-pickled", lambda task: classical.PicklableState(), "user", ("classification",), "pickled state"), "test")
+    try:
+        path.write_text(json.dumps(rec.to_dict() | {"model": "toy-pickled"}))
+        assert main(["verify", str(path), "--checkpoint-dir", str(toy_bench.checkpoint_dir)]) == 2
+        err = capsys.readouterr().err
+        assert "never unpickles" in err and "Traceback" not in err
+    finally:
+        registry.models.unregister("toy-pickled")

@@ -113,6 +113,10 @@ def verify(record_path: Path, checkpoint_dir: Path, *, cache=None, data_root=Non
         raise records.RecordError(f"{record_path}: field 'task_version' is {rec.task_version}; registered is "
                                   f"{task.version}")
     model = registry.models.get(rec.model).factory(task)
+    if any(type(m).set_extra_state is not torch.nn.Module.set_extra_state for m in model.modules()):
+        raise records.RecordError(  # its extra state could be a pickle: never load it from a file
+            f"{record_path}: model {rec.model!r} keeps non-tensor state, so its checkpoints are not loaded "
+            "(LensBench never unpickles a file); rerun the cell with `lensbench reproduce` instead")
     try:  # safetensors: tensors only, no pickle
         model.load_state_dict(load_file(str(weights)))
     except Exception as exc:

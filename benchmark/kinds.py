@@ -68,9 +68,17 @@ class Kind:
         """The default training loss of a model without its own ``loss(batch, output)``."""
         raise TypeError(f"{self.name} tasks have no default loss: the model must define loss(batch, output)")
 
-    def predict(self, model, x):
-        """Model output -> predictions that ``score`` takes (a tensor, first dimension the batch)."""
+    def outputs(self, model, x):
+        """The model's raw outputs for a batch (logits, standardised values, anomaly scores)."""
         return model(x)
+
+    def from_outputs(self, out):
+        """Raw outputs -> the predictions that ``score`` takes (a tensor, first dimension the batch)."""
+        return out
+
+    def predict(self, model, x):
+        """Model output -> predictions that ``score`` takes (``from_outputs(outputs(model, x))``)."""
+        return self.from_outputs(self.outputs(model, x))
 
     def score(self, task, target: np.ndarray, pred: np.ndarray, *, scaler=None, class_names=None,
               ci: bool = True, logits=None) -> dict:
@@ -135,8 +143,8 @@ class Classification(Kind):
 
         return F.cross_entropy(output.float(), target)
 
-    def predict(self, model, x):
-        return model(x).float().softmax(dim=1)
+    def from_outputs(self, out):
+        return out.float().softmax(dim=1)
 
     def score(self, task, target, pred, *, scaler=None, class_names=None, ci=True, logits=None):
         from lensbench import metrics
@@ -214,7 +222,7 @@ class Anomaly(Kind):
         normal = set(task.normal_classes)
         return np.asarray([0 if n in normal else 1 for n in class_names], dtype=np.int64)
 
-    def predict(self, model, x):
+    def outputs(self, model, x):
         return model.anomaly_score(x)
 
     def score(self, task, target, pred, *, scaler=None, class_names=None, ci=True, logits=None):

@@ -13,12 +13,10 @@ import tempfile
 import time
 import traceback
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from lensbench import __version__, kinds, records, registry, resampling
@@ -139,20 +137,6 @@ class TestResult:
     bootstrap: dict = field(default_factory=dict)  # its metrics on the shared item resamples (``item_replicates``)
 
 
-@contextmanager
-def model_outputs(model: torch.nn.Module):
-    """The raw outputs (float64 numpy, e.g. logits) of every forward call of ``model`` while the block
-    runs, in call order: ``with model_outputs(m) as outs: ...; logits = np.concatenate(outs)``."""
-    outs: list[np.ndarray] = []
-    keep = (lambda m, i, o: outs.append(o.detach().float().cpu().numpy().astype(np.float64))
-            if torch.is_tensor(o) else None)
-    handle = model.register_forward_hook(keep)
-    try:
-        yield outs
-    finally:
-        handle.remove()
-
-
 def item_replicates(task: TaskSpec, split: taskdata.TaskSplit, pred, logits=None) -> dict:
     """The record's ``bootstrap``: the split's metrics on ``resampling.N_RESAMPLES`` item resamples that
     depend only on the test set and ``resampling.RESAMPLE_SEED`` (the same for every model and seed);
@@ -174,7 +158,7 @@ def evaluate_test(task: TaskSpec, model: torch.nn.Module, opts: RunOptions, devi
     """The one evaluation on test. For domain-shift tasks the target dataset's test split is primary
     and the source test split is reported beside it with a ``source_`` prefix. An adapter (real
     files) target dataset is an external test set: every file, all its splits (``taskdata.is_external``).
-    A classifier's AUCs rank by its float64 logits (captured with ``model_outputs``), the point values
+    A classifier's AUCs rank by its float64 logits (``trainer.predict(..., outputs=True)``), the point values
     and the item replicates (``item_replicates``, primary split only) alike."""
     batch, kind = task.preset(opts.preset).budget.batch_size, kinds.get(task.kind)
 
@@ -182,11 +166,8 @@ def evaluate_test(task: TaskSpec, model: torch.nn.Module, opts: RunOptions, devi
         _, ds = taskdata.materialise(task, opts.preset, dataset=dataset, cache=opts.cache,
                                      data_root=opts.data_root, progress=opts.progress)
         split = taskdata.build_split(task, ds, "all" if taskdata.is_external(dataset) else "test", scaler)
-        with model_outputs(model) as outs:
-            pred = trainer.predict(task, model, split, device, batch, opts.bf16)
-        logits = np.concatenate(outs) if kind.ranks_by_logits and outs else None
-        if logits is not None and logits.shape != pred.shape:
-            logits = None  # a model whose forward is not the logits of its predictions
+        pred, raw = trainer.predict(task, model, split, device, batch, opts.bf16, outputs=True)
+        logits = raw if kind.ranks_by_logits else None
         metrics = kind.score(task, split.target.numpy(), pred, scaler=split.scaler, class_names=split.class_names,
                              logits=logits)
         return metrics, split, pred, ds, logits

@@ -66,19 +66,21 @@ def _loss(model, batch: dict, output: torch.Tensor, kind: kinds.Kind) -> dict[st
 
 
 @torch.no_grad()
-def predict(task: TaskSpec, model, split: TaskSplit, device, batch_size: int, autocast: bool = False
-            ) -> np.ndarray:
+def predict(task: TaskSpec, model, split: TaskSplit, device, batch_size: int, autocast: bool = False,
+            outputs: bool = False):
     """Class probabilities (N, K), standardised predictions (N, T) or anomaly scores (N,)
-    (``Kind.predict``)."""
+    (``Kind.from_outputs``); with ``outputs``, ``(predictions, raw outputs)``, both float64 (the raw
+    outputs are what the predictions were made from: a classifier's logits)."""
     kind = kinds.get(task.kind)
     model.eval()
-    outs = []
+    raws = []
     for start in range(0, len(split), batch_size):
         x = split.images[start:start + batch_size].to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-            out = kind.predict(model, x)
-        outs.append(out.float().cpu())
-    return torch.cat(outs).numpy().astype(np.float64)
+            raws.append(kind.outputs(model, x).float().cpu())
+    raw = torch.cat(raws)
+    pred = kind.from_outputs(raw).numpy().astype(np.float64)
+    return (pred, raw.numpy().astype(np.float64)) if outputs else pred
 
 
 def score(task: TaskSpec, split: TaskSplit, pred: np.ndarray, ci: bool = True) -> dict:

@@ -94,8 +94,9 @@ def content_problem(path: Path, meta: dict) -> str | None:
     try:
         if file_sizes(path) != meta.get("files"):
             return "Arrow file sizes differ from those recorded"
+        stats = {name: (path / name).stat() for name in sorted(recorded)}
         state = (str(path.resolve()), tuple(sorted(recorded.items())),
-                 tuple((name, (path / name).stat().st_mtime_ns, (path / name).stat().st_size) for name in sorted(recorded)))
+                 tuple((name, st.st_mtime_ns, st.st_size) for name, st in stats.items()))
         if state in _VERIFIED:  # hashed already by this process, and untouched since
             return None
         found = content_hashes(path, META, names=recorded)

@@ -9,7 +9,7 @@ RESULTS ?= runs/quick/results
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[dev,sims]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,sims,ray,postgres]'
 	touch $(STAMP)
 
 install: $(STAMP)

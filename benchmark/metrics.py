@@ -36,7 +36,13 @@ from sklearn.metrics import (
 from lensbench.resampling import log_odds
 
 PROBA_ATOL = 1e-3  # rows of ``proba`` must sum to 1 within this tolerance (float32 softmax is ~1e-6)
-FPR_POINTS = (0.1, 0.01)  # anomaly operating points: ``tpr_at_fpr_0.1``, ``tpr_at_fpr_0.01``
+FPR_POINTS = (0.1, 0.01)  # operating points: ``tpr_at_fpr_0.1``, ``tpr_at_fpr_0.01``
+# An operating point FPR <= f is reported only when the test set has at least this many negatives per
+# unit of f (n_negatives * f >= MIN_FALSE_POSITIVES): with fewer, the threshold is set by one or two
+# negative images (with 20 negatives, "FPR <= 0.01" means "no false positive at all") and the TPR
+# there is not a property of the model. 5 false positives allowed: TPR at FPR 0.1 needs >= 50
+# negatives, at FPR 0.01 >= 500.
+MIN_FALSE_POSITIVES = 5
 AUC_CI_BOOT = 1000  # bootstrap resamples for the 2-class ``auc_ci_lo`` / ``auc_ci_hi`` (seed 0)
 
 
@@ -133,7 +139,8 @@ def classification_metrics(y_true, proba, class_names: Sequence[str], ci: bool =
     ``f1_macro`` and ``confusion_matrix`` (K x K list of lists, rows = true class, columns =
     predicted class = argmax of ``proba``). For K = 2 (class 1 positive) also ``auc_ci_lo`` /
     ``auc_ci_hi`` (95 % percentile bootstrap of the AUC, ``AUC_CI_BOOT`` resamples, seed 0) and
-    ``tpr_at_fpr_0.1`` / ``tpr_at_fpr_0.01`` (largest TPR with FPR at most that value);
+    ``tpr_at_fpr_0.1`` / ``tpr_at_fpr_0.01`` (largest TPR with FPR at most that value; only where
+    the negatives resolve that point, ``resolvable_fpr_points``);
     ``ci=False`` skips the bootstrap (per-epoch validation, where only the point values matter).
     ``logits`` (N, K), the model outputs ``proba`` is the softmax of: every AUC (and the binary CI
     and operating points) then ranks by the float64 log-odds of the logits
@@ -185,8 +192,7 @@ def classification_metrics(y_true, proba, class_names: Sequence[str], ci: bool =
         pos, s1 = y == 1, (p[:, 1] - p[:, 0]) if logits is None else rank[:, 1]
         if ci:
             out["auc_ci_lo"], out["auc_ci_hi"] = bootstrap_ci(_rank_auc, pos, s1, n_boot=AUC_CI_BOOT, seed=0)
-        for f in FPR_POINTS:
-            out[f"tpr_at_fpr_{f}"] = _tpr_at_fpr(pos, s1, f)
+        out.update(operating_points(pos, s1))
     return out
 
 
@@ -251,6 +257,16 @@ def _tpr_at_fpr(pos: np.ndarray, score: np.ndarray, fpr_max: float) -> float:
     return float(tpr[fpr <= fpr_max + 1e-12].max())
 
 
+def resolvable_fpr_points(n_negatives: int) -> tuple[float, ...]:
+    """The ``FPR_POINTS`` a test set with ``n_negatives`` negatives resolves (``MIN_FALSE_POSITIVES``)."""
+    return tuple(f for f in FPR_POINTS if n_negatives * f >= MIN_FALSE_POSITIVES - 1e-9)
+
+
+def operating_points(pos: np.ndarray, score: np.ndarray) -> dict[str, float]:
+    """``tpr_at_fpr_<f>`` for each resolvable point (``resolvable_fpr_points``); absent otherwise."""
+    return {f"tpr_at_fpr_{f}": _tpr_at_fpr(pos, score, f) for f in resolvable_fpr_points(int((~pos).sum()))}
+
+
 def anomaly_metrics(is_anomaly, score, group_names=None, normal_classes: Sequence[str] = ()) -> dict:
     """Anomaly-detection metrics from a score (higher = more anomalous).
 
@@ -259,7 +275,7 @@ def anomaly_metrics(is_anomaly, score, group_names=None, normal_classes: Sequenc
     ``is_anomaly`` must agree with them and per-class AUCs are added.
 
     Returns ``auc`` (anomalies positive), ``tpr_at_fpr_0.1``, ``tpr_at_fpr_0.01`` (largest TPR
-    with FPR at most that value) and ``auc_<class>`` for each anomaly class (that class vs the
+    with FPR at most that value; only where the normals resolve it, ``resolvable_fpr_points``) and ``auc_<class>`` for each anomaly class (that class vs the
     normal samples).
     """
     a = np.asarray(is_anomaly)
@@ -272,8 +288,7 @@ def anomaly_metrics(is_anomaly, score, group_names=None, normal_classes: Sequenc
     s = _array(score, "score", 1)
     _same_length(is_anomaly=a, score=s)
     out = {"auc": _binary_auc(a, s, "auc (is_anomaly)")}
-    for f in FPR_POINTS:
-        out[f"tpr_at_fpr_{f}"] = _tpr_at_fpr(a, s, f)
+    out.update(operating_points(a, s))
     if group_names is None:
         return out
     g = np.asarray(group_names).astype(str)

@@ -3,8 +3,9 @@
 Every field of ``RunRecord`` is documented where it is defined (lm-eval ``result_schema.py``
 style); ``schema_markdown()`` renders those docs as a page that can be read without this code.
 Files live at ``<results>/<task with / as __>/v<version>/<preset>/<model>/seed<seed>.json``,
-are written atomically (temp file in the same folder, then ``os.replace``) and are validated
-when read: a bad file raises ``RecordError`` naming the file and the field.
+are written atomically (temp file in the same folder, then ``os.replace``) and are validated as
+untrusted input when read (``lensbench.record_checks``: size before reading, strict JSON, depth,
+identifier names, metric ranges): a bad file raises ``RecordError`` naming the file and the field.
 
 A failed run never replaces an ``ok`` record of the same seed: it is written beside it as
 ``seed<seed>.failed.json``.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -23,14 +25,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lensbench import liveness
+from lensbench.record_checks import (
+    KNOWN_SCHEMA_VERSIONS,
+    MAX_RECORD_BYTES,
+    RULES,
+    SCHEMA_VERSION,
+    STATUSES,
+    RecordError,
+    check_record,
+    parse,
+    required,
+    type_words,
+)
 
-SCHEMA_VERSION = 3  # 2 added `curves` and `slices`, 3 `bootstrap` and `curve` (older records read with them empty)
-KNOWN_SCHEMA_VERSIONS = (1, 2, 3)
-STATUSES = ("ok", "failed")
-
-
-class RecordError(ValueError):
-    """A run record is malformed; the message names the file and the field."""
+__all__ = ["KNOWN_SCHEMA_VERSIONS", "SCHEMA_VERSION", "STATUSES", "RecordError", "RunRecord", "existing_record",
+           "iter_records", "load_records", "probe", "read_record", "read_valid", "record_files", "record_path", "schema_markdown",
+           "utc_now", "validate_dict", "write_record"]
 
 
 def utc_now() -> str:
@@ -171,100 +181,10 @@ def _jsonable(x):
     return x
 
 
-def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _is_json(v) -> bool:
-    if v is None or isinstance(v, (str, bool)) or _is_num(v):
-        return True
-    if isinstance(v, list):
-        return all(_is_json(x) for x in v)
-    if isinstance(v, dict):
-        return all(isinstance(k, str) and _is_json(x) for k, x in v.items())
-    return False
-
-
-def _bad_metric_keys(d: dict) -> list[str]:
-    """Keys of a metrics dict whose value is not a number, null, or a JSON list/object."""
-    return [k for k, x in d.items() if not isinstance(k, str) or not (
-        x is None or _is_num(x) or (isinstance(x, (list, dict)) and _is_json(x)))]
-
-
-def _check_type(v, spec: str) -> bool:
-    if spec.endswith("?"):
-        return v is None or _check_type(v, spec[:-1])
-    checks = {
-        "str": lambda: isinstance(v, str),
-        "int": lambda: isinstance(v, int) and not isinstance(v, bool),
-        "num": lambda: _is_num(v),
-        "bool": lambda: isinstance(v, bool),
-        "dict": lambda: isinstance(v, dict) and _is_json(v),
-        "list[str]": lambda: isinstance(v, list) and all(isinstance(x, str) for x in v),
-        "list[dict]": lambda: isinstance(v, list) and all(isinstance(x, dict) and _is_json(x) for x in v),
-        "dict[str,str]": lambda: isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str)
-                                                             for k, x in v.items()),
-        "metrics": lambda: isinstance(v, dict) and not _bad_metric_keys(v),
-    }
-    return checks[spec]()
-
-
-_TYPE_WORDS = {
-    "str": "a string", "int": "an integer", "num": "a number", "bool": "true/false", "dict": "a JSON object",
-    "list[str]": "a list of strings", "list[dict]": "a list of JSON objects",
-    "dict[str,str]": "an object of strings",
-    "metrics": "an object of metric values (numbers, null, or lists/objects of them)",
-}
-
-
-def _type_words(spec: str) -> str:
-    return _TYPE_WORDS[spec[:-1]] + " or null" if spec.endswith("?") else _TYPE_WORDS[spec]
-
-
-def _required(f) -> bool:
-    return f.name == "schema_version" or (f.default is MISSING and f.default_factory is MISSING)
-
-
 def validate_dict(d: dict, source: str = "<dict>") -> None:
-    """Raise ``RecordError`` unless ``d`` is a valid record of a known schema version."""
-    if not isinstance(d, dict):
-        raise RecordError(f"{source}: expected a JSON object at the top level, got {type(d).__name__}")
-    sv = d.get("schema_version", MISSING)
-    if sv is MISSING:
-        raise RecordError(f"{source}: field 'schema_version' is missing (expected one of {KNOWN_SCHEMA_VERSIONS})")
-    if sv not in KNOWN_SCHEMA_VERSIONS or isinstance(sv, bool):
-        raise RecordError(f"{source}: field 'schema_version' is {sv!r}; this reader knows {KNOWN_SCHEMA_VERSIONS}")
-    specs = {f.name: f for f in fields(RunRecord)}
-    unknown = sorted(set(d) - set(specs))
-    if unknown:
-        raise RecordError(f"{source}: unknown field(s) {unknown}; schema v{sv} has {list(specs)}")
-    for name, f in specs.items():
-        if name not in d:
-            if _required(f):
-                raise RecordError(f"{source}: field {name!r} is missing (expected {_type_words(f.metadata['types'])})")
-            continue
-        v = d[name]
-        if not _check_type(v, f.metadata["types"]):
-            where, words = "", _type_words(f.metadata["types"])
-            if f.metadata["types"] == "metrics" and isinstance(v, dict):
-                key = _bad_metric_keys(v)[0]
-                where, words, v = f" key {key!r}", "a number, null, or a JSON list/object", v[key]
-            shown = repr(v) if len(repr(v)) <= 60 else repr(v)[:57] + "..."
-            raise RecordError(f"{source}: field {name!r}{where}: expected {words}, got {type(v).__name__} {shown}")
-    if d["status"] not in STATUSES:
-        raise RecordError(f"{source}: field 'status': expected one of {STATUSES}, got {d['status']!r}")
-    if d["status"] == "failed" and not d.get("error"):
-        raise RecordError(f"{source}: field 'error': a failed run must say why (got {d.get('error')!r})")
-    if d["status"] == "ok" and not _is_num(d.get("metrics_test", {}).get(d["primary_metric"])):
-        raise RecordError(
-            f"{source}: field 'metrics_test': an ok run must hold a number for its primary metric "
-            f"{d['primary_metric']!r}"
-        )
-    if "created" in d:
-        try:
-            datetime.fromisoformat(d["created"])
-        except ValueError:
-            raise RecordError(f"{source}: field 'created': expected an ISO-8601 time, got {d['created']!r}") from None
+    """Raise ``RecordError`` unless ``d`` is a valid record of a known schema version
+    (``lensbench.record_checks``: types, names, metric ranges, sizes)."""
+    check_record(d, source, fields(RunRecord))
 
 
 # ----------------------------------------------------------------------------- files
@@ -330,39 +250,53 @@ def write_record(rec: RunRecord, results_dir: str | Path) -> Path:
 
 
 def read_record(path: str | Path) -> RunRecord:
-    """Read and validate one record; ``RecordError`` names the file and the field."""
+    """Read and validate one record, an untrusted file (``lensbench.record_checks``): ``RecordError``
+    names the file and the field. A file over ``MAX_RECORD_BYTES`` is refused before it is read."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise RecordError(f"{path}: not a regular file")
+        with path.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_RECORD_BYTES:
+                raise RecordError(f"{path}: {size} bytes, larger than the {MAX_RECORD_BYTES} bytes a record may have")
+            raw = fh.read(MAX_RECORD_BYTES + 1)
     except OSError as e:
         raise RecordError(f"{path}: cannot read ({e.strerror})") from None
-    try:
-        d = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise RecordError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
-    return RunRecord.from_dict(d, str(path))
+    return RunRecord.from_dict(parse(raw, str(path)), str(path))
+
+
+def record_files(results_dir: str | Path) -> list[Path]:
+    """The record files under ``results_dir``: ``*.json``, sorted by path, hidden (temporary) files skipped."""
+    return [p for p in sorted(Path(results_dir).rglob("*.json")) if not p.name.startswith(".")]
 
 
 def iter_records(results_dir: str | Path) -> Iterator[RunRecord]:
-    """Every record under ``results_dir`` (sorted by path; hidden temp files skipped)."""
-    for path in sorted(Path(results_dir).rglob("*.json")):
-        if not path.name.startswith("."):
-            yield read_record(path)
+    """Every record under ``results_dir`` (``record_files``); the first bad one raises ``RecordError``."""
+    for path in record_files(results_dir):
+        yield read_record(path)
+
+
+def read_valid(results_dir: str | Path) -> tuple[list[RunRecord], list[str]]:
+    """(the valid records under ``results_dir``, one message per bad file, naming it): what a reader
+    that must survive bad records (the board) uses."""
+    good, bad = [], []
+    for path in record_files(results_dir):
+        try:
+            good.append(read_record(path))
+        except RecordError as e:
+            bad.append(str(e))
+    return good, bad
 
 
 def load_records(results_dir: str | Path, strict: bool = True) -> list[RunRecord]:
-    """All records under ``results_dir``. ``strict=False`` warns about and skips bad files."""
+    """All records under ``results_dir``. ``strict=False`` warns about and skips bad files (``read_valid``)."""
     if strict:
         return list(iter_records(results_dir))
-    out = []
-    for path in sorted(Path(results_dir).rglob("*.json")):
-        if path.name.startswith("."):
-            continue
-        try:
-            out.append(read_record(path))
-        except RecordError as e:
-            warnings.warn(f"skipping bad record: {e}", stacklevel=2)
-    return out
+    good, bad = read_valid(results_dir)
+    for message in bad:
+        warnings.warn(f"skipping bad record: {message}", stacklevel=2)
+    return good
 
 
 # ----------------------------------------------------------------------------- schema doc
@@ -383,16 +317,15 @@ def schema_markdown() -> str:
         "|---|---|---|---|",
     ]
     for f in fields(RunRecord):
-        req = "yes" if _required(f) else "no (default: " + (
+        req = "yes" if required(f) else "no (default: " + (
             "empty" if f.default_factory is not MISSING else json.dumps(f.default)) + ")"
         if f.name == "created":
             req = "no (default: time of writing)"
         doc = f.metadata["doc"].replace("|", "\\|")
-        lines.append(f"| `{f.name}` | {_type_words(f.metadata['types'])} | {req} | {doc} |")
+        lines.append(f"| `{f.name}` | {type_words(f.metadata['types'])} | {req} | {doc} |")
     lines += [
         "",
-        "Rules checked on read: `status` is `ok` or `failed`; a failed run has a non-empty `error`;",
-        "an `ok` run has a number for `metrics_test[primary_metric]`; `created` is ISO-8601.",
+        *RULES,
         "",
     ]
     return "\n".join(lines)

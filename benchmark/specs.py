@@ -176,6 +176,9 @@ class TaskSpec:
     test_dataset: str | None = None  # domain shift: evaluate on another dataset
     slice_by: tuple[str, ...] = ()  # dataset columns to report the test metric per bin of (diagnostics)
     citation: str = ""
+    # False: an out-of-distribution indicator (e.g. display PNGs whose framing differs between the
+    # classes), shown outside the ranked tables, its rows without a rank
+    ranked: bool = True
 
     def __post_init__(self) -> None:
         k = "TaskSpec"
@@ -231,7 +234,10 @@ class TaskSpec:
         return self.presets[name]
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if self.ranked:  # only when unranked, so the hashes of the tasks before this field stay what they were
+            del out["ranked"]
+        return out
 
     def config_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
@@ -322,24 +328,64 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
+class SuitePart:
+    """One block of a suite's grid: ``tasks`` x ``models`` (those that support the task's kind) at
+    ``preset``, with ``seeds`` (None: each task's own seeds)."""
+
+    tasks: tuple[str, ...]
+    models: tuple[str, ...]
+    preset: str
+    seeds: tuple[int, ...] | None = None
+    why: str = ""  # the reason for this allocation, shown by ``lensbench list suites``
+
+    def __post_init__(self) -> None:
+        for f in ("tasks", "models"):
+            v = getattr(self, f)
+            if not v or len(set(v)) != len(v):
+                _fail("SuitePart", self.preset, f, "must be a non-empty tuple of distinct names")
+        if self.seeds is not None and (not self.seeds or len(set(self.seeds)) != len(self.seeds)
+                                       or not all(isinstance(x, int) and x >= 0 for x in self.seeds)):
+            _fail("SuitePart", self.preset, "seeds", f"must be distinct non-negative integers, got {self.seeds!r}")
+
+
+@dataclass(frozen=True)
 class SuiteSpec:
     """A published grid: ``lensbench sweep --suite NAME`` runs every task of ``tasks`` with every
-    model of ``models`` that supports the task's kind, each of the task's seeds, at ``preset``.
+    model of ``models`` that supports the task's kind, each of the task's seeds, at ``preset``; or,
+    when ``parts`` are given, the union of the parts' grids, each part at its own preset and seeds
+    (``tasks`` and ``models`` are then the parts' union, ``preset`` the first part's, both derived).
     Registered through the ``lensbench.suites`` entry point; the grid is fixed by name, so a plugin
     model installed on a user's machine does not change what a suite means."""
 
     name: str
     description: str
-    preset: str
-    tasks: tuple[str, ...]
-    models: tuple[str, ...]
+    preset: str = ""
+    tasks: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    parts: tuple[SuitePart, ...] = ()
 
     def __post_init__(self) -> None:
         k = "SuiteSpec"
         if not _ID.match(self.name):
             _fail(k, self.name, "name", "must be lower-case letters, digits, '-', '_', '.'")
+        if self.parts:
+            if self.tasks or self.models or self.preset:
+                _fail(k, self.name, "parts", "give either parts or tasks/models/preset, not both")
+            object.__setattr__(self, "tasks", tuple(dict.fromkeys(t for p in self.parts for t in p.tasks)))
+            object.__setattr__(self, "models", tuple(dict.fromkeys(m for p in self.parts for m in p.models)))
+            object.__setattr__(self, "preset", self.parts[0].preset)
+            cells = [(t, m, p.preset) for p in self.parts for t in p.tasks for m in p.models]
+            if len(set(cells)) != len(cells):
+                _fail(k, self.name, "parts", "name the same (task, model, preset) in two parts")
+            return
+        if not self.preset:
+            _fail(k, self.name, "preset", "is required (or give parts)")
         for f in ("tasks", "models"):
             v = getattr(self, f)
             if not v or len(set(v)) != len(v):
                 _fail(k, self.name, f, "must be a non-empty tuple of distinct names")
+
+    def grid_parts(self) -> tuple[SuitePart, ...]:
+        """The parts of the grid (one part for a suite given as tasks x models at one preset)."""
+        return self.parts or (SuitePart(self.tasks, self.models, self.preset),)
 

@@ -1,16 +1,17 @@
 """Per-step time of each physics-informed model's four ablation variants (``pinn_models.catalog``).
 
 One training step = forward + ``loss()`` + backward + AdamW step, batch 64 of 1 x 64 x 64 images
-(pixel scale 0.101"/px, dataset ``lensbench-v1`` so that ``lens-synthesis`` renders through the
-Euclid-like PSF, classification, 3 classes, true lens and source parameters in the batch), on the
+(pixel scale 0.101"/px, dataset ``lensbench-v1`` so that ``lens-synthesis`` and ``grav-imaging``
+render through the Euclid-like PSF, classification, 3 classes, true lens and source parameters in the batch), on the
 CPU with 2 threads (or the first CUDA device with ``--device cuda``). Median of ``--steps`` timed
 steps after ``--warmup`` untimed ones, the four variants' steps interleaved (so a change in machine
 load hits all alike). Goal: PINN step <= 2 x its physics-off twin's, compared on the best (minimum)
 step time, the usual estimate of the intrinsic cost on a shared machine (medians are printed beside
 it). Prints a markdown table and writes it into perf/README.md between ``<!-- pinn:begin -->`` and
-``<!-- pinn:end -->`` with ``perf_readme.write_section`` (other sections untouched).
+``<!-- pinn:end -->`` with ``perf_readme.write_section`` (other sections untouched). Every PINN of
+``pinn_models.catalog`` is measured; ``--only P [P ...]`` measures those groups and only prints.
 
-    python perf/pinn_step.py [--steps 10] [--warmup 3] [--threads 2] [--device cpu] [--no-write]
+    python perf/pinn_step.py [--steps 10] [--warmup 3] [--threads 2] [--device cpu] [--no-write] [--only P]
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--no-write", action="store_true", help="print only, do not touch perf/README.md")
+    ap.add_argument("--only", nargs="+", metavar="PINN", help="measure these PINNs only (implies --no-write)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -115,6 +117,11 @@ def main(argv=None) -> None:
     groups: dict[str, list] = {}
     for s in specs():
         groups.setdefault(s.config["ablation_of"], []).append(s)
+    if args.only:
+        unknown = sorted(set(args.only) - set(groups))
+        if unknown:
+            ap.error(f"--only: unknown PINN {', '.join(unknown)}; known: {', '.join(groups)}")
+        groups = {k: v for k, v in groups.items() if k in args.only}
     rows = []
     for pinn, group in groups.items():
         measured = group_times(group, task, args.batch, args.steps, args.warmup, device)
@@ -127,8 +134,8 @@ def main(argv=None) -> None:
     where = (f"{args.device}, {args.threads} threads" if device.type == "cpu"
              else torch.cuda.get_device_name(device))
     header = (f"PINN training step, the four ablation variants of each (`perf/pinn_step.py`): forward + loss "
-              f"+ backward + AdamW step, batch {args.batch} x 1 x 64 x 64 at 0.101\"/px (lens-synthesis through "
-              f"the lensbench-v1 PSF), classification (3 classes), true parameters in the batch; "
+              f"+ backward + AdamW step, batch {args.batch} x 1 x 64 x 64 at 0.101\"/px (lens-synthesis and "
+              f"grav-imaging through the lensbench-v1 PSF), classification (3 classes), true parameters in the batch; "
               f"{args.steps} timed steps after {args.warmup} warm-up, the variants' steps interleaved; "
               f"{where}; torch {torch.__version__}; 1-min load average {load0:.1f} at start, "
               f"{os.getloadavg()[0]:.1f} at end ({os.cpu_count()} CPUs: above that, timings are inflated "
@@ -136,7 +143,7 @@ def main(argv=None) -> None:
               f"with physics flipped at the same aux setting. Goal: physics-on ratio (min) <= 2.")
     text = table(rows, header)
     print(text)
-    if not args.no_write:
+    if not (args.no_write or args.only):
         write_section("pinn", text)
 
 

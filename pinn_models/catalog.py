@@ -12,8 +12,8 @@ Every PINN ``P`` is registered four times, the same class built with two switche
 | ``P-nophys-aux`` | off | on | ablation | ``P`` |
 | ``P-nophys`` | off | off | ablation | ``P`` |
 
-for ``P`` in ``lens-inversion`` (classification, regression), ``lens-synthesis`` (+ anomaly) and
-``lensiformer`` (classification, regression). ``P`` and ``P-nophys`` are the v1 pair (v1 records
+for ``P`` in ``lens-inversion`` (classification, regression), ``lens-synthesis`` (+ anomaly),
+``lensiformer`` and ``grav-imaging`` (classification, regression; v2, not in the v1 suite). ``P`` and ``P-nophys`` are the v1 pair (v1 records
 name them): that pair differs in both switches, so "physics" is confounded there with the
 privileged supervision; ``P`` vs ``P-nophys-aux`` and ``P-noaux`` vs ``P-nophys`` isolate the
 physics, ``P`` vs ``P-noaux`` and ``P-nophys-aux`` vs ``P-nophys`` the supervision.
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from lensbench.pinn_models import lens_inversion, lensiformer, synthesis
+from lensbench.pinn_models import grav_imaging, lens_inversion, lensiformer, synthesis
 from lensbench.specs import ModelSpec
 
 _CLS_REG = ("classification", "regression")
@@ -51,6 +51,13 @@ _MODELS = (
       "source_frac": 0.3, "consistency_weight": 1.0, "prior_weight": 1e-2, "aux_weight": 0.1},
      ("image-plane patch tokens cross-attend to source-plane tokens from a differentiable inverse "
      "mapping through a predicted SIE+shear")),
+    ("grav-imaging", grav_imaging, _CLS_REG,
+     {"width": 32, "supersample": 1, "source_pixels": 10, "source_half_width": 0.12, "amplitude_max": 2.0,
+      "n_src": 32, "source_frac": 0.3, "border": 4, "noise_floor": 1e-2, "reconstruction_weight": 0.1,
+      "prior_weight": 1e-2, "aux_weight": 0.1},
+     ("gravitational imaging: CNN predicts SIE+shear and a Sersic + 10x10 pixel source; differentiable "
+     "render through the dataset's PSF; head on image, smooth fit, noise-normalised residual and "
+     "source-plane back-projection")),
 )
 
 # suffix -> (physics, aux_params, suffix of the twin, what the variant is)

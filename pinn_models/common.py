@@ -17,6 +17,9 @@
   supervised parameter term) and the forward cache that ``loss()`` reads;
   ``InversionModel`` adds ``LensPhysics`` and the re-lensing consistency term (used by
   ``lens-inversion`` and ``lensiformer``; ``lens-synthesis`` renders instead).
+- ``SmoothRender`` and ``linear_fit``: the smooth-lens renderer through the instrument PSF of the
+  task's dataset and the linear amplitude/background solve of the models that render
+  (``lens-synthesis``, ``grav-imaging``).
 
 The two switches of the 2x2 ablation (``catalog``), both arguments of every model:
 
@@ -46,6 +49,8 @@ from torch import nn
 from lensbench import kinds
 from lensbench.lensing import grid as lgrid
 from lensbench.lensing import inverse
+from lensbench.lensing import render as lrender
+from lensbench.pinn_models.instrument import task_instrument
 
 NOMINAL_PIXEL_SCALE = 0.1  # arcsec / px, used when task.pixel_scale == 0
 LENS_NAMES = ("theta_E", "e1", "e2", "center_x", "center_y", "gamma1", "gamma2")
@@ -143,6 +148,51 @@ class BoundedHead(nn.Module):
 
 def mlp(in_dim: int, out_dim: int, hidden: int = 128) -> nn.Sequential:
     return nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, out_dim))
+
+
+
+def linear_fit(model: torch.Tensor, image: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Per image and channel least-squares ``a * model + b`` of ``image``; model (B, 1|C, H, W)."""
+    m = model - model.mean(dim=(2, 3), keepdim=True)
+    i = image - image.mean(dim=(2, 3), keepdim=True)
+    var = m.pow(2).mean(dim=(2, 3), keepdim=True)
+    a = (m * i).mean(dim=(2, 3), keepdim=True) / (var + eps * (1 + var.detach()))
+    return a * m + image.mean(dim=(2, 3), keepdim=True)
+
+
+class SmoothRender(nn.Module):
+    """Differentiable render of the smooth lens (SIE + shear, physics off: no lens) with the data's
+    own pipeline (``lensing.render.render_block``: supersampled ray shooting, source light, pixel
+    integration, the instrument's PSF from ``instrument.task_instrument``); no trainable parameters.
+
+    ``forward(params, source_image=None)``: ``params`` holds the ``LENS_NAMES`` and ``src_*`` Sersic
+    values (B,); the Sersic has unit amplitude; ``source_image`` (keys of ``lensing.light.interpolated``)
+    adds a pixelated source. Returns (B, 1, H, W) float32 per unit pixel area.
+    """
+
+    def __init__(self, task, geom: Geometry, physics: bool, supersample: int = 2, psf_fwhm: float | None = None):
+        super().__init__()
+        self.physics, self.supersample = bool(physics), int(supersample)
+        self.instrument, self.psf_origin = task_instrument(task, geom, psf_fwhm)
+        x, y = lgrid.pixel_grid(geom.npix, geom.pixel_scale, supersample=self.supersample)
+        self.register_buffer("x", x, persistent=False)
+        self.register_buffer("y", y, persistent=False)
+        psf = self.instrument.psf_matrices()  # None without a PSF
+        self.register_buffer("psf_rows", None if psf is None else psf[0], persistent=False)
+        self.register_buffer("psf_cols", None if psf is None else psf[1], persistent=False)
+
+    def forward(self, params: dict[str, torch.Tensor], source_image: dict | None = None) -> torch.Tensor:
+        batch = params["theta_E"].shape[0]
+        if self.physics:
+            lens = {k: params[k].float() for k in LENS_NAMES}
+        else:  # the identity mapping: a shear of exactly zero deflects by exactly zero
+            zero = self.x.new_zeros(batch)
+            lens = {"gamma1": zero, "gamma2": zero}
+        source = {"amp": self.x.new_ones(batch), **{k[4:]: v.float() for k, v in params.items()
+                                                      if k.startswith("src_")}}
+        psf = None if self.psf_rows is None else (self.psf_rows, self.psf_cols)
+        img = lrender.render_block(self.x, self.y, lens, source, source_image, self.supersample, psf, 1.0)
+        return img.unsqueeze(1)
 
 
 class LensPhysics(nn.Module):

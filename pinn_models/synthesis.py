@@ -59,27 +59,16 @@ from __future__ import annotations
 
 import torch
 
-from lensbench.lensing import grid as lgrid
-from lensbench.lensing import render as lrender
 from lensbench.pinn_models.common import (
-    LENS_NAMES,
     ConvEncoder,
     Geometry,
     PhysicsModel,
+    SmoothRender,
     lens_bounds,
+    linear_fit,
     mlp,
     source_bounds,
 )
-from lensbench.pinn_models.instrument import task_instrument
-
-
-def linear_fit(model: torch.Tensor, image: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Per image and channel least-squares ``a * model + b`` of ``image``; model (B, 1|C, H, W)."""
-    m = model - model.mean(dim=(2, 3), keepdim=True)
-    i = image - image.mean(dim=(2, 3), keepdim=True)
-    var = m.pow(2).mean(dim=(2, 3), keepdim=True)
-    a = (m * i).mean(dim=(2, 3), keepdim=True) / (var + eps * (1 + var.detach()))
-    return a * m + image.mean(dim=(2, 3), keepdim=True)
 
 
 class LensSynthesisNet(PhysicsModel):
@@ -94,13 +83,8 @@ class LensSynthesisNet(PhysicsModel):
         # anomaly tasks (no targets): the output is the fitted render, the task loss its residual
         self.reconstructs = not self.kind.supervised
         self.supersample = int(supersample)
-        self.instrument, self.psf_origin = task_instrument(task, self.geom, psf_fwhm)
-        x, y = lgrid.pixel_grid(self.geom.npix, self.geom.pixel_scale, supersample=self.supersample)
-        self.register_buffer("x", x, persistent=False)
-        self.register_buffer("y", y, persistent=False)
-        psf = self.instrument.psf_matrices()  # None without a PSF
-        self.register_buffer("psf_rows", None if psf is None else psf[0], persistent=False)
-        self.register_buffer("psf_cols", None if psf is None else psf[1], persistent=False)
+        self.renderer = SmoothRender(task, self.geom, physics, self.supersample, psf_fwhm)
+        self.instrument, self.psf_origin = self.renderer.instrument, self.renderer.psf_origin
         if not self.reconstructs:
             self.feature_encoder = ConvEncoder(2 * self.geom.channels, width)
             self.head = mlp(self.feature_encoder.out_dim + self.lens_encoder.out_dim + len(bounds),
@@ -109,17 +93,7 @@ class LensSynthesisNet(PhysicsModel):
     def render(self, params: dict[str, torch.Tensor]) -> torch.Tensor:
         """The smooth lens (physics off: no lens) of unit Sersic amplitude through the instrument's
         PSF, per unit pixel area -> (B, 1, H, W), float32 (``lensing.render.render_block``)."""
-        batch = params["theta_E"].shape[0]
-        if self.physics:
-            lens = {k: params[k].float() for k in LENS_NAMES}
-        else:  # the identity mapping: a shear of exactly zero deflects by exactly zero
-            zero = self.x.new_zeros(batch)
-            lens = {"gamma1": zero, "gamma2": zero}
-        source = {"amp": self.x.new_ones(batch), **{k[4:]: v.float() for k, v in params.items()
-                                                      if k.startswith("src_")}}
-        psf = None if self.psf_rows is None else (self.psf_rows, self.psf_cols)
-        img = lrender.render_block(self.x, self.y, lens, source, None, self.supersample, psf, 1.0)
-        return img.unsqueeze(1)
+        return self.renderer(params)
 
     def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
         feat, unit, params = self.predict_params(x)

@@ -11,6 +11,9 @@ targets is primary, MAE / R2 and raw-unit errors per target beside it).
   vortex placed anywhere within 2" of the lens centre, vortex mass LogU(1e10, 3e10) Msun; priors
   chosen on the developers' own simulations, not on the test split). Splits:
   ``substructure.V2_SIZES`` (the lensbench-v2 build shared with ``substructure/lensbench-v2``).
+- ``regression/macro-lens-v2`` and ``regression/subhalo-fraction-v2``: the v1 tasks on lensbench-v2
+  (same build and splits). In v2 the substructure mass is taken from the host, so the subhalo
+  fraction no longer moves the Einstein ring: the task measures local structure only.
 
 Citation: LensBench; axion-mass regression follows DeepLense (Alexander et al. 2020).
 """
@@ -50,6 +53,13 @@ def specs() -> list[TaskSpec]:
                     "SIE Einstein radius and ellipticity, external shear, standardised.", LENSBENCH_CITATION),
         _regression("regression/subhalo-fraction", ("cdm",), ("sub_mass_fraction",),
                     "substructure mass fraction from CDM images.", LENSBENCH_CITATION),
+        _regression("regression/macro-lens-v2", CLASSES, ("theta_E", "e1", "e2", "gamma1", "gamma2"),
+                    "SIE Einstein radius and ellipticity, external shear, standardised, on lensbench-v2.",
+                    LENSBENCH_CITATION, dataset_name="lensbench-v2", preset_map=v2_presets()),
+        _regression("regression/subhalo-fraction-v2", ("cdm",), ("sub_mass_fraction",),
+                    "substructure mass fraction from the CDM images of lensbench-v2 (mass-compensated: the ring "
+                    "does not grow with it).", LENSBENCH_CITATION, dataset_name="lensbench-v2",
+                    preset_map=v2_presets()),
         _regression("regression/axion-mass-v2", ("axion",), ("log10_m_a",),
                     "log10 axion mass from the mass-compensated, off-centre vortex images of lensbench-v2.",
                     DEEPLENSE_CITATION, slice_by=("log10_m_a",) + SLICES, dataset_name="lensbench-v2",

@@ -16,6 +16,10 @@
   in local image structure only (``lensing/RECIPES.md``, ``perf/README.md``). The compensation
   scheme and the vortex mass prior were chosen on the developers' own simulations (validation-style
   data drawn with other seeds), never on this task's test split.
+- ``substructure/model1-v2``, ``-model2-v2``, ``-model3-v2``: the DeepLense recipes with protocol-v2
+  splits (``DEEPLENSE_V2_SIZES``: 2,000 test images per class). Their known confounds stay (the
+  substructure adds mass on top of the lens; Model II's global-stats probe reaches AUC 0.98): the
+  ``global-stats`` row of their tables says how much of each a global shortcut explains.
 - ``lowdata/lensbench-v2-250`` and ``-1000``: lensbench-v2 with 250 or 1,000 training images per
   class (the main v2 task trains on all of its ``V2_SIZES`` train split, more than 1,000 on every
   preset).
@@ -51,6 +55,12 @@ V2_SIZES = {"quick": {"train": 1500, "val": 1000, "test": 2000},
             "medium": {"train": 4000, "val": 1000, "test": 2000},
             "standard": {"train": 20000, "val": 2500, "test": 5000}}
 
+# The regenerated DeepLense recipes with protocol-v2 splits (``substructure/model{1,2,3}-v2``): the
+# same test and val sizes as lensbench-v2; their lens never varies, so fewer training images suffice.
+DEEPLENSE_V2_SIZES = {"quick": {"train": 1000, "val": 1000, "test": 2000},
+                      "medium": {"train": 3000, "val": 1000, "test": 2000},
+                      "standard": {"train": 10000, "val": 2500, "test": 5000}}
+
 
 def v2_presets(subset: int | None = None):
     """The presets of the lensbench-v2 tasks: ``V2_SIZES``, training on the first ``subset`` images
@@ -80,6 +90,14 @@ def specs() -> list[TaskSpec]:
                         quick_sizes={"train": 300 if n == 1 else 600, "val": 150, "test": 300}, quick_subset=None)
         for n, roman in ((1, "I"), (2, "II"), (3, "III"))
     ]
+    for n, roman in ((1, "I"), (2, "II"), (3, "III")):
+        out.append(_classification(f"substructure/model{n}-v2", f"deeplense-model{n}",
+                                   f"substructure/model{n} with protocol-v2 splits: 2,000 test and 1,000 val images "
+                                   f"per class (the regenerated DeepLense Model {roman} recipe, its confounds kept: "
+                                   "see the global-stats row).", DEEPLENSE_CITATION,
+                                   preset_map=presets(quick_subset=None, quick_sizes=DEEPLENSE_V2_SIZES["quick"],
+                                                      medium_sizes=DEEPLENSE_V2_SIZES["medium"],
+                                                      standard_sizes=DEEPLENSE_V2_SIZES["standard"])))
     out.append(_classification("substructure/lensbench-v1", "lensbench-v1",
                                "3-class substructure classification with a varying macro lens and source "
                                "(identical priors across classes), Euclid-like 64x64.", LENSBENCH_CITATION))

@@ -4,11 +4,27 @@ come from (``lensbench.specs.SuiteSpec``; run one with ``lensbench sweep --suite
 Order matters only for a partial run: tasks come headline first, and within a task the cheap
 reference rows first, so an interrupted sweep has complete tables for the first tasks (a sweep
 resumes where it stopped: finished records are skipped).
+
+Suite ``v2`` is given in parts (``SuitePart``), each with its preset, seeds and the reason for
+them. Its budget, about 30 CPU-hours of the project's 2-core machine (``leaderboards/README.md``
+has the measured cost per cell once the run has them), is spent where the comparisons need it:
+
+| part | tasks | preset | seeds | cost (estimated, CPU-hours) |
+|---|---|---|---:|---:|
+| core | main task (+ domain shift, evaluation only) | medium | 10 | ~20 |
+| low-data and real | lowdata-250, lowdata-1000, lens-finding/hsc | quick | 10 | ~5 |
+| DeepLense and indicator | Models I-III (v2 splits), CFHTLS | quick | 5 | ~4 |
+| breadth | 3 regressions, anomaly | quick | 5 | ~2 |
+
+Estimates: one medium run of ``resnet10t`` on 64x64 images is ~4.5 CPU-minutes (750 steps of 64
+at ~200 images/s on one thread, plus validation and the 6,000 test images); other models scale by
+their step cost (v1 records: ``vit-tiny-p8`` ~5.7x, ``efficientnet-b0`` ~1.8x, the PINNs ~0.8-1.1x);
+a quick run is ~1/10 of a medium one; Model I's 150x150 images cost ~5.5x per image.
 """
 
 from __future__ import annotations
 
-from lensbench.specs import SuiteSpec
+from lensbench.specs import SuitePart, SuiteSpec
 
 V1 = SuiteSpec(
     name="v1",
@@ -41,5 +57,42 @@ SHORTCUT_FREE = SuiteSpec(
 )
 
 
+# ----------------------------------------------------------------------------- v2
+TEN_SEEDS = tuple(range(10))
+FIVE_SEEDS = tuple(range(5))
+V2_BASELINES = ("resnet10t", "resnet18", "efficientnet-b0", "convnext-atto", "vit-tiny-p8")
+V2_PINNS = tuple(f"{p}{v}" for p in ("grav-imaging", "lens-inversion", "lens-synthesis", "lensiformer")
+                 for v in ("", "-noaux", "-nophys-aux", "-nophys")) + ("d4-cnn", "d4-cnn-nosym")
+V2_CLASSIFIERS = ("class-prior", "global-stats", *V2_BASELINES, *V2_PINNS)
+V2_REGRESSORS = ("mean-predictor", *V2_BASELINES, *V2_PINNS)
+V2_ANOMALY = ("random-score", "conv-ae", "vae", "aae", "deep-svdd", "iforest-pca", "lens-synthesis",
+              "lens-synthesis-noaux", "lens-synthesis-nophys-aux", "lens-synthesis-nophys")
+
+V2 = SuiteSpec(
+    name="v2",
+    description=("LensBench leaderboard v2 (protocol v2): the main task at the medium preset with 10 paired seeds "
+                 "for every baseline, PINN and ablation variant; the low-data and real-data tasks with 10 seeds at "
+                 "the quick preset; Models I-III, regressions and anomaly with 5 seeds at quick."),
+    parts=(
+        SuitePart(("substructure/lensbench-v2", "domain-shift/euclid-to-hst-v2"), V2_CLASSIFIERS, "medium", TEN_SEEDS,
+                  why=("the comparisons the verdict rests on: 10 paired seeds give CI half-widths near 0.01 AUC "
+                       "(the power tool's estimate); medium (48,000 images seen, cosine, D4 augmentation) is "
+                       "where the validation curves flatten; the domain shift evaluates the main task's checkpoints "
+                       "on the HST-like test set (no training of its own)")),
+        SuitePart(("lowdata/lensbench-v2-250", "lowdata/lensbench-v2-1000", "lens-finding/hsc"), V2_CLASSIFIERS,
+                  "quick", TEN_SEEDS,
+                  why=("where physics should pay off (few images, real images): 10 paired seeds for the paired "
+                       "tests; quick, because the medium budget on these would cost as much as the main task each")),
+        SuitePart(("substructure/model1-v2", "substructure/model2-v2", "substructure/model3-v2", "lens-finding/cfhtls"),
+                  V2_CLASSIFIERS, "quick", FIVE_SEEDS,
+                  why=("continuity with published DeepLense numbers (their confounds kept and shown by the "
+                       "global-stats row) and the unranked CFHTLS indicator: 5 seeds")),
+        SuitePart(("regression/axion-mass-v2", "regression/macro-lens-v2", "regression/subhalo-fraction-v2"),
+                  V2_REGRESSORS, "quick", FIVE_SEEDS, why="breadth: regressions with 5 seeds"),
+        SuitePart(("anomaly/lensbench-v2",), V2_ANOMALY, "quick", FIVE_SEEDS, why="breadth: anomaly with 5 seeds"),
+    ),
+)
+
+
 def specs() -> list[SuiteSpec]:
-    return [V1, SHORTCUT_FREE]
+    return [V1, SHORTCUT_FREE, V2]

@@ -13,6 +13,7 @@ from lensbench.data.taskdata import TargetScaler, TaskSplit
 from lensbench.specs import Budget, Preset, TaskSpec
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
+pytest_plugins = ("cluster_parts",)  # Ray cluster, PostgreSQL + MLflow server fixtures (session-wide)
 REPO = Path(__file__).resolve().parent.parent
 
 

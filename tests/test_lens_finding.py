@@ -31,8 +31,8 @@ def test_binary_metrics_hand_checked():
     m = metrics.classification_metrics(y, np.c_[1 - s, s], ["nonlens", "lens"])
     # pairs (pos, neg): 0.35>0.1 yes, 0.35>0.4 no, 0.8>0.1 yes, 0.8>0.4 yes -> 3/4
     assert m["auc_macro"] == pytest.approx(0.75) and m["auc_lens"] == pytest.approx(0.75)
-    # FPR <= 0.1 with 2 negatives means FPR = 0: only the top score (a lens) passes -> TPR 1/2
-    assert m["tpr_at_fpr_0.1"] == pytest.approx(0.5) and m["tpr_at_fpr_0.01"] == pytest.approx(0.5)
+    # FPR <= 0.1 with 2 negatives would mean FPR = 0, a point set by one image: not reported
+    assert "tpr_at_fpr_0.1" not in m and "tpr_at_fpr_0.01" not in m
     # the CI is a percentile bootstrap (1000 resamples, seed 0) of the same AUC, recomputed here
     rng = np.random.default_rng(0)
     boots = []
@@ -47,6 +47,18 @@ def test_binary_metrics_hand_checked():
     # three classes: no binary extras
     m3 = metrics.classification_metrics([0, 1, 2], np.eye(3), ["a", "b", "c"])
     assert not {"auc_ci_lo", "auc_ci_hi", "tpr_at_fpr_0.1"} & set(m3)
+
+
+def test_operating_points_only_where_the_negatives_resolve_them():
+    """TPR at FPR f needs n_negatives * f >= 5: 60 negatives resolve FPR 0.1 (not 0.01), 500 both."""
+    assert metrics.resolvable_fpr_points(20) == () and metrics.resolvable_fpr_points(49) == ()
+    assert metrics.resolvable_fpr_points(60) == (0.1,) and metrics.resolvable_fpr_points(500) == (0.1, 0.01)
+    y = np.r_[np.zeros(60, int), np.ones(10, int)]
+    s = np.r_[np.linspace(0, 0.5, 60), np.linspace(0.45, 1, 10)]  # 3 negatives above 0.45
+    m = metrics.classification_metrics(y, np.c_[1 - s, s], ["nonlens", "lens"], ci=False)
+    assert "tpr_at_fpr_0.01" not in m
+    # FPR <= 0.1 allows 6 false positives: every lens scores above the 7th-highest negative -> TPR 1
+    assert m["tpr_at_fpr_0.1"] == pytest.approx(1.0)
 
 
 def test_rank_auc_equals_sklearn_with_ties():

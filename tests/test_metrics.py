@@ -146,10 +146,18 @@ def test_anomaly_metrics():
     assert m["auc_cdm"] == pytest.approx(6 / 8)
     # axion (0.25, 0.05) vs normals: 0.25 beats 2, 0.05 beats 0 -> 2 of 8
     assert m["auc_axion"] == pytest.approx(2 / 8)
-    # at FPR <= 0.1 (no normal above threshold allowed: the 0.9 normal is highest) -> TPR 0
-    assert m["tpr_at_fpr_0.1"] == pytest.approx(0.0)
+    # 4 normals resolve no FPR operating point (metrics.MIN_FALSE_POSITIVES): none reported
+    assert "tpr_at_fpr_0.1" not in m and "tpr_at_fpr_0.01" not in m
     m2 = anomaly_metrics(is_anom.astype(int), np.where(is_anom, 1.0, 0.0))
-    assert m2["auc"] == 1.0 and m2["tpr_at_fpr_0.01"] == 1.0 and "auc_cdm" not in m2
+    assert m2["auc"] == 1.0 and "auc_cdm" not in m2
+    # 50 normals resolve FPR 0.1: at most 5 normals above the threshold; the 0.9 one and 4 of the
+    # 0.6 normals are above every anomaly (0.5), so the TPR there is 0; with 4 such normals it is 1
+    normals = np.r_[0.9, np.full(4, 0.6), np.zeros(45)]
+    m3 = anomaly_metrics(np.r_[np.zeros(50, bool), np.ones(5, bool)], np.r_[normals, np.full(5, 0.5)])
+    assert m3["tpr_at_fpr_0.1"] == pytest.approx(1.0) and "tpr_at_fpr_0.01" not in m3
+    normals[5] = 0.7  # now 6 normals beat the anomalies
+    m4 = anomaly_metrics(np.r_[np.zeros(50, bool), np.ones(5, bool)], np.r_[normals, np.full(5, 0.5)])
+    assert m4["tpr_at_fpr_0.1"] == pytest.approx(0.0)
 
 
 def test_anomaly_input_errors():
@@ -227,7 +235,7 @@ def test_classification_aucs_from_saturated_logits_have_no_ties():
     m = classification_metrics(y, p32, ["nonlens", "lens"], ci=False, logits=logits)
     assert m["auc_nonlens"] == m["auc_lens"] == m["auc_macro"] == pytest.approx(roc_auc_score(y, gap)) == 0.6875
     assert tied["auc_lens"] == 0.5 and tied["auc_nonlens"] != tied["auc_lens"]  # float32 ties lose the ranking
-    assert m["accuracy"] == tied["accuracy"] and m["tpr_at_fpr_0.1"] == 0.5
+    assert m["accuracy"] == tied["accuracy"] and "tpr_at_fpr_0.1" not in m  # 4 negatives resolve no FPR point
     with pytest.raises(MetricInputError, match="logits: expected shape"):
         classification_metrics(y, p32, ["nonlens", "lens"], logits=logits[:, :1])
     budget = Budget(epochs=1, batch_size=4, lr=1e-3, weight_decay=0.0)

@@ -22,7 +22,7 @@ from lensbench.board import curves as board_curves
 from lensbench.board.aggregate import aggregate, figure_stems, iter_tables, records_frame, table_key
 from lensbench.board.markdown import render_markdown, results_section
 from lensbench.board.page import render_page
-from lensbench.records import RunRecord, load_records
+from lensbench.records import RunRecord, load_records, read_valid
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +51,35 @@ def render_csv(agg: pd.DataFrame, path: str | Path) -> Path:
 
 def read_results(results_dir: str | Path, strict: bool = True) -> list[RunRecord]:
     """The records under ``results_dir``; ``FileNotFoundError`` naming the folder when it does not exist."""
+    check_results_dir(results_dir)
+    return load_records(results_dir, strict=strict)
+
+
+def check_results_dir(results_dir: str | Path) -> None:
+    """``FileNotFoundError`` naming ``results_dir`` unless it is a folder."""
     if not Path(results_dir).is_dir():
         raise FileNotFoundError(f"no results folder {results_dir} (expected a folder of run records, "
                                 "as written by 'lensbench run' / 'lensbench sweep')")
-    return load_records(results_dir, strict=strict)
+
+
+def read_board_records(results_dir: str | Path) -> tuple[list[RunRecord], list[str]]:
+    """(valid records, one message per bad file naming it) under ``results_dir``: the board is drawn
+    from the valid ones only, and one bad record never stops it (``records.read_valid``)."""
+    check_results_dir(results_dir)
+    return read_valid(results_dir)
+
+
+def inside(out_dir: Path, path: Path) -> Path:
+    """``path``, after checking that it lies under ``out_dir`` (names come from validated records, so
+    this never fails; it is the last guard against a name that would write elsewhere)."""
+    if not path.resolve().is_relative_to(out_dir.resolve()):
+        raise ValueError(f"refusing to write {path}: outside the output folder {out_dir}")
+    return path
 
 
 def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md", "csv", "html"),
                       suite: str = "v1", strict: bool = True, gallery: bool = False,
-                      cache: str | Path | None = None) -> dict[str, Path]:
+                      cache: str | Path | None = None, records: list[RunRecord] | None = None) -> dict[str, Path]:
     """Read every record under ``results_dir`` and write ``leaderboard.<fmt>`` files into ``out_dir``.
 
     Formats: ``md``, ``csv``, ``html``, ``json`` (the aggregate rows) and ``png``: per table, into
@@ -68,7 +88,8 @@ def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md
     and HTML link to them. ``gallery=True`` copies each table's dataset ``gallery.png`` from the dataset
     cache (``cache``, default ``lensbench.data.paths.cache_dir()``) to ``out_dir/gallery/`` (keyed
     ``gallery:<file name>``) and logs a warning naming each dataset without one and the command that
-    makes it. ``strict=False`` skips malformed records with a warning instead of failing.
+    makes it. ``strict=False`` skips malformed records with a warning instead of failing. ``records``:
+    the (validated) records to draw, instead of reading ``results_dir`` (``read_board_records``).
 
     Returns {format: path}; an empty dict, with nothing written, when ``results_dir`` holds no record.
     A ``results_dir`` that does not exist is a ``FileNotFoundError`` naming it.
@@ -76,7 +97,7 @@ def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md
     unknown = set(formats) - set(FORMATS)
     if unknown:
         raise ValueError(f"formats: unknown {sorted(unknown)}; expected some of {', '.join(FORMATS)}")
-    recs = read_results(results_dir, strict=strict)
+    recs = read_results(results_dir, strict=strict) if records is None else records
     if not recs:
         return {}
     agg = aggregate(records_frame(recs))
@@ -90,7 +111,8 @@ def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md
         stems = figure_stems(agg)
         for k, t in iter_tables(agg):
             key = table_key(k)
-            paths = write_table_figures(t, curves.get(key), out_dir / "plots", stems[key])
+            paths = write_table_figures(t, curves.get(key), inside(out_dir, out_dir / "plots" / stems[key]).parent,
+                                        stems[key])
             for p in paths.values():
                 written[f"png:{p.name}"] = p
             figures[key] = {kind: p.relative_to(out_dir).as_posix() for kind, p in paths.items()}
@@ -120,9 +142,11 @@ def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md
     return written
 
 
-def readme_results(results_dir: str | Path, command: str, suite: str = "v1") -> str:
-    """A Markdown results section (``markdown.results_section``) from the records in ``results_dir``."""
-    agg = aggregate(records_frame(read_results(results_dir)))
+def readme_results(results_dir: str | Path, command: str, suite: str = "v1",
+                   records: list[RunRecord] | None = None) -> str:
+    """A Markdown results section (``markdown.results_section``) from the records in ``results_dir``
+    (or ``records``, when given)."""
+    agg = aggregate(records_frame(read_results(results_dir) if records is None else records))
     return results_section(agg, str(results_dir), command, suite)
 
 

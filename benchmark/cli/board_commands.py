@@ -13,21 +13,29 @@ from lensbench import records
 def cmd_leaderboard(args) -> int:
     from lensbench.board import render
 
-    # the default (live) results folder may not exist yet; a folder given explicitly must exist
+    # the default (live) results folder may not exist yet; a folder given explicitly must exist (exit 2,
+    # nothing written)
     live_missing = args.results == Path("leaderboards/results") and not args.results.exists()
-    paths = {} if live_missing else render.write_leaderboard(args.results, args.out, formats=tuple(args.format),
-                                                             gallery=args.gallery, cache=args.cache)
+    recs, bad = ([], []) if live_missing else render.read_board_records(args.results)
+    for problem in bad:  # each bad record once; the board is drawn from the others
+        print(f"skipped bad record: {problem}", file=sys.stderr)
+    paths = {} if not recs else render.write_leaderboard(args.results, args.out, formats=tuple(args.format),
+                                                         gallery=args.gallery, cache=args.cache, records=recs)
     if not paths:
-        print(f"{args.results}: no run records yet, nothing written ('lensbench run' and 'lensbench sweep' write "
+        what = "no valid run records" if bad else "no run records yet"
+        print(f"{args.results}: {what}, nothing written ('lensbench run' and 'lensbench sweep' write "
               "them there); the frozen v1 leaderboard is leaderboards/v1/leaderboard.md")
-        return 0
+        return 2 if bad else 0
     if args.readme:
-        paths["readme"] = render.replace_section(args.readme, "results", render.readme_results(args.results,
-                                                                                                args.command))
+        paths["readme"] = render.replace_section(args.readme, "results", render.readme_results(
+            args.results, args.command, records=recs))
     if args.print_md and "md" in paths:
-        print(Path(paths["md"]).read_text())
+        print(Path(paths["md"]).read_text(encoding="utf-8"))
     for fmt, path in paths.items():
         print(f"{fmt}: {path}")
+    if bad:
+        print(f"{len(bad)} bad record(s) skipped (listed above); 'lensbench validate {args.results}' checks them",
+              file=sys.stderr)
     return 0
 
 
@@ -45,6 +53,9 @@ def cmd_validate(args) -> int:
         print(f"- {problem}", file=sys.stderr)
     verdict = "valid" if report.ok else f"INVALID ({len(report.problems)} problem(s))"
     print(f"{args.results}: {report.n_records} record(s), {verdict}")
+    if report.bad_files:  # files that are not valid records at all: refused, like any bad input
+        print(f"{len(report.bad_files)} file(s) are not valid run records (listed above)", file=sys.stderr)
+        return 2
     return 0 if report.ok else 1
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lensbench import registry
 from lensbench.data.cache import materialise
-from lensbench.data.errors import DataError
+from lensbench.data.export import preset_sizes
 from lensbench.data.reading import read_meta
 from lensbench.data.resolve import resolve_spec
 
@@ -41,22 +41,6 @@ def cmd_cite(args) -> int:
     return 0
 
 
-def _dataset_sizes(spec, preset: str) -> list[dict | None]:
-    """The distinct split sizes that the registered tasks ask of a dataset at a preset
-    (``[None]`` = every file, for imported and other adapter datasets)."""
-    if spec.adapter is not None:
-        return [None]
-    sizes = []
-    for t in registry.tasks.all():
-        if spec.name in (t.dataset, t.test_dataset) and preset in t.presets:
-            s = dict(t.presets[preset].sizes)
-            if s not in sizes:
-                sizes.append(s)
-    if not sizes:
-        raise DataError(f"no registered task uses dataset {spec.name!r} with preset {preset!r}")
-    return sizes
-
-
 def _data_root_for(spec, args):
     """Where ``spec`` reads its files: a registered file dataset that needs preparing (e.g. the Space
     Warps gallery view) is prepared from ``--data-root`` first."""
@@ -68,7 +52,7 @@ def _data_root_for(spec, args):
 def cmd_data_build(args) -> int:
     spec = resolve_spec(args.name, args.cache)
     root = _data_root_for(spec, args)
-    for sizes in _dataset_sizes(spec, args.preset):
+    for sizes in preset_sizes(spec, args.preset):
         ds = materialise(spec, sizes, cache=args.cache, data_root=root, force=args.force,
                               device=args.device)
         print(f"{spec.name}: {sizes or 'all files'} per class, fingerprint {read_meta(ds)['fingerprint']}")
@@ -79,7 +63,7 @@ def cmd_data_show(args) -> int:
     from lensbench.data import card as datacard
 
     spec = resolve_spec(args.name, args.cache)
-    sizes = _dataset_sizes(spec, args.preset)[0]
+    sizes = preset_sizes(spec, args.preset)[0]
     root = _data_root_for(spec, args)
     ds = materialise(spec, sizes, cache=args.cache, data_root=root)
     meta = read_meta(ds)

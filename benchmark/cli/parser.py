@@ -14,8 +14,10 @@ from lensbench.cli.board_commands import (
     cmd_verify,
 )
 from lensbench.cli.catalog_commands import cmd_cite, cmd_data_build, cmd_data_import, cmd_data_show, cmd_list
+from lensbench.cli.data_commands import cmd_data_export, cmd_data_fetch
 from lensbench.cli.power_commands import cmd_power
 from lensbench.cli.run_commands import cmd_run, cmd_sweep
+from lensbench.cli.tracking_commands import cmd_tracking_sync
 
 PROTOCOL_THREADS = 1  # the run protocol: the published boards and `make run` train on one torch thread
 
@@ -54,6 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
                            help="run nothing: print, per task, how many runs of the grid have a current ok record")
             r.add_argument("--shard", default=None, help="I/N: run only every N-th (task, model) cell of the "
                            "grid, from the I-th (N sweeps in parallel, e.g. one per core with --threads 1)")
+            r.add_argument("--executor", choices=["local", "ray"], default="local",
+                           help="where the cells run: local (this process, one after the other) or ray (one Ray "
+                           "task per cell on a Ray cluster; pip install 'lensbench[ray]')")
+            r.add_argument("--ray-address", default=None, help="the Ray cluster (default: RAY_ADDRESS, else a "
+                           "local cluster on this machine)")
+            r.add_argument("--cpus-per-run", type=float, default=1.0, help="CPUs each cell reserves (ray)")
+            r.add_argument("--gpus-per-run", type=float, default=0.0, help="GPUs each cell reserves (ray; e.g. 1)")
+            r.add_argument("--max-retries", type=int, default=3,
+                           help="retries of a cell whose worker or node was lost (ray; errors are never retried)")
         r.add_argument("--seeds", nargs="*", type=int, help="default: the task's seeds")
         r.add_argument("--preset", default="quick" if name == "run" else None,
                        help="task preset (quick | medium | standard; sweep default: the suite's, else quick)")
@@ -72,6 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
                        "another count can change the numbers, see README)")
         r.add_argument("--no-progress", action="store_true")
         r.set_defaults(func=cmd_run if name == "run" else cmd_sweep)
+
+    tr = sub.add_parser("tracking", help="MLflow tracking: back-fill runs from the records")
+    trsub = tr.add_subparsers(dest="tracking_command", required=True)
+    sy = trsub.add_parser("sync", help="give every record without an MLflow run one (idempotent)")
+    sy.add_argument("results", type=Path, help="folder of run records")
+    sy.add_argument("--tracking-uri", default=None,
+                    help="MLflow tracking URI (default: MLFLOW_TRACKING_URI or sqlite:///mlflow.db)")
+    sy.add_argument("--no-progress", action="store_true")
+    sy.set_defaults(func=cmd_tracking_sync)
 
     lb = sub.add_parser("leaderboard", help="render leaderboard tables from the records")
     lb.add_argument("--results", type=Path, default=Path("leaderboards/results"))
@@ -167,4 +187,25 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--pixel-scale", type=float, default=0.0, help="arcsec per pixel, when known")
     i.add_argument("--seed", type=int, default=0, help="seed of the val split carved from train")
     i.set_defaults(func=cmd_data_import)
+    f = dsub.add_parser("fetch", help="download the real data the tasks read, verified (sha256); prints licence and "
+                        "citation")
+    f.add_argument("names", nargs="*", help="a source folder, a dataset that reads it, or a task (or --all)")
+    f.add_argument("--all", action="store_true", help="every registered real-data source")
+    f.add_argument("--data-root", type=Path, default=None, help="where to put it (default: LENSBENCH_REAL_DATA)")
+    f.add_argument("--from", dest="from_dir", type=Path, default=None,
+                   help="copy from this local folder instead of downloading (offline machines); same checks")
+    f.add_argument("--mirror", default=None, help="base URL of a mirror of the real-data root "
+                   "(<mirror>/<source>/<file>; default: LENSBENCH_DATA_MIRROR, else the pinned GitHub URLs)")
+    f.add_argument("--retries", type=int, default=2, help="extra attempts per file after a failed download")
+    f.add_argument("--check", action="store_true", help="download nothing: verify what is there (exit 1 if incomplete)")
+    f.add_argument("--no-progress", action="store_true")
+    f.set_defaults(func=cmd_data_fetch)
+    e = dsub.add_parser("export", help="write a dataset as Hub-ready parquet shards + dataset card + Croissant")
+    e.add_argument("name", help="a dataset, or a task id (its dataset, and test dataset when it has one)")
+    e.add_argument("--to", type=Path, required=True, help="output folder (created; must be empty or absent)")
+    e.add_argument("--preset", default="quick", help="the task preset whose sizes are exported")
+    e.add_argument("--cache", type=Path, default=None)
+    e.add_argument("--data-root", type=Path, default=None)
+    e.add_argument("--force", action="store_true", help="overwrite files in a non-empty --to folder")
+    e.set_defaults(func=cmd_data_export)
     return p

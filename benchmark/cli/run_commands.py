@@ -47,7 +47,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from lensbench.run import grid, runner
+    from lensbench.run import executors, grid, runner
 
     sweep = grid.build(suite=args.suite, tasks=args.tasks, models=args.models, preset=args.preset,
                        seeds=args.seeds, shard=args.shard)
@@ -55,16 +55,23 @@ def cmd_sweep(args) -> int:
     opts = _options(args)
     if args.status:
         return _print_status(runner.status(sweep.cells, opts), opts)
-    failed, skipped = [], []
+    executor = executors.make(args.executor, address=args.ray_address, cpus_per_run=args.cpus_per_run,
+                              gpus_per_run=args.gpus_per_run, threads=args.threads, max_retries=args.max_retries)
+    failed, skipped, runnable = [], [], []
     for task_id, cells in itertools.groupby(sweep.cells, key=lambda cell: cell.task.id):
+        cells = list(cells)
         try:
-            for rec in runner.run_cells(cells, opts):
-                print(_summary(rec))
-                if rec.status != "ok":
-                    failed.append(rec)
+            if executor.name == "local":  # one task after the other, as the cells come
+                for rec in executor.run_cells(cells, opts):
+                    _report(rec, failed)
+            else:
+                runner.expected_fingerprints(cells[0].task, opts)  # its data can be found (else DataError)
+                runnable += cells
         except DataError as exc:  # e.g. a real-data task without --data-root: skip it, go on
             skipped.append(task_id)
             print(textwrap.fill(f"skipped {task_id}: {exc}", width=100), file=sys.stderr)
+    for rec in executor.run_cells(runnable, opts) if runnable else ():  # a cluster: every cell at once
+        _report(rec, failed)
     from lensbench.board.aggregate import aggregate, records_frame
     from lensbench.board.markdown import render_markdown
 
@@ -74,7 +81,15 @@ def cmd_sweep(args) -> int:
         print(f"{len(skipped)} task(s) skipped for missing data: {', '.join(skipped)}", file=sys.stderr)
     if failed:
         print(f"{len(failed)} run(s) failed; see their records for the error.", file=sys.stderr)
-    return 1 if failed else 0
+    for line in executor.problems:
+        print(textwrap.fill(f"not run: {line}", width=100), file=sys.stderr)
+    return 1 if failed or executor.problems else 0
+
+
+def _report(rec, failed: list) -> None:
+    print(_summary(rec))
+    if rec.status != "ok":
+        failed.append(rec)
 
 
 def _print_status(rows: list[dict], opts) -> int:

@@ -6,5 +6,7 @@ folder), ``writer`` (checked chunks -> Arrow), ``npyfiles`` / ``readers`` (one i
 ``layouts`` (folders -> items, val carving), ``formats`` (LensBench's file formats), ``simulated``
 (recipe -> rows), ``adapter`` (files -> rows), ``resolve`` (datasets by name), ``fingerprint``,
 ``cache`` (``materialise``), ``reading`` (``load_split``), ``importing`` (``import_dataset``),
-``card`` (dataset card and gallery), ``taskdata`` (a task's splits as tensors).
+``card`` (dataset card, gallery, Hub card), ``taskdata`` (a task's splits as tensors), ``sources``
+(the real-data registry, ``sources.json``) and ``fetch`` (``lensbench data fetch``), ``export`` and
+``croissant`` (``lensbench data export``).
 """

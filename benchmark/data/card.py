@@ -197,3 +197,143 @@ def show(
     card.write_text(dataset_card(spec, dsdict, sizes))
     png = gallery(dsdict, spec, folder / "gallery.png", per_class=per_class)
     return {"card": card, "gallery": png, "dir": folder}
+
+
+# ----------------------------------------------------------------------------- Hub dataset card
+HUB_TASK = {"classification": "image-classification", "anomaly": "image-classification", "regression": "other"}
+HUB_LICENCES = {"cc-by-4.0": "cc-by-4.0", "apache-2.0": "apache-2.0", "mit": "mit", "cc0-1.0": "cc0-1.0",
+                "bsd-3-clause": "bsd-3-clause", "gpl-3.0": "gpl-3.0"}
+SEEDS_TEXT = ("Chunk k (at most {chunk} images) of each (split, class) is generated with the seed = the first 62 "
+              "bits of sha256('<name>|<dataset seed>|<split>|<class>|k'), so the splits never share a seed and a "
+              "build is reproducible bit for bit on the same device and render path.")
+
+
+def hub_licence(text: str) -> str:
+    """The Hub licence id of a free-text licence (its first word), else ``other``."""
+    first = (text or "").split(" ")[0].strip("(),;").lower()
+    return HUB_LICENCES.get(first, "other")
+
+
+def size_category(n: int) -> str:
+    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < limit:
+            return label
+    return "1M<n<10M"
+
+
+def how_made(cfg) -> str:
+    """One paragraph: how the rows of an exported config were made."""
+    meta, spec = cfg.meta, cfg.spec
+    if spec.recipe:
+        return (f"Simulated by LensBench's differentiable lensing simulator with recipe `{meta.get('recipe')}` "
+                f"v{meta.get('recipe_version')} (render path {meta.get('render') or 'n/a'}, device "
+                f"{meta.get('device', 'cpu')}), dataset seed {spec.seed}, "
+                f"{cfg.sizes} images per class per split. {spec.description}")
+    return (f"Real images read verbatim by the `{spec.adapter}` file format (no re-simulation); {spec.description} "
+            "Fetch the source files with `lensbench data fetch` (pinned public URLs, sha256-verified).")
+
+
+def limitations(configs) -> str:
+    """Known limitations of the exported configs (also the Croissant ``rai:dataLimitations``)."""
+    out = []
+    if any(c.spec.recipe for c in configs):
+        out.append("Simulated images: the simulation-to-real gap is not closed (parametric mass and light profiles, "
+                   "idealised PSF and noise); numbers measured here do not transfer to survey data without a "
+                   "domain-shift check. The simulator and every seed are public, so anyone can regenerate the "
+                   "test split: a model trained on it scores higher than it should; LensBench's hidden-seed test "
+                   "set exists for that.")
+    if any(c.spec.adapter for c in configs):
+        out.append("Real images: small samples (tens to about 150 images), labels taken from the source "
+                   "catalogues (candidates, not all confirmed), display stretches or per-image normalisations "
+                   "rather than calibrated fluxes, and framing or colour that can differ between classes. "
+                   "Evaluation only; treat scores as out-of-distribution indicators.")
+    return " ".join(out)
+
+
+def biases(configs) -> str:
+    """Known biases (Croissant ``rai:dataBiases``)."""
+    return ("Class balance is set by the recipe or the source folders, not by the sky: real lenses are about "
+            "1 in 1000 galaxies. Simulated priors (Einstein radii, source sizes, signal-to-noise, substructure "
+            "abundance) reflect modelling choices stated in each recipe; real samples over-represent bright, "
+            "visually striking lenses found by earlier searches.")
+
+
+INTENDED_USE = ("Benchmarking machine-learning models for strong gravitational lensing (substructure "
+                "classification, lens finding, parameter regression, anomaly detection) under the LensBench "
+                "protocol: train on train, choose on val, score on test once. Not for scientific inference "
+                "about real lens systems, and not a census of the sky.")
+
+
+def hub_card(name: str, configs, preset: str) -> str:
+    """``README.md`` of an export (``lensbench.data.export``): Hub YAML metadata and the sections a
+    reviewer needs (how it was made, simulator version, recipe, seeds, fingerprint, limitations, use)."""
+    import yaml
+
+    from lensbench import registry
+    from lensbench.data import simulated
+
+    kinds = sorted({registry.tasks.get(t).kind for c in configs for t in c.tasks})
+    licences = sorted({c.spec.licence for c in configs})
+    lic = {hub_licence(t) for t in licences}
+    header = {
+        "license": lic.pop() if len(lic) == 1 else "other",
+        "pretty_name": f"LensBench {name} ({preset})",
+        "task_categories": sorted({HUB_TASK[k] for k in kinds}) or ["image-classification"],
+        "tags": ["astronomy", "gravitational-lensing", "physics", "lensbench"]
+                + (["simulation"] if any(c.spec.recipe for c in configs) else []),
+        "size_categories": [size_category(sum(sum(c.rows.values()) for c in configs))],
+        "configs": [{"config_name": c.name, "default": i == 0,
+                     "data_files": [{"split": s, "path": f"data/{c.name}/{s}-*.parquet"} for s in SPLITS]}
+                    for i, c in enumerate(configs)],
+    }
+    if header["license"] == "other":
+        header["license_name"] = "; ".join(licences)[:200]
+    from datasets import DatasetInfo  # features per config: load_dataset(<export folder>) restores Array3D
+    from datasets.info import DatasetInfosDict
+
+    from lensbench.data.writer import features
+
+    DatasetInfosDict({c.name: DatasetInfo(features=features(c.spec, c.meta.get("columns", []), bool(c.spec.adapter)),
+                                          config_name=c.name) for c in configs}).to_dataset_card_data(header)
+    lines = ["---", yaml.safe_dump(header, sort_keys=False).rstrip(), "---", "",
+             f"# LensBench: {name} (preset `{preset}`)", "",
+             ("Exported by `lensbench data export`. Images are float32 arrays of physical pixel values, stored "
+              "unchanged from the LensBench build (shape in `dataset_info` above and in the `lensbench` parquet "
+              "metadata)."), "", "| config | dataset | tasks | train | val | test | fingerprint |", "|---|---|---|---:|---:|---:|---|"]
+    for c in configs:
+        lines.append(f"| {c.name} | {c.spec.key} | {', '.join(c.tasks) or '-'} | "
+                     + " | ".join(str(c.rows[s]) for s in SPLITS) + f" | `{c.fingerprint[:16]}` |")
+    lines += ["", "## How it was made", ""] + [f"- **{c.name}**: {how_made(c)}" for c in configs]
+    lines += ["", "## Simulator version", ""]
+    for c in configs:
+        v = c.meta.get("versions", {})
+        lines.append(f"- **{c.name}**: " + (f"simulator sources sha256 `{c.meta.get('simulator_version')}`, "
+                                            if c.spec.recipe else "no simulator (real images), ")
+                     + ", ".join(f"{k} {v[k]}" for k in sorted(v)))
+    lines += ["", "## Recipe", ""]
+    for c in configs:
+        if c.spec.recipe:
+            rec = simulated.get_recipe(c.spec.recipe)
+            lines += [f"**{c.name}**: `{rec.name}` v{rec.version}: {rec.description}", "", "```", repr(rec), "```", ""]
+        else:
+            lines += [f"**{c.name}**: real files read by the `{c.spec.adapter}` format (no recipe).", ""]
+    lines += ["## Seeds", ""]
+    for c in configs:
+        lines.append(f"- **{c.name}**: dataset seed {c.spec.seed}. " + (
+            SEEDS_TEXT.format(chunk=c.meta.get("chunk", "?")) if c.spec.recipe else
+            "No random draws except the val split carved from train (seeded)."))
+    lines += ["", "## Fingerprint", "",
+              ("The sha256 LensBench computes over everything that makes the data (recipe, simulator sources, "
+               "sizes, seeds, or the bytes of the source files). `lensbench data build` recomputes it; it is also "
+               "stored in every parquet file's metadata (key `lensbench`)."), ""]
+    lines += [f"- **{c.name}**: `{c.fingerprint}`" for c in configs]
+    lines += ["", "## Known limitations", "", limitations(configs), "", biases(configs),
+              "", "## Intended use", "", INTENDED_USE, "", "## Loading", "", "```python",
+              "from datasets import load_dataset",
+              f'ds = load_dataset("parquet", data_files={{"test": "data/{configs[0].name}/test-*.parquet"}})',
+              "import numpy as np; x = np.asarray(ds['test'][0]['image'], dtype=np.float32)  # (C, H, W)",
+              "```", "", "## Publishing (maintainers)", "",
+              "`huggingface-cli upload <org>/<name> <this folder> . --repo-type dataset`", "",
+              "## Licence and citation", ""]
+    lines += [f"- **{c.name}**: licence: {c.spec.licence}. Cite: {c.spec.citation or 'LensBench'}" for c in configs]
+    return "\n".join(lines) + "\n"

@@ -24,7 +24,7 @@ from lensbench.data import taskdata
 from lensbench.data.errors import DataError
 from lensbench.data.fingerprint import fingerprint
 from lensbench.data.reading import read_meta
-from lensbench.run import claims, diagnostics, figures, grid, provenance, trainer
+from lensbench.run import claims, diagnostics, figures, grid, provenance, trainer, usermodels
 from lensbench.run.grid import Cell
 from lensbench.run.tracking import Tracker, standard_tags
 from lensbench.run.tracking_store import prepare_store, recorded_in, terminated_as_killed
@@ -46,10 +46,16 @@ class RunOptions:
     checkpoint_dir: Path | None = None
     progress: bool = True
     force: bool = False
+    track: bool = True  # False: MLflow found off by the driver; workers do not retry it
+    experiment_ids: dict[str, str] = field(default_factory=dict)  # task id -> MLflow experiment id (driver's)
 
 
-def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> records.RunRecord:
-    """Train and evaluate one model on one task with one seed; write and return the record."""
+def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions,
+        record_dir: Path | None = None) -> records.RunRecord:
+    """Train and evaluate one model on one task with one seed; write and return the record.
+
+    ``record_dir``: where the record file is written (default ``opts.results_dir``); a cluster worker
+    writes it in a scratch folder (for the MLflow artifact) and the driver writes the real one."""
     if not model_spec.supports(task):
         raise ValueError(f"model {model_spec.name!r} supports {model_spec.kinds}, task {task.id!r} is {task.kind}")
     t_wall = time.perf_counter()
@@ -61,14 +67,17 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> r
     provenance.seed_everything(seed)
     train = taskdata.train_split(task, opts.preset, dsdict)
     val = taskdata.build_split(task, dsdict, "val", train.scaler)
-    model = model_spec.factory(task)
+    try:  # lazy modules initialised by a dummy batch; a model that cannot be built is a failed record
+        model, build_error = usermodels.build(model_spec, task), None
+    except usermodels.ModelBuildError as exc:
+        model, build_error = None, exc
     rec = records.RunRecord(
         schema_version=records.SCHEMA_VERSION, task=task.id, task_version=task.version, preset=opts.preset,
         model=model_spec.name, model_family=model_spec.family, model_source=model_spec.source or None,
         seed=seed, status="running", error=None,
         primary_metric=task.primary_metric, higher_is_better=task.higher_is_better,
         metrics_val={}, metrics_test={}, selected_epoch=0, epochs_run=0, history=[],
-        n_params=trainer.n_params(model), train_time_s=0.0, eval_time_s=0.0, wall_time_s=0.0,
+        n_params=trainer.n_params(model) if model is not None else None, train_time_s=0.0, eval_time_s=0.0, wall_time_s=0.0,
         hardware=provenance.hardware(device), packages=provenance.package_versions(),
         git_commit=provenance.git_commit(), lensbench_version=__version__,
         dataset=dspec.name, dataset_fingerprint=dsdict_fingerprint(dsdict), test_dataset_fingerprint=None,
@@ -77,7 +86,8 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> r
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         secondary_metrics=list(task.secondary_metrics),
     )
-    tracker = Tracker(opts.tracking_uri, keep=recorded_in(opts.results_dir))
+    tracker = Tracker(opts.tracking_uri, enabled=opts.track, keep=recorded_in(opts.results_dir),
+                      experiment_ids=opts.experiment_ids)
     params = {"task": task.id, "task_version": task.version, "preset": opts.preset, "model": model_spec.name,
               "seed": seed, "epochs": preset.budget.epochs, "batch_size": preset.budget.batch_size,
               "lr": preset.budget.lr * model_spec.lr_scale, "weight_decay": preset.budget.weight_decay,
@@ -90,6 +100,8 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> r
     with tracker.run(experiment=task.id, run_name=f"{model_spec.name}-seed{seed}", params=params, tags=tags):
         rec.mlflow_run_id, rec.mlflow_tracking_uri = tracker.run_id, tracker.tracking_uri
         try:
+            if build_error is not None:
+                raise build_error
             fitted = trainer.fit(task, model, preset.budget, train, val, seed=seed, device=device,
                                  autocast=opts.bf16, on_epoch=lambda e, row: tracker.log_epoch(e, row),
                                  progress=opts.progress, lr_scale=model_spec.lr_scale)
@@ -113,9 +125,9 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions) -> r
             log.warning("run %s / %s / seed %d failed: %s", task.id, model_spec.name, seed, rec.error)
             log.debug("%s", traceback.format_exc())
         rec.wall_time_s = time.perf_counter() - t_wall
-        path = records.write_record(rec, opts.results_dir)
+        path = records.write_record(rec, opts.results_dir if record_dir is None else record_dir)
         tracker.log_metrics(rec.metrics_test, prefix="test_")
-        tracker.set_tag("lensbench.record", str(path))
+        tracker.set_tag("lensbench.record", str(records.record_path(opts.results_dir, rec)))
         if rec.test_dataset_fingerprint:
             tracker.set_tag("lensbench.test_dataset_fingerprint", rec.test_dataset_fingerprint)
         tracker.log_artifact(path)
@@ -238,7 +250,8 @@ def run_cells(cells: Iterable[Cell], opts: RunOptions) -> Iterator[records.RunRe
     """``claimed_runs`` after preparing the MLflow store once (schema, experiments, runs killed sweeps
     left: ``tracking_store.prepare_store``); SIGTERM ends the current run KILLED."""
     cells = list(cells)
-    prepare_store(opts.tracking_uri, [c.task.id for c in cells], keep=recorded_in(opts.results_dir))
+    prepare_store(opts.tracking_uri, [c.task.id for c in cells], keep=recorded_in(opts.results_dir),
+                  ids=opts.experiment_ids)
     with terminated_as_killed():
         yield from claimed_runs(cells, opts)
 

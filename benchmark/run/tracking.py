@@ -115,7 +115,7 @@ class Tracker:
     """One MLflow run at a time; every call is a no-op once tracking is off."""
 
     def __init__(self, tracking_uri: str | None = None, enabled: bool = True, probe_timeout_s: float = 5.0,
-                 keep: Keep | None = None):
+                 keep: Keep | None = None, experiment_ids: Mapping[str, str] | None = None):
         self._uri = tracking_uri or default_tracking_uri()
         self._client = None
         self._run_id: str | None = None
@@ -124,6 +124,7 @@ class Tracker:
         self._keep = keep  # which unfinished runs of a cell a record names (ended FINISHED, not deleted)
         self._cell: str | None = None  # filter string of the current run's cell
         self._exp_id: str | None = None
+        self._experiment_ids = dict(experiment_ids or {})  # name -> id, as the sweep's driver created them
         self._ended = False  # the current run was ended (a later store error must not mark it FAILED)
 
     # ------------------------------------------------------------------ state
@@ -183,7 +184,7 @@ class Tracker:
             warnings.simplefilter("ignore", DeprecationWarning)
             if self._client is None:
                 self._client = connect(self._uri, self._probe_timeout_s)
-            self._exp_id = experiment_id(self._client, self._uri, experiment)
+            self._exp_id = self._experiment_ids.get(experiment) or experiment_id(self._client, self._uri, experiment)
             self._cell = cell_filter(tags)
             if self._cell is not None:  # earlier runs of this cell, left by killed processes
                 kept, deleted = settle(self._client, self._client.search_runs([self._exp_id], self._cell),

@@ -182,11 +182,12 @@ def create_schema(uri: str) -> None:
 
 
 def prepare_store(uri: str | None, experiments: Iterable[str], keep: Keep | None = None,
-                  probe_timeout_s: float = 5.0) -> bool:
+                  probe_timeout_s: float = 5.0, ids: dict[str, str] | None = None) -> bool:
     """Before a sweep's cells run: create the store's schema and ``experiments`` under an exclusive
     file lock (two sweeps starting on a fresh SQLite store do not race on its migration), and settle
-    the unfinished runs whose owner process is dead (``settle``). Never raises: on failure tracking is
-    off for ``uri`` in this process (one warning) and False is returned."""
+    the unfinished runs whose owner process is dead (``settle``). ``ids`` (when given) receives each
+    experiment's id, for the workers of a cluster sweep (``RunOptions.experiment_ids``). Never raises:
+    on failure tracking is off for ``uri`` in this process (one warning) and False is returned."""
     uri = uri or default_tracking_uri()
     try:
         if uri in _OFF:
@@ -195,9 +196,11 @@ def prepare_store(uri: str | None, experiments: Iterable[str], keep: Keep | None
         with store_lock(uri):
             create_schema(uri)
             client = connect(uri, probe_timeout_s)
-            ids = [experiment_id(client, uri, name) for name in dict.fromkeys(experiments)]
+            made = {name: experiment_id(client, uri, name) for name in dict.fromkeys(experiments)}
+        if ids is not None:
+            ids.update(made)
         cells: dict[str, list] = {}
-        for run in client.search_runs(ids, max_results=50000) if ids else []:
+        for run in client.search_runs(list(made.values()), max_results=50000) if made else []:
             cells.setdefault(cell_filter(run.data.tags), []).append(run)
         kept = deleted = 0
         for cell, runs in cells.items():

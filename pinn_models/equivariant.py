@@ -1,0 +1,189 @@
+"""A D4-invariant steerable CNN (``d4-cnn``) and its ordinary-CNN twin of equal parameter count
+(``d4-cnn-nosym``), entry point ``lensbench.pinn_models.equivariant:specs``.
+
+Model card
+----------
+**Physics used: the symmetry of the sky.** Lensing commutes with rotations and reflections: rotating
+(mirroring) every mass and source rotates (mirrors) the lensed image (``lensbench.run.augment``).
+D4, the 8 rotations by multiples of 90 degrees with or without a mirror, is the part of that symmetry
+that maps a square pixel grid onto itself exactly, pixel centre to pixel centre, so it needs no
+interpolation. Every convolution of ``d4-cnn`` is a steerable convolution of the group
+``gspaces.FlipRot2dOnR2(N=4)`` from the ``e2cnn`` library (Weiler & Cesa 2019; its successor
+``escnn`` needs a Fortran compiler to install, so LensBench uses ``e2cnn``): the input channels are
+trivial (scalar) fields, the hidden features are regular fields (8 channels per field, one per group
+element), so each layer is exactly equivariant on the grid. Group pooling (max over each field's 8
+channels) and a global spatial average make an invariant feature vector; a linear head maps it to
+logits (classification) or standardised predictions (regression). The output is therefore exactly
+invariant (to float rounding, ``tests/test_equivariant.py``) under the 8 transforms of the input.
+
+Architecture (``STAGES`` fields per stage): per stage a 5x5 (first) or 3x3 steerable convolution
+(zero padding k // 2, stride 1, no bias), ``InnerBatchNorm``, ReLU, then (between stages) an
+average pool that maps the grid onto itself: kernel 2, stride 2 on an even size, kernel 3, stride
+2, padding 1 on an odd size (``SymmetricPool``: both keep the pooling windows symmetric under the
+8 transforms; plain 2x2 pooling of an odd size drops the last row and column and breaks the
+symmetry). Any square size works (64 px, 150 px -> 75 -> 38 -> 19, the toy 16 px of the tests).
+
+**The twin** ``d4-cnn-nosym`` is the same network with ``nn.Conv2d`` / ``BatchNorm2d`` and no group
+pooling: same depth, kernels, pooling and head, widths scaled by one factor (``twin_widths``,
+computed per task) so that its trainable parameter count is within 1% of ``d4-cnn``'s. It can learn
+the symmetry only from data (and from the budget's dihedral augmentation, when a task turns it on).
+
+**When the symmetry is valid.** Simulated LensBench images are exactly D4-symmetric in distribution:
+round Gaussian PSF, square pixels, isotropic lens and source orientations, subhalo positions and
+noise. It holds only approximately for real images whose PSF is elongated or asymmetric, with
+non-square pixels, a preferred direction (CCD bleed trails, diffraction spikes, a fixed read-out
+direction) or an anisotropic selection; there the invariance is a prior that may cost accuracy.
+An invariant network cannot predict anything that changes under the group: regression targets must
+all be invariant (``augment.INVARIANT``: Einstein radius, axion mass, subhalo mass fraction...);
+ellipticities, shear and positions (``regression/macro-lens``) are refused at build time.
+
+**Where gradients flow.** Task loss (the kind's default: cross-entropy or MSE) -> linear head ->
+group pooling (to the maximal channel of each field) -> the learnable coefficients of each
+steerable filter basis (``R2Conv.weights``; the basis is fixed, sampled once) and the batch-norm
+affine parameters. No physics loss term, no auxiliary targets.
+
+**Cost per step** (``perf/equivariant_step.py``, batch 64 x 1 x 64 x 64, 1 CPU thread; see the
+``equivariant`` section of ``perf/README.md``): at equal parameter count the steerable network
+carries 8 channels per field, so its convolutions are wider than the twin's (about sqrt(8) times
+the twin's channels), roughly 2-3x the twin's step and about that of ``resnet10t``; the filter
+expansion from the basis is recomputed on every forward (a few ms).
+
+**Known failure cases.** (1) Symmetry-breaking signal: a task whose answer depends on orientation
+(a non-round PSF that differs between classes, a fixed-direction artefact) is invisible to it. (2)
+Non-square images are refused (D4 does not map a rectangle onto itself). (3) Invariance to only 90
+degree steps: rotations by other angles are learnt from data, as in any CNN. (4) Max group pooling
+discards the relative orientation of features in different fields (a lens and an arc at a given
+angle to each other are kept only through the receptive field of the last stage). (5) bf16
+autocast rounds the features; invariance is then to bf16 precision only.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+from torch import nn
+
+from lensbench import kinds
+from lensbench.run.augment import INVARIANT
+from lensbench.specs import ModelSpec, TaskSpec
+
+STAGES = (8, 16, 24, 32)      # regular D4 fields per stage of d4-cnn (8 channels each)
+KERNELS = (5, 3, 3, 3)        # kernel size per stage
+PARAM_TOLERANCE = 0.01        # the twin's trainable parameter count is within 1% of d4-cnn's
+KINDS = ("classification", "regression")
+# The twin's widths for a 1-channel, 3-class task (``twin_widths(1, 3)``, checked by the tests);
+# other tasks get their own, matched the same way.
+TWIN_WIDTHS_1CH_3CLASS = (18, 37, 55, 74)
+
+
+def check_task(task: TaskSpec, model: str) -> tuple[int, int]:
+    """``(channels, n_outputs)`` of ``task``; ``ValueError`` for an unsupported kind, a non-square
+    image or a regression target that is not invariant under the 8 dihedral transforms."""
+    kinds.require(task, model, *KINDS)
+    c, h, w = (int(s) for s in task.input_shape)
+    if h != w:
+        raise ValueError(f"{model}: task {task.id!r} has {h}x{w} images; the D4 symmetry needs square images")
+    if task.kind == "regression":
+        variant = [t for t in task.target if t not in INVARIANT]
+        if variant:
+            raise ValueError(f"{model}: task {task.id!r} regresses {variant}, which change under rotations or "
+                             f"mirrors of the image; a D4-invariant network can only predict invariant targets "
+                             f"({', '.join(sorted(INVARIANT - {'label'}))})")
+    return c, task.n_outputs
+
+
+def n_trainable(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# ----------------------------------------------------------------------------- the twin
+class PlainCNN(nn.Module):
+    """The twin: the same stages with ``nn.Conv2d`` (no bias) + ``BatchNorm2d`` + ReLU, the same
+    pooling between stages, a global average and a linear head; no symmetry built in."""
+
+    def __init__(self, in_channels: int, n_outputs: int, widths, kernels=KERNELS):
+        from lensbench.pinn_models.steerable import SymmetricPool
+
+        super().__init__()
+        layers, c = [], in_channels
+        for i, (w, k) in enumerate(zip(widths, kernels)):
+            if i:
+                layers.append(SymmetricPool())
+            layers += [nn.Conv2d(c, w, k, padding=k // 2, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
+            c = w
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(c, n_outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x).mean(dim=(-2, -1)))
+
+
+def plain_params(in_channels: int, n_outputs: int, widths, kernels=KERNELS) -> int:
+    """Trainable parameters of ``PlainCNN`` (convolutions, batch-norm affine, linear head)."""
+    total, c = 0, in_channels
+    for w, k in zip(widths, kernels):
+        total += c * w * k * k + 2 * w
+        c = w
+    return total + c * n_outputs + n_outputs
+
+
+@functools.lru_cache(maxsize=32)
+def d4_params(in_channels: int, n_outputs: int, stages=STAGES, kernels=KERNELS) -> int:
+    """Trainable parameters of ``d4-cnn`` (built once per shape: e2cnn's basis sizes have no closed form)."""
+    from lensbench.pinn_models.steerable import D4CNN
+
+    return n_trainable(D4CNN(in_channels, n_outputs, stages, kernels))
+
+
+@functools.lru_cache(maxsize=32)
+def twin_widths(in_channels: int, n_outputs: int, stages=STAGES, kernels=KERNELS) -> tuple[int, ...]:
+    """Widths of the twin: ``stages`` times one common factor (each rounded), the factor (a multiple
+    of 1/200) chosen so that the twin's parameter count is closest to ``d4_params``; ``ValueError``
+    if that is not within ``PARAM_TOLERANCE``."""
+    target = d4_params(in_channels, n_outputs, stages, kernels)
+    candidates = {tuple(max(1, round(s * step / 200)) for s in stages) for step in range(1, 4001)}
+    widths = min(sorted(candidates), key=lambda w: abs(plain_params(in_channels, n_outputs, w, kernels) - target))
+    gap = abs(plain_params(in_channels, n_outputs, widths, kernels) - target)
+    if gap > PARAM_TOLERANCE * target:
+        raise ValueError(f"d4-cnn-nosym: no widths within {PARAM_TOLERANCE:.0%} of d4-cnn's {target} parameters "
+                         f"(closest {widths}, off by {gap})")
+    return widths
+
+
+# ----------------------------------------------------------------------------- factories
+def build_d4(task: TaskSpec, *, stages=STAGES, kernels=KERNELS, **_config) -> nn.Module:
+    """``d4-cnn`` for ``task`` (the ``D4CNN`` of ``lensbench.pinn_models.steerable``)."""
+    from lensbench.pinn_models.steerable import D4CNN
+
+    c, n_out = check_task(task, "d4-cnn")
+    return D4CNN(c, n_out, tuple(stages), tuple(kernels))
+
+
+def build_twin(task: TaskSpec, *, stages=STAGES, kernels=KERNELS, **_config) -> PlainCNN:
+    """``d4-cnn-nosym``; it refuses exactly what ``d4-cnn`` refuses, so the pair runs on the same tasks."""
+    c, n_out = check_task(task, "d4-cnn-nosym")
+    return PlainCNN(c, n_out, twin_widths(c, n_out, tuple(stages), tuple(kernels)), tuple(kernels))
+
+
+def specs() -> list[ModelSpec]:
+    common = {"stages": STAGES, "kernels": KERNELS, "pool": "avg 2/2 (even size), 3/2 pad 1 (odd size)",
+              "ablation_of": "d4-cnn"}
+    return [
+        ModelSpec(
+            name="d4-cnn", factory=build_d4, family="pinn", kinds=KINDS, twin="d4-cnn-nosym",
+            description=("D4-invariant steerable CNN (e2cnn, regular fields of the 8 rotations by 90 degrees "
+                         "and mirrors; group pooling, global average, linear head); regression on invariant "
+                         "targets only"),
+            source=f"{__name__}:build_d4",
+            config={**common, "symmetry": True, "group": "D4 (e2cnn FlipRot2dOnR2, N=4)",
+                    "fields": STAGES, "channels": tuple(8 * s for s in STAGES)}),
+        ModelSpec(
+            name="d4-cnn-nosym", factory=build_twin, family="ablation", kinds=KINDS, twin="d4-cnn",
+            description=("symmetry-off twin of d4-cnn: the same stages with ordinary convolutions, widths "
+                         "matched to d4-cnn's parameter count (within 1%)"),
+            source=f"{__name__}:build_twin",
+            config={**common, "symmetry": False, "widths": TWIN_WIDTHS_1CH_3CLASS,
+                    "widths_rule": "stages x one factor, matched per task to d4-cnn's trainable parameter "
+                                   "count (within 1%); 'widths' is the 1-channel, 3-class case"}),
+    ]

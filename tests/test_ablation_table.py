@@ -1,0 +1,74 @@
+"""The 2x2 ablation table (``lensbench.board.ablation``): groups, one-switch comparisons, Holm, signs."""
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from lensbench.board import ablation
+
+CONFIGS = {
+    "p": {"ablation_of": "p", "physics": True, "aux_params": True},
+    "p-noaux": {"ablation_of": "p", "physics": True, "aux_params": False},
+    "p-nophys-aux": {"ablation_of": "p", "physics": False, "aux_params": True},
+    "p-nophys": {"ablation_of": "p", "physics": False, "aux_params": False},
+    "eq": {"ablation_of": "eq", "symmetry": True},
+    "eq-nosym": {"ablation_of": "eq", "symmetry": False},
+}
+FAMILY = {"p": "pinn", "eq": "pinn", "cnn": "baseline", "big-cnn": "baseline"}
+
+
+def frame(effects: dict, seeds=range(8), metric="auc_macro", hib=True, b=50) -> pd.DataFrame:
+    """Per-seed rows: value = 0.7 + effect + seed noise shared by every model (so paired differences
+    are exactly the effects, plus a small model-specific jitter); replicates = value + shared item noise."""
+    rng = np.random.default_rng(0)
+    seed_noise = {s: rng.normal(0, 0.02) for s in seeds}
+    items = rng.normal(0, 0.01, b)
+    rows = []
+    for m, eff in effects.items():
+        for s in seeds:
+            v = 0.7 + eff + seed_noise[s] + rng.normal(0, 0.002)
+            rows.append(dict(model=m, family=FAMILY.get(m, "ablation"), seed=s, primary=v, primary_metric=metric,
+                             higher_is_better=hib, replicates=list(v + items), resample_key=f"0:{b}"))
+    return pd.DataFrame(rows)
+
+
+def test_physics_separated_supervision_not():
+    f = frame({"p": 0.05, "p-noaux": 0.05, "p-nophys-aux": 0.0, "p-nophys": 0.0, "cnn": 0.01, "big-cnn": 0.0})
+    t = ablation.table(f, CONFIGS.get).set_index("comparison")
+    assert t.loc["physics (aux on)", "a"] == "p" and t.loc["physics (aux on)", "b"] == "p-nophys-aux"
+    assert math.isclose(t.loc["physics (aux on)", "diff"], 0.05, abs_tol=0.003)
+    assert t.loc["physics (aux on)", "separated"] and t.loc["physics (aux off)", "separated"]
+    assert not t.loc["supervision (physics on)", "separated"]
+    assert not t.loc["supervision (physics off)", "separated"]
+    row = t.loc["vs best baseline (cnn)"]
+    assert row["b"] == "cnn" and row["separated"] and math.isclose(row["diff"], 0.04, abs_tol=0.003)
+    assert row["ci_lo"] < row["diff"] < row["ci_hi"]
+    assert ablation.verdict(row) == "p better"
+    # Holm over the group's 5 comparisons: every adjusted p >= the raw paired p
+    assert (t["p_holm"] <= 1).all() and (t["p_holm"] >= 0).all()
+
+
+def test_lower_is_better_orients_signs():
+    f = frame({"p": -0.05, "p-nophys-aux": 0.0}, metric="mse", hib=False)
+    t = ablation.table(f, CONFIGS.get)
+    (row,) = t.to_dict("records")
+    assert row["comparison"] == "physics (aux on)"
+    assert math.isclose(row["diff"], 0.05, abs_tol=0.003)  # lower mse: positive = a better
+    assert row["ci_lo"] < row["diff"] < row["ci_hi"] and ablation.verdict(row) == "p better"
+
+
+def test_one_switch_group_and_missing_seeds():
+    f = frame({"eq": 0.0, "eq-nosym": 0.0})
+    t = ablation.table(f, CONFIGS.get)
+    assert list(t["comparison"]) == ["physics"] and not t["separated"].iloc[0]
+    f2 = pd.concat([frame({"p": 0.0}, seeds=[0]), frame({"p-nophys-aux": 0.0}, seeds=[1])])
+    (row,) = ablation.table(f2, CONFIGS.get).to_dict("records")
+    assert row["separated"] is None and ablation.verdict(row).startswith("not tested")
+
+
+def test_no_group_no_rows_and_markdown():
+    assert ablation.table(frame({"cnn": 0.0, "big-cnn": 0.0}), CONFIGS.get).empty
+    assert ablation.markdown(ablation.table(frame({"cnn": 0.0}), CONFIGS.get)) == ""
+    md = ablation.markdown(ablation.table(frame({"p": 0.05, "p-nophys-aux": 0.0}), CONFIGS.get))
+    assert "| p | physics (aux on) | p | p-nophys-aux |" in md and "p better" in md

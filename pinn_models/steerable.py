@@ -47,7 +47,7 @@ class NumpyCopyIfNeeded(types.ModuleType):
 if not hasattr(np.ndarray, "tostring"):  # numpy >= 2
     for solution in ("R2FlipsSolution", "R2ContinuousRotationsSolution", "R2FlipsDiscreteRotationsSolution",
                      "R2FlipsContinuousRotationsSolution"):
-        setattr(getattr(irreps_basis, solution), "__hash__", kernel_basis_hash)
+        getattr(irreps_basis, solution).__hash__ = kernel_basis_hash
     kernel_utils.np = NumpyCopyIfNeeded("numpy")
 
 

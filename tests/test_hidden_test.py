@@ -83,18 +83,64 @@ def cheat(honest, task, spec, opts, seed):
     return records.write_record(rec, opts.results_dir)
 
 
-def test_honest_model_is_verified_and_test_set_training_is_flagged(faint, capsys):
+def test_honest_model_is_verified_and_test_set_training_is_flagged(faint, capsys, monkeypatch, tmp_path):
     task, spec, opts = faint
     honest = records.record_path(opts.results_dir, runner.run(task, spec, 0, opts))
     v = hidden.verify_hidden(honest, opts.checkpoint_dir, SECRET, cache=opts.cache, progress=False)
     assert v["verdict"] == hidden.VERIFIED and v["matches_record"]
     assert v["public"]["n_items"] == v["hidden"]["n_items"] == 64  # same size as the public test split
     assert v["hidden"]["fingerprint"] != v["public"]["fingerprint"]
-    print(v["public"], v["hidden"])
+    assert (opts.cache / "hidden" / "datasets" / "faint-hidden").is_dir()  # cached apart from the public data
+    assert hidden.read_verification(hidden.verification_path(honest))["verdict"] == hidden.VERIFIED
 
+    # without the secret the command refuses, naming what to set (exit 2, no traceback)
     tuned = cheat(honest, task, spec, opts, 1)
-    f = hidden.verify_hidden(tuned, opts.checkpoint_dir, SECRET, cache=opts.cache, progress=False)
-    print(f["public"], f["hidden"])
+    argv = ["verify", "--hidden", str(tuned), "--checkpoint-dir", str(opts.checkpoint_dir), "--cache", str(opts.cache)]
+    assert main(argv) == 2
+    assert hidden.SECRET_ENV in capsys.readouterr().err
+    monkeypatch.setenv(hidden.SECRET_ENV, SECRET)
+    assert main(argv) == 1  # flagged
+    assert "-> flagged" in capsys.readouterr().out
+    f = hidden.read_verification(hidden.verification_path(tuned), records.read_record(tuned))
     assert f["matches_record"] and f["verdict"] == hidden.FLAGGED
+    # near-perfect on the public test items it was trained on, clearly worse on fresh ones
     assert f["public"]["value"] > 0.95 and f["hidden"]["value"] < f["public"]["ci"][0]
     assert f["hidden"]["fingerprint"] == v["hidden"]["fingerprint"]  # one hidden set per task and preset
+    assert f["key_id"] == hidden.key_id(SECRET) and SECRET not in hidden.verification_path(tuned).read_text()
+
+    # the board marks both entries
+    from lensbench.board import render
+
+    render.write_leaderboard(opts.results_dir, tmp_path / "board", formats=("md", "json"))
+    rows = {r["model"]: r for r in json.loads((tmp_path / "board" / "leaderboard.json").read_text())}
+    assert rows["faint-cnn"]["hidden_test"] == hidden.FLAGGED  # seed 1 is flagged, so the entry is
+    assert "| hidden test |" in (tmp_path / "board" / "leaderboard.md").read_text()
+
+
+def test_hidden_seed_comes_from_the_secret_and_verifications_are_checked_on_reading(faint, tmp_path):
+    spec = registry.datasets.get("faint")
+    a, b = hidden.hidden_spec(spec, "one"), hidden.hidden_spec(spec, "two")
+    assert a.seed != b.seed and a.seed != spec.seed and a == hidden.hidden_spec(spec, "one")
+    key = tmp_path / "key"
+    key.write_text("  one\n")
+    assert hidden.read_secret(key) == "one"
+    key.write_text("")
+    with pytest.raises(hidden.HiddenTestError, match="empty"):
+        hidden.read_secret(key)
+    with pytest.raises(hidden.HiddenTestError, match=hidden.SECRET_ENV):
+        hidden.read_secret()
+    # a hand-written "verified" that its own numbers contradict is refused, naming the file
+    good = {"lensbench_hidden_verification": 1, "task": "test/faint", "task_version": 1, "preset": "quick",
+            "model": "m", "seed": 0, "dataset_fingerprint": "f", "primary_metric": "auc_macro", "key_id": "k",
+            "matches_record": True, "public": {"value": 1.0, "ci": [1.0, 1.0]},
+            "hidden": {"value": 0.6, "ci": [0.5, 0.7]}, "verdict": hidden.FLAGGED}
+    path = tmp_path / "seed0.hidden.verification"
+    path.write_text(json.dumps(good))
+    assert hidden.read_verification(path)["verdict"] == hidden.FLAGGED
+    for change in ({"verdict": hidden.VERIFIED}, {"seed": "0"}, {"hidden": {"value": 0.6, "ci": [0.7, 0.5]}}):
+        path.write_text(json.dumps({**good, **change}))
+        with pytest.raises(hidden.HiddenTestError, match=str(path)):
+            hidden.read_verification(path)
+    path.write_text("{not json")
+    with pytest.raises(hidden.HiddenTestError, match="JSON"):
+        hidden.read_verification(path)

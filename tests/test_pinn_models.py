@@ -101,7 +101,8 @@ def _build(name: str, task, **over):
 
 
 def test_catalog_registers_each_pinn_with_its_twin():
-    assert set(SPECS) == {name for _, name, _, _ in VARIANTS}
+    # the v1 PINNs here; later ones (grav-imaging) have their own test file
+    assert {n for n, s in SPECS.items() if s.config["ablation_of"] in PAIRS} == {name for _, name, _, _ in VARIANTS}
     for p in PAIRS:
         pinn, twin = SPECS[p], SPECS[f"{p}-nophys"]
         assert (pinn.family, pinn.twin, twin.family, twin.twin) == ("pinn", twin.name, "ablation", p)

@@ -167,3 +167,22 @@ def test_existing_record(tmp_path):
     record_path(tmp_path, make_record()).write_text("{")
     with pytest.warns(UserWarning, match="unreadable record"):
         assert existing_record(*args) is None
+
+
+def test_the_committed_schema_page_matches_the_checks():
+    """``leaderboards/SCHEMA.md`` is ``schema_markdown()``: the fields and the rules checked on read."""
+    page = Path(__file__).resolve().parent.parent / "leaderboards" / "SCHEMA.md"
+    assert page.read_text(encoding="utf-8").rstrip("\n") == schema_markdown().rstrip("\n"), (
+        "regenerate it with the command in leaderboards/README.md")
+
+
+def test_read_valid_keeps_the_good_records_and_names_each_bad_file(tmp_path):
+    from lensbench.records import read_valid
+
+    for seed in (0, 1):
+        write_record(make_record(seed=seed), tmp_path)
+    (tmp_path / "nan.json").write_text(json.dumps(make_record().to_dict()).replace("0.91", "NaN"))
+    (tmp_path / ".seed9.json.tmp.json").write_text("{")  # a writer's temporary file: not a record
+    good, bad = read_valid(tmp_path)
+    assert [r.seed for r in good] == [0, 1]
+    assert len(bad) == 1 and bad[0].startswith(f"{tmp_path / 'nan.json'}: ") and "NaN" in bad[0]

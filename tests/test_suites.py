@@ -22,6 +22,8 @@ def test_v1_suite_names_only_registered_tasks_and_models_and_covers_all_of_them(
     assert set(v1.tasks) == {t.id for t in registry.tasks.all()} - set(later.tasks)
     added_after_v1 = {"global-stats"} | {f"{p}-{v}" for p in ("lens-inversion", "lensiformer", "lens-synthesis")
                                          for v in ("noaux", "nophys-aux")}  # the probe and the 2x2 ablations
+    added_after_v1 |= {f"grav-imaging{v}" for v in ("", "-noaux", "-nophys-aux", "-nophys")}  # v2 PINNs
+    added_after_v1 |= {"d4-cnn", "d4-cnn-nosym"}  # the D4-equivariant network and its twin
     assert {m.name for m in registry.models.all() if m.family != "user"} <= set(v1.models) | added_after_v1
     for m in v1.models:  # every PINN comes with its physics-off twin
         spec = registry.models.get(m)

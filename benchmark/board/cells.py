@@ -110,8 +110,10 @@ def table_rows(t: pd.DataFrame) -> tuple[list[str], list[list[Cell]]]:
     metric = t["primary_metric"].iloc[0]
     sec = secondaries(t)
     v2 = is_v2(t)
+    hid = "hidden_test" in t and bool((t["hidden_test"] != "").any())  # board.verification marks
     header = ["rank", "model", "family", "params", f"{metric} mean ± std (n)", "95% CI",
-              *(["vs best: Δ, p (Holm), separated"] if v2 else []), *sec, "train time"]
+              *(["vs best: Δ, p (Holm), separated"] if v2 else []), *(["hidden test"] if hid else []), *sec,
+              "train time"]
     rows = []
     for _, r in t.iterrows():
         ci = "–" if math.isnan(r["ci_lo"]) else f"[{fmt(r['ci_lo'])}, {fmt(r['ci_hi'])}]"
@@ -121,6 +123,7 @@ def table_rows(t: pd.DataFrame) -> tuple[list[str], list[list[Cell]]]:
             (f"{fmt(r['mean'])} ± {fmt(r['std'])} ({int(r['n'])})", sortable(r["mean"])),
             (ci, sortable(r["ci_lo"])),
             *([vs_best(r)] if v2 else []),
+            *([(r["hidden_test"] or "–", r["hidden_test"])] if hid else []),
             *[(fmt(r[f"test.{m}"]), sortable(r[f"test.{m}"])) for m in sec],
             (fmt_time(r["train_time_s"]), sortable(r["train_time_s"])),
         ])

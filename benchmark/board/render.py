@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from lensbench.board import curves as board_curves
+from lensbench.board import verification
 from lensbench.board.aggregate import aggregate, figure_stems, iter_tables, records_frame, table_key
 from lensbench.board.markdown import render_markdown, results_section
 from lensbench.board.page import render_page
@@ -100,7 +101,7 @@ def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md
     recs = read_results(results_dir, strict=strict) if records is None else records
     if not recs:
         return {}
-    agg = aggregate(records_frame(recs))
+    agg = verification.mark(aggregate(records_frame(recs)), results_dir)  # hidden-test marks, if any
     curves = board_curves.collect(recs)
     out_dir = Path(out_dir)
     written: dict[str, Path] = {}

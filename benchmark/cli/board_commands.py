@@ -62,11 +62,18 @@ def cmd_validate(args) -> int:
 def cmd_verify(args) -> int:
     from lensbench.run import submission
 
-    ok, recorded, recomputed = submission.verify(args.record, args.checkpoint_dir, cache=args.cache,
-                                                 data_root=args.data_root, device=args.device)
-    print(f"{args.record}: recorded {recorded:.6f}, recomputed {recomputed:.6f} -> "
-          f"{'verified' if ok else 'MISMATCH'} (tolerance {submission.VERIFY_TOLERANCE})")
-    return 0 if ok else 1
+    if args.hidden:
+        from lensbench.cli.submission_commands import verify_hidden
+
+        return verify_hidden(args)
+    all_ok = True
+    for record in args.record:
+        ok, recorded, recomputed = submission.verify(record, args.checkpoint_dir, cache=args.cache,
+                                                     data_root=args.data_root, device=args.device)
+        print(f"{record}: recorded {recorded:.6f}, recomputed {recomputed:.6f} -> "
+              f"{'verified' if ok else 'MISMATCH'} (tolerance {submission.VERIFY_TOLERANCE})")
+        all_ok = all_ok and ok
+    return 0 if all_ok else 1
 
 
 def cmd_snapshot(args) -> int:

@@ -16,6 +16,7 @@ from lensbench.cli.board_commands import (
 from lensbench.cli.catalog_commands import cmd_cite, cmd_data_build, cmd_data_import, cmd_data_show, cmd_list
 from lensbench.cli.data_commands import cmd_data_export, cmd_data_fetch
 from lensbench.cli.power_commands import cmd_power
+from lensbench.cli.submission_commands import add_submission_parser
 from lensbench.cli.run_commands import cmd_run, cmd_sweep
 from lensbench.cli.tracking_commands import cmd_tracking_sync
 
@@ -130,8 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--cache", type=Path, default=None)
     v.set_defaults(func=cmd_validate)
     vf = sub.add_parser("verify", help="reload a record's checkpoint and recompute its test metric")
-    vf.add_argument("record", type=Path)
+    vf.add_argument("record", type=Path, nargs="+", help="run record(s), or folders of them (with --hidden)")
     vf.add_argument("--checkpoint-dir", type=Path, required=True, help="the --checkpoint-dir of the run")
+    vf.add_argument("--hidden", action="store_true", help="score on the maintainers' hidden test set as well "
+                    "(needs LENSBENCH_HIDDEN_SEED or --hidden-key); writes seed<k>.hidden.verification")
+    vf.add_argument("--hidden-key", type=Path, default=None, help="file holding the hidden-test secret")
     vf.add_argument("--cache", type=Path, default=None)
     vf.add_argument("--data-root", type=Path, default=None)
     vf.add_argument("--device", default=None)
@@ -157,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--trust-code", action="store_true",
                     help="import the record's model_source when the model is not registered (runs its code)")
     rp.set_defaults(func=cmd_reproduce)
+    add_submission_parser(sub)
     c = sub.add_parser("cite", help="BibTeX for a task")
     c.add_argument("task")
     c.set_defaults(func=cmd_cite)

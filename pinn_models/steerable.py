@@ -8,6 +8,7 @@ used rather than its successor ``escnn``, which needs a Fortran compiler to inst
 
 from __future__ import annotations
 
+import copy
 import types
 
 import numpy as np
@@ -75,8 +76,12 @@ class SteerableConv(enn.R2Conv):
         for name in ("filter", "expanded_bias"):
             if name in dict(self.named_buffers(recurse=False)):
                 delattr(self, name)
-        # The sampled basis is fixed by the architecture and e2cnn shares one sampling between layers of
-        # the same shape (safetensors refuses shared tensors): rebuilt on construction, not checkpointed.
+        # e2cnn caches one sampled basis per layer shape and shares that module between layers and
+        # models: each layer gets its own copy (a model moved to another device must not move the
+        # basis of the others). The basis is fixed by the architecture: rebuilt on construction, not
+        # checkpointed (safetensors would also refuse the shared tensors).
+        for name, child in list(self.basisexpansion.named_children()):
+            setattr(self.basisexpansion, name, copy.deepcopy(child))
         for module in self.basisexpansion.modules():
             for name, buf in list(module.named_buffers(recurse=False)):
                 delattr(module, name)

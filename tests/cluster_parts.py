@@ -149,7 +149,7 @@ def as_postgres(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     """Run a PostgreSQL command; as the ``postgres`` user when we are root (PostgreSQL refuses root)."""
     if os.geteuid() == 0:
         cmd = ["runuser", "-u", "postgres", "--", *cmd]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kw)
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120, **kw)
 
 
 @contextlib.contextmanager

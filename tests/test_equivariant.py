@@ -117,13 +117,14 @@ def test_gradients_reach_every_parameter_and_a_few_steps_fit_a_tiny_batch(name):
             dead = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
             assert not dead, f"no gradient reaches {dead}"
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     assert losses[-1] < 0.3 * losses[0]
 
 
 def test_state_dict_has_the_same_keys_in_train_and_eval_mode():
     """e2cnn's R2Conv keeps its expanded filter as a buffer in eval mode only; ours does not, so the
-    trainer's copy (taken after evaluation) and checkpoints load into freshly built models."""
+    trainer's copy (taken after evaluation) and checkpoints load into freshly built models. Moving one
+    model to another dtype (or device) leaves other models alone."""
     task = _task()
     model = _build("d4-cnn", task)
     keys_train = set(model.train().state_dict())
@@ -134,6 +135,11 @@ def test_state_dict_has_the_same_keys_in_train_and_eval_mode():
     x = torch.randn(2, 1, 16, 16)
     with torch.no_grad():
         torch.testing.assert_close(fresh.eval()(x), model(x))
+        model.double()  # e2cnn shares its sampled bases between models; ours are per layer
+        torch.testing.assert_close(fresh(x), model.float()(x))
+        model.double()
+        assert {b.dtype for b in model.buffers() if b.is_floating_point()} == {torch.float64}
+        assert {b.dtype for b in fresh.buffers() if b.is_floating_point()} == {torch.float32}
 
 
 def test_fit_with_the_trainer_learns_the_toy_task():

@@ -19,7 +19,7 @@ from lensbench import records, registry
 from lensbench.run import executors, grid
 
 pytest.importorskip("ray", reason="Ray is not installed (pip install 'lensbench[ray]')")
-from lensbench.run.ray_executor import RayExecutor  # noqa: E402
+from lensbench.run.ray_executor import RayExecutor
 
 
 def models(*names):
@@ -139,10 +139,11 @@ def test_killing_the_driver_mid_sweep_then_rerunning_records_each_cell_once(toy_
 
     wait_for(lambda: gone(int(marker.read_text())), 120, "Ray to end the killed driver's worker")
     marker.with_name("gate").touch()
-    second = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
+    second = subprocess.run([sys.executable, "-c", code], check=False, env=env, cwd=tmp_path, capture_output=True, text=True,
                             timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert sorted(second.stdout.split("\n")[:-1]) == ["gated 0 ok", "toy-cnn 0 ok", "toy-cnn 1 ok"]
+    said = sorted(line for line in second.stdout.splitlines() if line.endswith((" ok", " failed")))
+    assert said == ["gated 0 ok", "toy-cnn 0 ok", "toy-cnn 1 ok"]
     recs = records.load_records(results)
     assert sorted((r.model, r.seed, r.status) for r in recs) == [("gated", 0, "ok"), ("toy-cnn", 0, "ok"),
                                                                  ("toy-cnn", 1, "ok")]

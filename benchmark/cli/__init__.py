@@ -3,8 +3,9 @@
 User errors (unknown names, bad flags, missing data paths, malformed records) exit with code 2 and
 a one-paragraph message, no traceback. ``--debug`` shows the traceback.
 
-Modules: ``parser`` (every command and flag), ``run_commands`` (run, sweep), ``board_commands``
-(leaderboard, show, validate, verify, snapshot, reproduce), ``power_commands`` (power),
+Modules: ``parser`` (every command and flag), ``run_commands`` (run, sweep), ``tracking_commands``
+(tracking sync), ``board_commands`` (leaderboard, show, validate, verify, snapshot, reproduce),
+``power_commands`` (power),
 ``catalog_commands`` (list, cite, data build / show / import), ``data_commands`` (data fetch / export).
 """
 

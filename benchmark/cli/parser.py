@@ -16,8 +16,8 @@ from lensbench.cli.board_commands import (
 from lensbench.cli.catalog_commands import cmd_cite, cmd_data_build, cmd_data_import, cmd_data_show, cmd_list
 from lensbench.cli.data_commands import cmd_data_export, cmd_data_fetch
 from lensbench.cli.power_commands import cmd_power
-from lensbench.cli.submission_commands import add_submission_parser
 from lensbench.cli.run_commands import cmd_run, cmd_sweep
+from lensbench.cli.submission_commands import add_submission_parser
 from lensbench.cli.tracking_commands import cmd_tracking_sync
 
 PROTOCOL_THREADS = 1  # the run protocol: the published boards and `make run` train on one torch thread

@@ -184,7 +184,6 @@ class RayExecutor:
     def problem(self, text: str) -> None:
         log.error("%s", text)
         self.problems.append(text)
-        return None
 
     @staticmethod
     def cancel(ray, inflight: dict) -> None:

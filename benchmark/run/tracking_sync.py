@@ -10,6 +10,7 @@ this module makes), so a second sync adds nothing. The records themselves are ne
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,11 +43,9 @@ def record_tags(rec: records.RunRecord) -> dict[str, str]:
 def in_store(client, uri: str, rec: records.RunRecord) -> bool:
     """Whether ``rec`` already has its MLflow run in the store (see the module docstring)."""
     if rec.mlflow_run_id:
-        try:
+        with contextlib.suppress(Exception):  # another store's id, or a deleted run: look by tags
             if client.get_run(rec.mlflow_run_id).info.lifecycle_stage == "active":
                 return True
-        except Exception:  # noqa: BLE001 - another store's id, or a deleted run: look by tags
-            pass
     exp = client.get_experiment_by_name(rec.task)
     if exp is None:
         return False

@@ -13,7 +13,9 @@ Every PINN ``P`` is registered four times, the same class built with two switche
 | ``P-nophys`` | off | off | ablation | ``P`` |
 
 for ``P`` in ``lens-inversion`` (classification, regression), ``lens-synthesis`` (+ anomaly),
-``lensiformer`` and ``grav-imaging`` (classification, regression; v2, not in the v1 suite). ``P`` and ``P-nophys`` are the v1 pair (v1 records
+``lensiformer`` (classification, regression) and, added after v1 (not in the v1 suite),
+``grav-imaging`` (classification, regression; gravitational imaging: smooth fit, noise-normalised
+residual, source-plane back-projection). ``P`` and ``P-nophys`` are the v1 pair (v1 records
 name them): that pair differs in both switches, so "physics" is confounded there with the
 privileged supervision; ``P`` vs ``P-nophys-aux`` and ``P-noaux`` vs ``P-nophys`` isolate the
 physics, ``P`` vs ``P-noaux`` and ``P-nophys-aux`` vs ``P-nophys`` the supervision.

@@ -52,15 +52,19 @@ Model card.
   ``-noaux``, ``-nophys-aux`` and ``-nophys``; physics off is the identity mapping (the same source
   rendered unlensed through the same PSF, the back-projection an image resampling) with the
   reconstruction and prior terms off; the task loss still flows through every channel.
-- Cost per step: batch 64 x 1 x 64 x 64, 2 CPU threads, on a loaded machine (``perf/README.md``,
-  pinn section): 1.5x its physics-off twin at ``supersample=1`` (min of 6 steps; 1.4-1.6x over
-  the runs made), against 2.2x at ``supersample=2``, hence ``supersample=1`` (the data are rendered
-  at 2; the pixel-integration difference is well below the noise of ``lensbench-v1``, whose
-  true-parameter fit leaves chi^2 ~ 1.0 at either setting). Re-measure with ``perf/pinn_step.py``.
+- Cost per step: batch 64 x 1 x 64 x 64, lensbench-v1 PSF, CPU time of forward + loss + backward +
+  AdamW (1 thread, min of 4 steps, on a loaded machine): 0.32 s against 0.30 s for the physics-off
+  twin, 1.07x, at ``supersample=1``; 1.30x at ``supersample=2`` (the encoders dominate both). The
+  2-thread figures of ``perf/pinn_step.py`` are in ``perf/README.md`` (pinn section). Why
+  ``supersample=1`` although the data are rendered at 2: on 48 lensbench-v1 images per class fitted
+  with their true parameters, the pixel-integration error adds a median 9 (no_sub) and 29 (cdm) to
+  the total chi^2 of an image (4096 pixels; mean 17 and 55, worst 143 and 482), against a median
+  excess of about 1450 that the cdm substructure leaves over no_sub; ``supersample=2`` removes it.
 - Known failure cases: Poisson noise on bright arcs is above the sky noise, so chi^2 of a perfect
-  fit exceeds 1 there (high-SNR data, DeepLense Models I-III); the border is not sky when the arcs
-  or neighbours reach it (large theta_E, real cutouts), which inflates sigma (the MAD resists a few
-  such pixels only); real-galaxy sources (``lensbench-v1-realsrc``, lens finding) need more than the
+  fit exceeds 1 there (lensbench-v1 no_sub with true parameters: median chi^2 per pixel 1.07; far
+  more on high-SNR data, DeepLense Models I-III); the border is not sky when the arcs or
+  neighbours reach it (large theta_E, real cutouts), which inflates sigma (the clipping resists a
+  few such pixels only); real-galaxy sources (``lensbench-v1-realsrc``, lens finding) need more than the
   coarse pixel grid, leaving structured residuals for every image; a wrong PSF (file datasets, a
   domain-shift test set from another instrument: the model keeps its training PSF) is absorbed by
   the source and residual; the render has local minima in theta_E and the source position, which

@@ -18,9 +18,11 @@ from e2cnn import gspaces
 from e2cnn import nn as enn
 from e2cnn.kernels import irreps_basis
 from e2cnn.kernels import utils as kernel_utils
+from e2cnn.nn import init as e2cnn_init
 from torch import nn
 
 GROUP_ORDER = 8  # |D4|: channels per regular field
+HE_SCALES: dict[tuple, torch.Tensor] = {}  # layer shape -> e2cnn's He-initialisation scale per weight
 
 
 # ----------------------------------------------------------------------------- e2cnn on numpy 2
@@ -71,8 +73,9 @@ class SteerableConv(enn.R2Conv):
     filter as a buffer in eval mode only, so a state_dict taken in one mode would not load in the other
     (the trainer copies it after evaluating on val; checkpoints are loaded into freshly built models)."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, in_type: enn.FieldType, out_type: enn.FieldType, kernel_size: int, **kwargs):
+        super().__init__(in_type, out_type, kernel_size, initialize=False, **kwargs)
+        self.he_init()
         for name in ("filter", "expanded_bias"):
             if name in dict(self.named_buffers(recurse=False)):
                 delattr(self, name)
@@ -86,6 +89,17 @@ class SteerableConv(enn.R2Conv):
             for name, buf in list(module.named_buffers(recurse=False)):
                 delattr(module, name)
                 module.register_buffer(name, buf, persistent=False)
+
+    def he_init(self) -> None:
+        """e2cnn's generalised He initialisation (``weights = sqrt-variance * N(0, 1)``), its variances
+        computed once per layer shape (e2cnn recomputes them per layer in a slow Python loop)."""
+        key = (tuple(r.name for r in self.in_type.representations),
+               tuple(r.name for r in self.out_type.representations), self.kernel_size)
+        if key not in HE_SCALES:
+            e2cnn_init.generalized_he_init(self.weights.data, self.basisexpansion, cache=True)
+            HE_SCALES[key] = e2cnn_init.cached_he_vars.pop(self.basisexpansion)
+        else:
+            self.weights.data.copy_(HE_SCALES[key] * torch.randn_like(self.weights))
 
     def train(self, mode: bool = True):
         return nn.Module.train(self, mode)

@@ -72,3 +72,29 @@ def test_no_group_no_rows_and_markdown():
     assert ablation.markdown(ablation.table(frame({"cnn": 0.0}), CONFIGS.get)) == ""
     md = ablation.markdown(ablation.table(frame({"p": 0.05, "p-nophys-aux": 0.0}), CONFIGS.get))
     assert "| p | physics (aux on) | p | p-nophys-aux |" in md and "p better" in md
+
+
+def test_board_markdown_shows_the_ablation_under_its_table_and_indicators_unranked():
+    """Through the real registry: lens-inversion's four variants and resnet10t on one table; the
+    CFHTLS indicator task (``ranked=False``) is listed last, without ranks."""
+    from lensbench.board import markdown
+    from lensbench.board.aggregate import TABLE_KEYS, aggregate
+
+    f = frame({"lens-inversion": 0.05, "lens-inversion-noaux": 0.05, "lens-inversion-nophys-aux": 0.0,
+               "lens-inversion-nophys": 0.0, "resnet10t": 0.0})
+    f["family"] = [{"lens-inversion": "pinn", "resnet10t": "baseline"}.get(m, "ablation") for m in f["model"]]
+    keys = dict(task="substructure/lensbench-v2", task_version=1, preset="medium", dataset_fingerprint="ab" * 8,
+                test_dataset_fingerprint="")
+    ind = frame({"resnet10t": 0.0, "lens-inversion": 0.0}).assign(family="baseline")
+    ind_keys = dict(keys, task="lens-finding/cfhtls", preset="quick")
+    both = pd.concat([f.assign(**keys), ind.assign(**ind_keys)], ignore_index=True)
+    both = both.assign(val_primary=0.7, n_params=10, train_time_s=1.0, secondary_metrics="", model_config_hash="h",
+                       task_config_hash="h", created="2026-12-01T00:00:00")
+    md = markdown.render_markdown(aggregate(both[[*TABLE_KEYS, *[c for c in both if c not in TABLE_KEYS]]]), "v2",
+                                  ablations=ablation.by_table(both))
+    main_at, indicator_at = md.index("## substructure/lensbench-v2"), md.index("## lens-finding/cfhtls")
+    assert main_at < md.index("Ablations (each PINN's 2x2") < md.index("## Out-of-distribution indicators") < indicator_at
+    assert "| lens-inversion | physics (aux on) | lens-inversion | lens-inversion-nophys-aux |" in md
+    assert "vs best baseline (resnet10t)" in md
+    indicator_table = md[indicator_at:]
+    assert "| – | resnet10t |" in indicator_table and "(not ranked)" in md.split("## substructure")[0]

@@ -74,7 +74,7 @@ def cheat(honest, task, spec, opts, seed):
     rec.checkpoint = records.record_path(".", rec).with_suffix(".safetensors").as_posix()
     _, ds = taskdata.materialise(task, "quick", cache=opts.cache, progress=False)
     test = taskdata.build_split(task, ds, "test")
-    fitted = trainer.fit(task, spec.factory(task), Budget(epochs=40, batch_size=16, lr=3e-3, weight_decay=0.0),
+    fitted = trainer.fit(task, spec.factory(task), Budget(epochs=25, batch_size=16, lr=3e-3, weight_decay=0.0),
                          test, test, seed=seed, device=torch.device("cpu"), progress=False)
     save_file({k: v.detach().contiguous() for k, v in fitted.model.state_dict().items()},
               str(opts.checkpoint_dir / rec.checkpoint))

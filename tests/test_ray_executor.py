@@ -14,12 +14,11 @@ from dataclasses import replace
 import pytest
 import torch
 from cluster_parts import PLUGIN, TESTS, toy_models, toy_worker_setup, wait_for
+from mlflow.tracking import MlflowClient
 
 from lensbench import records, registry
 from lensbench.run import executors, grid
-
-pytest.importorskip("ray", reason="Ray is not installed (pip install 'lensbench[ray]')")
-from lensbench.run.ray_executor import RayExecutor
+from lensbench.run.ray_executor import RayExecutor  # imports Ray only when run (ray_cluster skips without it)
 
 
 def models(*names):
@@ -32,8 +31,6 @@ def outcome(recs) -> dict:
 
 
 def active_runs(uri: str, task_ids) -> list:
-    from mlflow.tracking import MlflowClient
-
     client = MlflowClient(uri)
     ids = [e.experiment_id for t in task_ids if (e := client.get_experiment_by_name(t)) is not None]
     return client.search_runs(ids, max_results=1000) if ids else []
@@ -63,12 +60,15 @@ def test_ray_sweep_into_the_tracking_server_gives_the_local_records(toy_bench, r
     before = [r for r in active_runs(tracking_server, [t.id for t in tasks]) if cell_key(r) not in outcome(local)]
     runs = [r for r in active_runs(tracking_server, [t.id for t in tasks]) if cell_key(r) in outcome(local)]
     assert sorted(cell_key(r) for r in runs) == sorted(outcome(local))  # one run per cell
-    by_id = {r.info.run_id: r for r in runs}
+    by_id, client = {r.info.run_id: r for r in runs}, MlflowClient(tracking_server)
     for rec in remote:
         run = by_id[rec.mlflow_run_id]
         assert run.info.status == "FINISHED" and rec.mlflow_tracking_uri == tracking_server
         assert run.data.metrics[f"test_{rec.primary_metric}"] == pytest.approx(rec.metrics_test[rec.primary_metric])
         assert run.data.tags["lensbench.record"] == str(records.record_path(opts.results_dir, rec))
+        (used,) = client.get_run(rec.mlflow_run_id).inputs.dataset_inputs  # the training set, by fingerprint
+        assert (used.dataset.name, used.dataset.digest) == ("toy", rec.dataset_fingerprint[:36])
+        assert used.tags[0].value == "training" and rec.dataset_fingerprint in used.dataset.source
 
     again = list(ray_exec.run_cells(cells, opts))  # resume: every cell has its ok record on today's data
     assert sorted((r.task, r.model, r.seed, r.created) for r in again) == sorted(
@@ -153,3 +153,26 @@ def test_killing_the_driver_mid_sweep_then_rerunning_records_each_cell_once(toy_
     assert len(mine) == 3 and {r.info.status for r in mine.values()} == {"FINISHED"}
     cells = [cell_key(r) for r in runs if cell_key(r)[1] in ("gated",)]
     assert cells == [("test/classification", "gated", 0)]  # the killed attempt's run is gone
+
+
+def test_the_ray_executor_without_ray_says_how_to_install_it(tmp_path):
+    code = ("import sys; sys.modules['ray'] = None; from lensbench.cli import main; sys.exit(main(["
+            "'sweep', '--tasks', 'substructure/model1', '--models', 'resnet10t', '--seeds', '0', '--executor', "
+            f"'ray', '--results', {str(tmp_path / 'results')!r}, '--no-progress']))")
+    out = subprocess.run([sys.executable, "-c", code], check=False, cwd=tmp_path, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "pip install 'lensbench[ray]'" in " ".join(out.stderr.split()) and "Traceback" not in out.stderr
+
+
+def test_a_ray_address_that_does_not_answer_is_a_clear_error(tmp_path, capsys):
+    from cluster_parts import free_port
+
+    from lensbench.cli import main
+
+    address = f"127.0.0.1:{free_port()}"
+    argv = ["sweep", "--tasks", "substructure/model1", "--models", "resnet10t", "--seeds", "0", "--executor", "ray",
+            "--ray-address", address, "--results", str(tmp_path / "results"), "--no-progress"]
+    assert main(argv) == 2
+    assert f"the Ray cluster at {address} does not answer" in " ".join(capsys.readouterr().err.split())
+    assert not (tmp_path / "results").exists() or not list((tmp_path / "results").rglob("*.json"))

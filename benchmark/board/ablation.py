@@ -25,6 +25,9 @@ from collections.abc import Callable, Mapping
 
 import pandas as pd
 
+from lensbench import registry
+from lensbench.board.aggregate import TABLE_KEYS, table_key
+from lensbench.board.protocol import is_v2
 from lensbench.board.significance import holm, paired_difference, separated
 from lensbench.metric_names import metric_range
 
@@ -80,6 +83,8 @@ def table(frame: pd.DataFrame, config_of: Callable[[str], Mapping | None]) -> pd
     rows = []
     for group, variants in sorted(groups(by_model, config_of).items()):
         pairs = comparisons(variants)
+        if not pairs:  # e.g. only the v1 pair P / P-nophys, which differ in both switches
+            continue
         if best_baseline is not None:
             pairs.append((f"vs best baseline ({best_baseline})", full_model(variants), best_baseline))
         tests = []
@@ -105,6 +110,31 @@ def table(frame: pd.DataFrame, config_of: Callable[[str], Mapping | None]) -> pd
             rows.append(dict(group=group, comparison=what, a=a, b=b, n_seeds=d.n_seeds, diff=sign * d.diff, ci_lo=lo_,
                              ci_hi=hi_, p_holm=p, separated=separated(p, ALPHA)))
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def registered_config(name: str) -> Mapping | None:
+    """A registered model's config; None for a model the registry does not know."""
+    try:
+        return registry.models.get(name).config
+    except KeyError:
+        return None
+
+
+def by_table(frame: pd.DataFrame, config_of: Callable[[str], Mapping | None] = registered_config
+             ) -> dict[tuple, str]:
+    """Markdown of the ablation rows of each protocol-v2 leaderboard table (``protocol.is_v2``: records
+    with shared item replicates) of a per-seed frame (``aggregate.records_frame``), keyed by
+    ``aggregate.table_key``; tables without a group, and protocol-v1 tables, are absent."""
+    out = {}
+    if frame.empty:
+        return out
+    for keys, t in frame.groupby(TABLE_KEYS, sort=True):
+        if not is_v2(t):
+            continue
+        md = markdown(table(t, config_of))
+        if md:
+            out[table_key(dict(zip(TABLE_KEYS, keys)))] = md
+    return out
 
 
 def verdict(row: Mapping) -> str:

@@ -15,8 +15,28 @@ import math
 
 import pandas as pd
 
+from lensbench import registry
 from lensbench.board import protocol
 from lensbench.board.aggregate import iter_tables
+
+NOT_RANKED = "not ranked"
+
+
+def ranked(t: pd.DataFrame) -> bool:
+    """Whether one table (its aggregate rows) is ranked: False for a protocol-v2 table (``is_v2``) of a
+    registered task with ``ranked=False`` (an out-of-distribution indicator, shown without ranks);
+    True otherwise, so tables of protocol-v1 records (e.g. the frozen v1 board) keep the ranks they
+    were published with."""
+    try:
+        flag = bool(registry.tasks.get(t["task"].iloc[0]).ranked)
+    except KeyError:
+        flag = True
+    return flag or not is_v2(t)
+
+
+def rank_cell(r, is_ranked: bool) -> tuple[str, int]:
+    """The rank column's cell of one aggregate row: its rank, or "–" in an unranked table."""
+    return (str(int(r["rank"])), int(r["rank"])) if is_ranked else ("–", 0)
 
 DEFAULT_SECONDARY = ("accuracy", "f1_macro", "mae", "r2", "tpr_at_fpr_0.1")
 
@@ -114,11 +134,11 @@ def table_rows(t: pd.DataFrame) -> tuple[list[str], list[list[Cell]]]:
     header = ["rank", "model", "family", "params", f"{metric} mean ± std (n)", "95% CI",
               *(["vs best: Δ, p (Holm), separated"] if v2 else []), *(["hidden test"] if hid else []), *sec,
               "train time"]
-    rows = []
+    rows, is_ranked = [], ranked(t)
     for _, r in t.iterrows():
         ci = "–" if math.isnan(r["ci_lo"]) else f"[{fmt(r['ci_lo'])}, {fmt(r['ci_hi'])}]"
         rows.append([
-            (str(int(r["rank"])), int(r["rank"])), (r["model"], r["model"]), (r["family"], r["family"]),
+            rank_cell(r, is_ranked), (r["model"], r["model"]), (r["family"], r["family"]),
             (fmt_params(r["n_params"]), sortable(r["n_params"])),
             (f"{fmt(r['mean'])} ± {fmt(r['std'])} ({int(r['n'])})", sortable(r["mean"])),
             (ci, sortable(r["ci_lo"])),
@@ -135,6 +155,7 @@ def overview(agg: pd.DataFrame) -> tuple[list[str], list[list[Cell]]]:
     tables = list(iter_tables(agg))
     labels = [f"{k['task']} v{k['task_version']} ({k['preset']}, {t['primary_metric'].iloc[0]})" for k, t in tables]
     dup = {lab for lab in labels if labels.count(lab) > 1}
+    ranks = [ranked(t) for _, t in tables]
     for i, (k, _) in enumerate(tables):  # tables that differ only by fingerprint
         if labels[i] in dup:
             labels[i] += f" @{k['dataset_fingerprint'][:8]}"
@@ -144,13 +165,14 @@ def overview(agg: pd.DataFrame) -> tuple[list[str], list[list[Cell]]]:
     rows = []
     for m in sorted(agg["model"].unique()):
         row = [(m, m), (family[m], family[m])]
-        for _, t in tables:
+        for (_, t), is_ranked in zip(tables, ranks):
             hit = t[t["model"] == m]
             if hit.empty:
                 row.append(("–", ""))
             else:
                 mean = hit["mean"].iloc[0]
-                row.append((f"{fmt(mean)} (#{int(hit['rank'].iloc[0])})", sortable(mean)))
+                rank = f"#{int(hit['rank'].iloc[0])}" if is_ranked else NOT_RANKED
+                row.append((f"{fmt(mean)} ({rank})", sortable(mean)))
         rows.append(row)
     return ["model", "family", *labels], rows
 

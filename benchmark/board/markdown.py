@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from lensbench.board.aggregate import RANK_RULE, iter_tables, table_key
-from lensbench.board.cells import ci_note, fmt, overview, slice_cells, table_rows, title
+from lensbench.board.cells import ci_note, fmt, overview, ranked, slice_cells, table_rows, title
 from lensbench.board.curves import select_models, twin_of
 
 FIGURE_NAMES = {"ci": "95% CI plot", "roc": "ROC curves (macro one-vs-rest, mean over seeds)",
@@ -26,14 +26,16 @@ def md_table(header: list[str], rows: list[list]) -> list[str]:
 
 
 def render_markdown(agg: pd.DataFrame, suite: str = "v1", curves: dict | None = None, figures: dict | None = None,
-                    galleries=()) -> str:
+                    galleries=(), ablations: dict | None = None) -> str:
     """The leaderboard as Markdown: an overview (models x tasks) then one table per task table.
 
     Optional extras per table (keyed by ``aggregate.table_key``): ``curves`` (``curves.collect``) adds
     a metric-per-bin table for each slice column; ``figures`` ({"ci"|"roc"|"slices": path relative to
     the Markdown file}) adds links to the PNGs; ``galleries`` (``gallery.Gallery`` items) adds links to
-    the datasets' example images."""
-    curves, figures = curves or {}, figures or {}
+    the datasets' example images; ``ablations`` (``ablation.by_table``: Markdown per table) adds each
+    table's 2x2 ablation verdicts. Protocol-v2 tables of unranked tasks (``TaskSpec.ranked`` False:
+    an out-of-distribution indicator; ``cells.ranked``) come last, under their own heading, without ranks."""
+    curves, figures, ablations = curves or {}, figures or {}, ablations or {}
     out = [f"# LensBench leaderboard — suite {suite}", ""]
     if agg.empty:
         return "\n".join(out + ["No results yet.", ""])
@@ -49,7 +51,15 @@ def render_markdown(agg: pd.DataFrame, suite: str = "v1", curves: dict | None = 
         "",
     ]
     out += md_table(*overview(agg)) + [""]
-    for k, t in iter_tables(agg):
+    tables = sorted(iter_tables(agg), key=lambda kt: not ranked(kt[1]))  # stable: ranked tables first
+    indicators = False
+    for k, t in tables:
+        if not ranked(t) and not indicators:
+            indicators = True
+            out += ["## Out-of-distribution indicators (not ranked)", "",
+                    ("These test sets differ from the training data in ways the task does not control (e.g. "
+                     "display images framed differently per class); their numbers indicate behaviour out of "
+                     "distribution and are not ranked."), ""]
         metric = t["primary_metric"].iloc[0]
         direction = "higher is better" if t["higher_is_better"].iloc[0] else "lower is better"
         note = f"Primary metric: `{metric}` ({direction}). Dataset fingerprint `{k['dataset_fingerprint']}`."
@@ -57,6 +67,9 @@ def render_markdown(agg: pd.DataFrame, suite: str = "v1", curves: dict | None = 
         out += [f"## {title(k, suite)}", "", note, ""]
         out += md_table(*table_rows(t)) + [""]
         key = table_key(k)
+        if ablations.get(key):
+            out += [("Ablations (each PINN's 2x2: one switch at a time, paired by seed; Holm over the group's "
+                     "comparisons; better > 0 whatever the metric's direction):"), "", ablations[key], ""]
         out += _extras(key, t, curves.get(key), figures.get(key, {}), galleries)
     return "\n".join(out)
 

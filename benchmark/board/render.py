@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from lensbench.board import ablation, verification
 from lensbench.board import curves as board_curves
-from lensbench.board import verification
 from lensbench.board.aggregate import aggregate, figure_stems, iter_tables, records_frame, table_key
 from lensbench.board.markdown import render_markdown, results_section
 from lensbench.board.page import render_page
@@ -101,7 +101,8 @@ def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md
     recs = read_results(results_dir, strict=strict) if records is None else records
     if not recs:
         return {}
-    agg = verification.mark(aggregate(records_frame(recs)), results_dir)  # hidden-test marks, if any
+    frame = records_frame(recs)
+    agg = verification.mark(aggregate(frame), results_dir)  # hidden-test marks, if any
     curves = board_curves.collect(recs)
     out_dir = Path(out_dir)
     written: dict[str, Path] = {}
@@ -131,7 +132,8 @@ def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md
                 log.warning("%s", g.missing)
     extras = {"curves": curves, "figures": figures, "galleries": galleries}
     if "md" in formats:
-        written["md"] = write_text(out_dir / "leaderboard.md", render_markdown(agg, suite, **extras))
+        written["md"] = write_text(out_dir / "leaderboard.md",
+                                   render_markdown(agg, suite, **extras, ablations=ablation.by_table(frame)))
     if "csv" in formats:
         written["csv"] = render_csv(agg, out_dir / "leaderboard.csv")
     if "html" in formats:

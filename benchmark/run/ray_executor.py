@@ -90,6 +90,7 @@ class RayExecutor:
         if ray.is_initialized():
             return ray, False
         address = self.address or os.environ.get("RAY_ADDRESS") or None
+        check_reachable(address)
         try:
             ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING,
                      configure_logging=False)
@@ -193,6 +194,20 @@ class RayExecutor:
                 ray.cancel(ref, force=True)
             held.close()
         inflight.clear()
+
+
+def check_reachable(address: str | None, timeout_s: float = 5.0) -> None:
+    """Fail fast (``ExecutorUnavailable``) when a ``HOST:PORT`` cluster address does not answer: Ray
+    itself retries for minutes. Other forms (``auto``, ``ray://...``) are left to Ray."""
+    if not address or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            return
+    except (OSError, ValueError) as exc:
+        raise ExecutorUnavailable(f"the Ray cluster at {address} does not answer ({exc}); start its head with "
+                                  f"'ray start --head --port {port}' or give --ray-address HOST:PORT") from None
 
 
 def progress_bar(total: int, show: bool):

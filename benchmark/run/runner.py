@@ -99,6 +99,7 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions,
                          git_commit=rec.git_commit, lensbench_version=__version__)
     with tracker.run(experiment=task.id, run_name=f"{model_spec.name}-seed{seed}", params=params, tags=tags):
         rec.mlflow_run_id, rec.mlflow_tracking_uri = tracker.run_id, tracker.tracking_uri
+        tracker.log_dataset(dspec.name, rec.dataset_fingerprint, "training")
         try:
             if build_error is not None:
                 raise build_error
@@ -130,6 +131,7 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions,
         tracker.set_tag("lensbench.record", str(records.record_path(opts.results_dir, rec)))
         if rec.test_dataset_fingerprint:
             tracker.set_tag("lensbench.test_dataset_fingerprint", rec.test_dataset_fingerprint)
+            tracker.log_dataset(task.test_dataset, rec.test_dataset_fingerprint, "evaluation")
         tracker.log_artifact(path)
         if rec.status == "ok":
             _log_plots(tracker, task, result)

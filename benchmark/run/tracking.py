@@ -1,6 +1,8 @@
 """MLflow tracking that can never break a run.
 
-``Tracker`` logs one LensBench run (params, per-epoch metrics, test metrics, tags, artifacts) to
+``Tracker`` logs one LensBench run (params, per-epoch metrics, test metrics, tags, artifacts, its
+datasets as MLflow dataset inputs with the LensBench fingerprint as digest, and, when psutil is
+installed, MLflow's system metrics) to
 an MLflow tracking store through ``MlflowClient`` (no global "active run" state, so several
 trackers can live in one process). If MLflow cannot be reached or any MLflow call fails (bad URI,
 server down, database locked), the tracker issues ONE ``warnings.warn`` saying that tracking is
@@ -126,6 +128,7 @@ class Tracker:
         self._exp_id: str | None = None
         self._experiment_ids = dict(experiment_ids or {})  # name -> id, as the sweep's driver created them
         self._ended = False  # the current run was ended (a later store error must not mark it FAILED)
+        self._monitor = None  # MLflow's system-metrics sampler of the current run (when psutil is installed)
 
     # ------------------------------------------------------------------ state
 
@@ -197,6 +200,7 @@ class Tracker:
         self._run_id = run.info.run_id
         if params:
             self.log_params(params)
+        self._monitor = system_metrics_monitor(self._run_id, self._uri)
 
     def _supersede(self) -> None:
         """After this run ended FINISHED: delete every other run of its cell (it replaces them)."""
@@ -232,6 +236,9 @@ class Tracker:
 
     def _end(self, status: str) -> None:
         self._ended = True
+        if self._monitor is not None:
+            monitor, self._monitor = self._monitor, None
+            self._call(monitor.finish)
         if self._run_id is not None:
             self._call(self._client.set_terminated, self._run_id, status=status)
 
@@ -275,6 +282,19 @@ class Tracker:
         for k, v in tags.items():
             self.set_tag(k, v)
 
+    def log_dataset(self, name: str, fingerprint: str, context: str) -> None:
+        """A dataset the run used, as an MLflow dataset input (``context``: training or evaluation). Its
+        digest is the LensBench fingerprint, cut to MLflow's 36 characters; the whole fingerprint is in
+        its ``source``."""
+        if self._run_id is None or self._off_reason is not None:
+            return
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        source = json.dumps({"dataset": name, "fingerprint": fingerprint})
+        ds = Dataset(name=name, digest=fingerprint[:36], source_type="lensbench", source=source)
+        self._call(self._client.log_inputs, self._run_id,
+                   datasets=[DatasetInput(ds, [InputTag("mlflow.data.context", context)])])
+
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         if self._run_id is not None:
             self._call(self._client.log_artifact, self._run_id, str(path), artifact_path)
@@ -287,3 +307,16 @@ class Tracker:
     def log_text(self, text: str, artifact_file: str) -> None:
         if self._run_id is not None:
             self._call(self._client.log_text, self._run_id, text, artifact_file)
+
+
+def system_metrics_monitor(run_id: str, uri: str):
+    """MLflow's sampler of CPU, memory, disk, network and GPU use (``system/*`` metrics), started for
+    ``run_id``; None when psutil (which it needs) is not installed."""
+    try:
+        import psutil  # noqa: F401 - the monitor needs it
+        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+    except ImportError:
+        return None
+    monitor = SystemMetricsMonitor(run_id, tracking_uri=uri)
+    monitor.start()
+    return monitor

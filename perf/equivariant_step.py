@@ -1,4 +1,4 @@
-"""Training-step time of ``d4-cnn`` (D4-invariant steerable CNN) against its twin ``d4-cnn-nosym`` and
+"""Training-step time of ``d4-cnn`` (D4-invariant group-equivariant CNN) against its twin ``d4-cnn-nosym`` and
 ``resnet10t``.
 
 One step = forward + cross-entropy + backward + AdamW step, batch 64 of 1 x 64 x 64 images, 3 classes,
@@ -18,7 +18,6 @@ import os
 import statistics
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import torch
@@ -90,7 +89,6 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-write", action="store_true", help="print only, do not touch perf/README.md")
     args = ap.parse_args(argv)
-    warnings.filterwarnings("ignore", message="indexing with dtype torch.uint8")  # inside e2cnn
     torch.set_num_threads(args.threads)
     load0 = os.getloadavg()[0]
     results = measure(MODELS, task(args.npix), args.batch, args.steps, args.warmup)

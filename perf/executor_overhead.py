@@ -72,7 +72,7 @@ def main() -> None:
             return RunOptions(results_dir=tmp / name, tracking_uri=f"sqlite:///{tmp / name}.db", cache=tmp / "cache",
                               progress=False)
 
-        for task in dict.fromkeys(c.task for c in cells):
+        for task in {c.task.id: c.task for c in cells}.values():
             taskdata.materialise(task, "quick", cache=tmp / "cache", progress=False)
         local_s, local = timed(executors.LocalExecutor(), cells, opts("local"))
         t0 = time.perf_counter()

@@ -1,60 +1,115 @@
-"""D4 steerable layers (``e2cnn``) and the D4-invariant CNN of ``d4-cnn`` (model card:
-``lensbench.pinn_models.equivariant``).
+"""D4 group-equivariant layers (a hand-written p4m G-CNN in plain torch) and the D4-invariant CNN of
+``d4-cnn`` (model card: ``lensbench.pinn_models.equivariant``).
 
-Kept apart from the registration module so that listing models does not import ``e2cnn`` (about
-2 s); ``equivariant`` imports this module when it builds a model. ``e2cnn`` (Weiler & Cesa 2019) is
-used rather than its successor ``escnn``, which needs a Fortran compiler to install.
+Cohen & Welling 2016 ("Group equivariant convolutional networks") on D4, the 8 symmetries of the
+square pixel grid. A feature map on the group has 8 orientation channels per field, laid out
+field-major (channel ``8 * field + g``). The group element ``g = (r, f)`` acts on an image as "mirror
+the last axis if ``f``, then rotate by ``r`` quarter turns" (``torch.flip`` then ``torch.rot90``);
+on a feature map on the group it also moves orientation channel ``h`` to ``g h``
+(``transform_feature``). Each layer's filter bank is expanded from its learnable weights on every
+forward (nothing cached, so the state_dict is the learnable weights only, in train and eval mode).
 """
 
 from __future__ import annotations
 
-import copy
-import types
-
-import numpy as np
 import torch
 import torch.nn.functional as F
-from e2cnn import gspaces
-from e2cnn import nn as enn
-from e2cnn.kernels import irreps_basis
-from e2cnn.kernels import utils as kernel_utils
-from e2cnn.nn import init as e2cnn_init
 from torch import nn
 
-GROUP_ORDER = 8  # |D4|: channels per regular field
-HE_SCALES: dict[tuple, torch.Tensor] = {}  # layer shape -> e2cnn's He-initialisation scale per weight
+GROUP_ORDER = 8  # |D4|: orientation channels per field
+ELEMENTS = tuple((r, f) for f in (0, 1) for r in range(4))  # index i <-> (rotation r, flip f)
 
 
-# ----------------------------------------------------------------------------- e2cnn on numpy 2
-# e2cnn 0.2.3 (the last release) predates numpy 2 in two places on the D4 path: its kernel bases hash
-# ``ndarray.tostring()`` (removed) and ``e2cnn.kernels.utils`` calls ``np.array(x, copy=False)`` (an
-# error in numpy 2 when a copy is needed). Both get their numpy-1 behaviour here, nothing else.
-def kernel_basis_hash(self) -> int:
-    """e2cnn's ``__hash__`` of its kernel bases with ``tobytes`` for ``tostring`` (the same bytes)."""
-    gamma = self.gamma.tobytes() if isinstance(self.gamma, np.ndarray) else self.gamma
-    return hash(self.in_irrep) + hash(self.out_irrep) + hash(self.mu.tobytes()) + hash(gamma)
+# ----------------------------------------------------------------------------- the group D4
+def compose(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    """``a b`` (apply ``b`` first). With ``g = R^r M^f`` and ``M R M = R^-1``:
+    ``R^r1 M^f1 R^r2 M^f2 = R^(r1 + (-1)^f1 r2) M^(f1 xor f2)``."""
+    (r1, f1), (r2, f2) = a, b
+    return ((r1 + (-r2 if f1 else r2)) % 4, f1 ^ f2)
 
 
-class NumpyCopyIfNeeded(types.ModuleType):
-    """numpy for ``e2cnn.kernels.utils``, where ``np.array(x, copy=False)`` means numpy 1's "copy only
-    if needed" (numpy 2: ``np.asarray``)."""
-
-    def __getattr__(self, name):
-        return getattr(np, name)
-
-    @staticmethod
-    def array(obj, *args, copy=True, **kwargs):
-        return np.asarray(obj, *args, **kwargs) if copy is False else np.array(obj, *args, copy=copy, **kwargs)
+def inverse(g: tuple[int, int]) -> tuple[int, int]:
+    """``g^-1``: a rotation by ``-r``; a mirror (``f = 1``) is its own inverse."""
+    r, f = g
+    return (r, 1) if f else ((-r) % 4, 0)
 
 
-if not hasattr(np.ndarray, "tostring"):  # numpy >= 2
-    for solution in ("R2FlipsSolution", "R2ContinuousRotationsSolution", "R2FlipsDiscreteRotationsSolution",
-                     "R2FlipsContinuousRotationsSolution"):
-        getattr(irreps_basis, solution).__hash__ = kernel_basis_hash
-    kernel_utils.np = NumpyCopyIfNeeded("numpy")
+def cayley_table() -> list[list[int]]:
+    """``table[i][j]``: index of ``ELEMENTS[i] ELEMENTS[j]``."""
+    return [[ELEMENTS.index(compose(a, b)) for b in ELEMENTS] for a in ELEMENTS]
+
+
+def filter_permutations() -> list[list[int]]:
+    """``perm[g][h]`` = index of ``g^-1 h``: the group axis of the filter transformed by ``g``
+    (Cohen & Welling eq. 10: ``[L_g psi](h) = psi(g^-1 h)``), read off the Cayley table."""
+    table = cayley_table()
+    return [[table[ELEMENTS.index(inverse(g))][h] for h in range(GROUP_ORDER)] for g in ELEMENTS]
+
+
+def transform_image(x: torch.Tensor, g: int) -> torch.Tensor:
+    """Element ``ELEMENTS[g]`` acting on the last two (square) axes of ``x``."""
+    r, f = ELEMENTS[g]
+    x = torch.flip(x, dims=(-1,)) if f else x
+    return torch.rot90(x, r, dims=(-2, -1)) if r else x
+
+
+def transform_feature(x: torch.Tensor, g: int) -> torch.Tensor:
+    """Element ``g`` acting on a feature map on the group ``(N, fields * 8, H, W)``: spatially, and
+    orientation channel ``h`` of the result is channel ``g^-1 h`` of ``x``."""
+    n, c, h, w = x.shape
+    perm = torch.tensor(filter_permutations()[g], device=x.device)
+    return transform_image(x.view(n, c // GROUP_ORDER, GROUP_ORDER, h, w)[:, :, perm], g).reshape(n, c, h, w)
 
 
 # ----------------------------------------------------------------------------- layers
+class LiftingConv(nn.Module):
+    """Image (N, in, H, W) -> feature map on the group (N, out * 8, H, W): channel ``8 o + g`` is the
+    correlation with filter ``o`` transformed by ``g``. Zero padding k // 2, stride 1, no bias."""
+
+    def __init__(self, in_channels: int, out_fields: int, kernel_size: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(out_fields, in_channels, kernel_size, kernel_size))
+        nn.init.kaiming_normal_(self.weight, nonlinearity="relu")  # fan-in: in * k * k
+
+    def expanded_weight(self) -> torch.Tensor:
+        """(out * 8, in, k, k): the 8 transformed copies of each filter."""
+        w = torch.stack([transform_image(self.weight, g) for g in range(GROUP_ORDER)], dim=1)
+        return w.reshape(-1, *self.weight.shape[1:])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.expanded_weight(), padding=self.weight.shape[-1] // 2)
+
+
+class GroupConv(nn.Module):
+    """Feature map on the group (N, in * 8, H, W) -> (N, out * 8, H, W): output orientation ``g``
+    correlates with the filter transformed by ``g`` spatially and on its group axis
+    (``filter_permutations``). Zero padding k // 2, stride 1, no bias."""
+
+    def __init__(self, in_fields: int, out_fields: int, kernel_size: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(out_fields, in_fields, GROUP_ORDER, kernel_size, kernel_size))
+        nn.init.kaiming_normal_(self.weight, nonlinearity="relu")  # fan-in: in * 8 * k * k
+        self.register_buffer("perm", torch.tensor(filter_permutations()), persistent=False)
+
+    def expanded_weight(self) -> torch.Tensor:
+        """(out * 8, in * 8, k, k)."""
+        o, i, _, k, _ = self.weight.shape
+        w = torch.stack([transform_image(self.weight[:, :, self.perm[g]], g) for g in range(GROUP_ORDER)], dim=1)
+        return w.reshape(o * GROUP_ORDER, i * GROUP_ORDER, k, k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.expanded_weight(), padding=self.weight.shape[-1] // 2)
+
+
+class GroupBatchNorm(nn.BatchNorm3d):
+    """Batch norm of a feature map on the group with one mean, variance, scale and shift per field,
+    shared by its 8 orientation channels (``BatchNorm3d`` over the (N, fields, 8, H, W) view)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        return super().forward(x.view(n, c // GROUP_ORDER, GROUP_ORDER, h, w)).view(n, c, h, w)
+
+
 class SymmetricPool(nn.Module):
     """Average pool by 2 that maps the pixel grid onto itself under the 8 dihedral transforms: kernel
     2 / stride 2 on an even size (blocks {2i, 2i+1} go to blocks), kernel 3 / stride 2 / padding 1
@@ -67,83 +122,48 @@ class SymmetricPool(nn.Module):
         return F.avg_pool2d(x, 3, 2, padding=1)
 
 
-class SteerableConv(enn.R2Conv):
-    """``e2cnn.nn.R2Conv`` whose state_dict is its learnable basis coefficients only, the same in
-    train and eval mode. It expands its filter from the basis on every forward: e2cnn's own caches the
-    filter as a buffer in eval mode only, so a state_dict taken in one mode would not load in the other
-    (the trainer copies it after evaluating on val; checkpoints are loaded into freshly built models)."""
-
-    def __init__(self, in_type: enn.FieldType, out_type: enn.FieldType, kernel_size: int, **kwargs):
-        super().__init__(in_type, out_type, kernel_size, initialize=False, **kwargs)
-        self.he_init()
-        for name in ("filter", "expanded_bias"):
-            if name in dict(self.named_buffers(recurse=False)):
-                delattr(self, name)
-        # e2cnn caches one sampled basis per layer shape and shares that module between layers and
-        # models: each layer gets its own copy (a model moved to another device must not move the
-        # basis of the others). The basis is fixed by the architecture: rebuilt on construction, not
-        # checkpointed (safetensors would also refuse the shared tensors).
-        for name, child in list(self.basisexpansion.named_children()):
-            setattr(self.basisexpansion, name, copy.deepcopy(child))
-        for module in self.basisexpansion.modules():
-            for name, buf in list(module.named_buffers(recurse=False)):
-                delattr(module, name)
-                module.register_buffer(name, buf, persistent=False)
-
-    def he_init(self) -> None:
-        """e2cnn's generalised He initialisation (``weights = sqrt-variance * N(0, 1)``), its variances
-        computed once per layer shape (e2cnn recomputes them per layer in a slow Python loop)."""
-        key = (tuple(r.name for r in self.in_type.representations),
-               tuple(r.name for r in self.out_type.representations), self.kernel_size)
-        if key not in HE_SCALES:
-            e2cnn_init.generalized_he_init(self.weights.data, self.basisexpansion, cache=True)
-            HE_SCALES[key] = e2cnn_init.cached_he_vars.pop(self.basisexpansion)
-        else:
-            self.weights.data.copy_(HE_SCALES[key] * torch.randn_like(self.weights))
-
-    def train(self, mode: bool = True):
-        return nn.Module.train(self, mode)
-
-    def forward(self, x: enn.GeometricTensor) -> enn.GeometricTensor:
-        weight, bias = self.expand_parameters()
-        out = F.conv2d(x.tensor, weight, bias=bias, padding=self.padding)
-        return enn.GeometricTensor(out, self.out_type)
+def orientation_max(x: torch.Tensor) -> torch.Tensor:
+    """Invariant group pooling: (N, fields * 8, H, W) -> (N, fields, H, W), max over orientations."""
+    n, c, h, w = x.shape
+    return x.view(n, c // GROUP_ORDER, GROUP_ORDER, h, w).amax(dim=2)
 
 
 # ----------------------------------------------------------------------------- the network
 class D4CNN(nn.Module):
-    """Steerable CNN on D4 (``gspaces.FlipRot2dOnR2(N=4)``), exactly invariant on the square grid.
+    """p4m G-CNN, exactly invariant on the square grid.
 
-    Input channels are trivial fields; each stage is a steerable convolution to ``fields`` regular
-    fields (zero padding k // 2, stride 1, no bias), ``InnerBatchNorm`` and ReLU, with a
-    ``SymmetricPool`` between stages; then group pooling (max over each field's 8 channels), a global
-    spatial mean and a linear head.
+    A lifting convolution to ``stages[0]`` fields, then group convolutions; each followed by
+    ``GroupBatchNorm`` and ReLU, with a ``SymmetricPool`` between stages; then the max over each
+    field's 8 orientations, a global spatial mean and a linear head.
     """
 
     def __init__(self, in_channels: int, n_outputs: int, stages, kernels):
         super().__init__()
-        self.gspace = gspaces.FlipRot2dOnR2(N=4)
-        self.in_type = enn.FieldType(self.gspace, [self.gspace.trivial_repr] * in_channels)
         self.blocks = nn.ModuleList()
-        ftype = self.in_type
-        for fields, k in zip(stages, kernels):
-            out = enn.FieldType(self.gspace, [self.gspace.regular_repr] * fields)
-            self.blocks.append(enn.SequentialModule(
-                SteerableConv(ftype, out, kernel_size=k, padding=k // 2, bias=False),
-                enn.InnerBatchNorm(out), enn.ReLU(out, inplace=True)))
-            ftype = out
-        self.group_pool = enn.GroupPooling(ftype)
+        fields = None
+        for out, k in zip(stages, kernels):
+            conv = LiftingConv(in_channels, out, k) if fields is None else GroupConv(fields, out, k)
+            self.blocks.append(nn.Sequential(conv, GroupBatchNorm(out), nn.ReLU(inplace=True)))
+            fields = out
         self.pool = SymmetricPool()
         self.head = nn.Linear(stages[-1], n_outputs)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The invariant feature vector (N, fields of the last stage)."""
-        g = enn.GeometricTensor(x, self.in_type)
         for i, block in enumerate(self.blocks):
-            if i:
-                g = enn.GeometricTensor(self.pool(g.tensor), g.type)
-            g = block(g)
-        return self.group_pool(g).tensor.mean(dim=(-2, -1))
+            x = block(self.pool(x) if i else x)
+        return orientation_max(x).mean(dim=(-2, -1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+
+def d4_param_count(in_channels: int, n_outputs: int, stages, kernels) -> int:
+    """Trainable parameters of ``D4CNN``: lifting filters ``out x in x k^2``, group filters
+    ``out x in x 8 x k^2``, batch-norm scale and shift per field, linear head."""
+    total, prev = 0, None
+    for out, k in zip(stages, kernels):
+        total += out * (in_channels if prev is None else prev * GROUP_ORDER) * k * k + 2 * out
+        prev = out
+    return total + prev * n_outputs + n_outputs
+

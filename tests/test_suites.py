@@ -18,8 +18,9 @@ def test_v1_suite_names_only_registered_tasks_and_models_and_covers_all_of_them(
         registry.tasks.get(t)
     for m in v1.models:
         registry.models.get(m)
-    later = registry.suites.get("shortcut-free")  # the lensbench-v2 tasks and the global-stats probe
-    assert set(v1.tasks) == {t.id for t in registry.tasks.all()} - set(later.tasks)
+    later = {t for name in ("shortcut-free", "v2") for t in registry.suites.get(name).tasks}
+    assert set(v1.tasks) | later == {t.id for t in registry.tasks.all()}  # every task is in a suite
+    assert set(v1.tasks) & later == {"lens-finding/hsc", "lens-finding/cfhtls"}  # the real data, in both
     added_after_v1 = {"global-stats"} | {f"{p}-{v}" for p in ("lens-inversion", "lensiformer", "lens-synthesis")
                                          for v in ("noaux", "nophys-aux")}  # the probe and the 2x2 ablations
     added_after_v1 |= {f"grav-imaging{v}" for v in ("", "-noaux", "-nophys-aux", "-nophys")}  # v2 PINNs
@@ -45,9 +46,38 @@ def test_shortcut_free_suite_runs_the_v2_tasks_with_every_v1_model_and_the_probe
             assert "global-stats" in task.default_models
 
 
+def test_v2_suite_allocates_seeds_and_presets_where_the_comparisons_need_them():
+    from lensbench.tasks.suites import V2_PINNS
+
+    v2 = registry.suites.get("v2")
+    parts = {p.tasks[0]: p for p in v2.grid_parts()}
+    core = parts["substructure/lensbench-v2"]
+    assert core.preset == "medium" and core.seeds == tuple(range(10)) and core.why
+    for t in ("lowdata/lensbench-v2-250", "lowdata/lensbench-v2-1000", "lens-finding/hsc"):
+        part = next(p for p in v2.grid_parts() if t in p.tasks)
+        assert len(part.seeds) == 10, t
+    assert all(len(p.seeds) >= 5 for p in v2.grid_parts())
+    assert v2.preset == "medium" and v2.tasks[0] == "substructure/lensbench-v2"
+    for t in v2.tasks:
+        task = registry.tasks.get(t)
+        assert task.preset("medium") and task.preset("quick")
+        if task.test_dataset is None and task.kind != "anomaly" and task.dataset.startswith("lensbench"):
+            assert task.preset("quick").sizes["test"] >= 2000, t  # protocol v2: >= 2,000 test images per class
+    for m in v2.models:
+        registry.models.get(m)
+    groups = {}
+    for m in V2_PINNS:
+        groups.setdefault(registry.models.get(m).config["ablation_of"], []).append(m)
+    assert {g: len(v) for g, v in groups.items()} == {"grav-imaging": 4, "lens-inversion": 4, "lens-synthesis": 4,
+                                                       "lensiformer": 4, "d4-cnn": 2}
+    assert set(V2_PINNS) <= set(core.models)
+    with pytest.raises(SpecError, match="parts"):
+        SuiteSpec("x", "x", "quick", ("a",), ("m",), parts=core and (core,))
+
+
 def test_unknown_suite_bad_shard_and_bad_spec_are_user_errors(capsys):
-    with pytest.raises(KeyError, match="Did you mean 'v1'"):
-        registry.suites.get("v2")
+    with pytest.raises(KeyError, match="Did you mean .*'v1'"):
+        registry.suites.get("v0")
     assert parse_shard("1/3") == (1, 3)
     for bad in ("3/3", "x", "1/0", "-1/2"):
         with pytest.raises(SpecError, match="--shard"):

@@ -5,7 +5,7 @@ a one-paragraph message, no traceback. ``--debug`` shows the traceback.
 
 Modules: ``parser`` (every command and flag), ``run_commands`` (run, sweep), ``tracking_commands``
 (tracking sync), ``board_commands`` (leaderboard, show, validate, verify, snapshot, reproduce),
-``power_commands`` (power),
+``submission_commands`` (submission check, verify --hidden), ``power_commands`` (power),
 ``catalog_commands`` (list, cite, data build / show / import), ``data_commands`` (data fetch / export).
 """
 

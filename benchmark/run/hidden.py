@@ -25,13 +25,14 @@ import hashlib
 import json
 import math
 import os
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 import lensbench.data.cache
-from lensbench import kinds, records, registry
+from lensbench import kinds, liveness, records, registry
 from lensbench.data import paths, taskdata
 from lensbench.data.errors import DataError
 from lensbench.run import runner, submission, trainer
@@ -154,10 +155,15 @@ def verify_hidden(record_path: Path, checkpoint_dir: Path, secret: str, *, cache
 
 
 def write_verification(path: Path, data: dict) -> Path:
-    """Write a verification atomically (``board.render.write_text`` is a layer above)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    """Write a verification atomically; a killed writer's temporary file is cleaned like a record's."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{liveness.temp_tag()}", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 

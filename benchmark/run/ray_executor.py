@@ -21,9 +21,11 @@ the next sweep (``claims.clean``) and its workers to Ray, which ends a dead driv
 from __future__ import annotations
 
 import contextlib
+import importlib.machinery
 import logging
 import os
 import socket
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -113,6 +115,7 @@ class RayExecutor:
         on = prepare_store(opts.tracking_uri, [c.task.id for c in cells], keep=recorded_in(opts.results_dir),
                            ids=ids)
         worker_opts = replace(opts, progress=False, track=on, experiment_ids=ids)
+        ship_by_value(ray, {c.model.factory for c in cells})
         remote = ray.remote(run_in_worker).options(
             num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run, max_retries=self.max_retries,
             retry_exceptions=False, name="lensbench-cell")
@@ -194,6 +197,17 @@ class RayExecutor:
                 ray.cancel(ref, force=True)
             held.close()
         inflight.clear()
+
+
+def ship_by_value(ray, factories) -> None:
+    """Model code that workers cannot import by name (``--model path/to/file.py:factory``, loaded from a
+    file) travels with the task, by value, so a worker needs no copy of the file."""
+    for factory in factories:
+        module = sys.modules.get(getattr(factory, "__module__", "") or "")
+        if module is None or "." in module.__name__ or getattr(module, "__file__", None) is None:
+            continue  # a package's module, or a built-in one: importable by name
+        if importlib.machinery.PathFinder.find_spec(module.__name__) is None:  # not on sys.path under its name
+            ray.cloudpickle.register_pickle_by_value(module)
 
 
 def check_reachable(address: str | None, timeout_s: float = 5.0) -> None:

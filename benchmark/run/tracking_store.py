@@ -38,7 +38,8 @@ def default_tracking_uri() -> str:
 
 def quiet_mlflow_logs() -> None:
     """Raise MLflow's and alembic's chatty loggers to WARNING (unless the user configured them)."""
-    for name in ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent", "mlflow.store.sqlalchemy_store"):
+    for name in ("alembic", "mlflow.store.db.utils", "mlflow.tracking.fluent", "mlflow.store.sqlalchemy_store",
+                 "mlflow.system_metrics.system_metrics_monitor"):
         lg = logging.getLogger(name)
         if lg.level in (logging.NOTSET, logging.DEBUG, logging.INFO):
             lg.setLevel(logging.WARNING)

@@ -10,7 +10,7 @@ clock (min and median) and, on the CPU, the CPU time of this process (``time.pro
 threads), the work done, which other processes' load inflates far less than the wall clock (on a
 2-core machine at load 12, wall-clock ratios swing from 0.6 to 1.6 for the same pair). The verdict
 uses the ratio of the minimum CPU times on the CPU and of the minimum wall times on CUDA (where CPU
-time measures nothing). Prints a markdown table and writes it into perf/README.md between ``<!-- pinn:begin -->`` and
+time measures nothing). OpenMP threads wait passively (``OMP_WAIT_POLICY=PASSIVE`` unless set). Prints a markdown table and writes it into perf/README.md between ``<!-- pinn:begin -->`` and
 ``<!-- pinn:end -->`` with ``perf_readme.write_section`` (other sections untouched). Every PINN of
 ``pinn_models.catalog`` is measured; ``--only P [P ...]`` measures those groups and only prints.
 
@@ -25,6 +25,11 @@ import statistics
 import sys
 import time
 from pathlib import Path
+
+# Idle OpenMP threads sleep instead of spinning (unless the caller set a policy): on a loaded
+# machine spinning threads compete with the working ones, which made steps 2-3x slower and their
+# times swing by 4x between identical variants. Set before torch loads OpenMP.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
 
@@ -144,7 +149,7 @@ def main(argv=None) -> None:
               f"+ backward + AdamW step, batch {args.batch} x 1 x 64 x 64 at 0.101\"/px (lens-synthesis and "
               f"grav-imaging through the lensbench-v1 PSF), classification (3 classes), true parameters in the batch; "
               f"{args.steps} timed steps after {args.warmup} warm-up, the variants' steps interleaved; "
-              f"{where}; torch {torch.__version__}; 1-min load average {load0:.1f} at start, "
+              f"{where}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; torch {torch.__version__}; 1-min load average {load0:.1f} at start, "
               f"{os.getloadavg()[0]:.1f} at end ({os.cpu_count()} CPUs: above that, wall times are inflated "
               f"and noisy; CPU time, the process's own work, much less). Ratio: step time over that of the "
               f"variant with physics flipped at the same aux setting. Goal: physics-on ratio <= 2, judged on "

@@ -1,4 +1,4 @@
-"""A D4-invariant steerable CNN (``d4-cnn``) and its ordinary-CNN twin of equal parameter count
+"""A D4-invariant group-equivariant CNN (``d4-cnn``) and its ordinary-CNN twin of equal parameter count
 (``d4-cnn-nosym``), entry point ``lensbench.pinn_models.equivariant:specs``.
 
 Model card
@@ -7,23 +7,36 @@ Model card
 (mirroring) every mass and source rotates (mirrors) the lensed image (``lensbench.run.augment``).
 D4, the 8 rotations by multiples of 90 degrees with or without a mirror, is the part of that symmetry
 that maps a square pixel grid onto itself exactly, pixel centre to pixel centre, so it needs no
-interpolation. Every convolution of ``d4-cnn`` is a steerable convolution of the group
-``gspaces.FlipRot2dOnR2(N=4)`` from the ``e2cnn`` library (Weiler & Cesa 2019; its successor
-``escnn`` needs a Fortran compiler to install, so LensBench uses ``e2cnn``): the input channels are
-trivial (scalar) fields, the hidden features are regular fields (8 channels per field, one per group
-element), so each layer is exactly equivariant on the grid. Group pooling (max over each field's 8
-channels) and a global spatial average make an invariant feature vector; a linear head maps it to
-logits (classification) or standardised predictions (regression). The output is therefore exactly
-invariant (to float rounding, ``tests/test_equivariant.py``) under the 8 transforms of the input.
+interpolation. ``d4-cnn`` is a group-equivariant CNN on D4 (the p4m G-CNN of Cohen & Welling 2016,
+hand-written in plain torch in ``lensbench.pinn_models.steerable``): a lifting convolution turns the
+image into a feature map on the group (8 orientation channels per field: the correlation with each
+filter turned and mirrored by each group element), and group convolutions map such feature maps to
+feature maps, each filter transformed spatially and on its group axis (permuted through the D4
+Cayley table, derived in code from the composition rule), so every layer is exactly equivariant on
+the grid (``tests/test_equivariant.py`` checks each layer for all 8 elements). Orientation pooling
+(max over each field's 8 channels) and a global spatial average make an invariant feature vector; a
+linear head maps it to logits (classification) or standardised predictions (regression). The output
+is therefore exactly invariant (to float rounding) under the 8 transforms of the input.
+
+*Why hand-written, not a library.* ``e2cnn`` (Weiler & Cesa 2019) 0.2.3, its last release, fails on
+numpy 2 (``ndarray.tostring``, ``np.array(copy=False)``) and would need its internals patched;
+its successor ``escnn`` needs a Fortran compiler to install. For D4 on the pixel grid with regular
+fields both libraries build the same kind of layer as here; the G-CNN needs only ``torch.rot90``,
+``torch.flip`` and one ``F.conv2d`` per layer, about 150 lines. (e2cnn's band-limited ring basis had
+fewer free parameters per filter: 102k at the same widths against 152k here.)
 
 Architecture (``STAGES`` = 4, 16, 32, 48 regular fields, i.e. 32, 128, 256, 384 channels;
-``lensbench.pinn_models.steerable``): per stage a 5x5 (first) or 3x3 steerable convolution (zero
-padding k // 2, stride 1, no bias), ``InnerBatchNorm``, ReLU, and between stages an average pool
+``lensbench.pinn_models.steerable``): a 5x5 lifting convolution, then 3x3 group convolutions (zero
+padding k // 2, stride 1, no bias), each followed by ``GroupBatchNorm`` (one mean, variance, scale and
+shift per field, shared by its 8 orientation channels) and ReLU; between stages an average pool
 that maps the grid onto itself (``SymmetricPool``: kernel 2 / stride 2 on an even size, kernel 3 /
 stride 2 / padding 1 on an odd size; plain 2x2 pooling of an odd size drops the last row and column
 and breaks the symmetry). Any square size works (64 px -> 32 -> 16 -> 8; 150 px -> 75 -> 38 -> 19).
-About 102k trainable parameters. ``e2cnn`` 0.2.3 predates numpy 2: ``steerable`` patches its two
-numpy-1 idioms on the D4 path, and keeps the sampled (fixed) basis out of the state_dict.
+152,511 trainable parameters for 1 channel and 3 classes (``d4_params``, closed form): weights
+(out, in, k, k) for the lifting and (out, in, 8, k, k) for the group convolutions, He-initialised
+with the group axis in the fan-in. The 8x larger filter bank is expanded from them on every forward
+(never stored), so the state_dict holds only learnable weights and batch-norm buffers, the same in
+train and eval mode.
 
 **The twin** ``d4-cnn-nosym`` is the same network with ``nn.Conv2d`` / ``BatchNorm2d`` and no group
 pooling: same depth, kernels, pooling and head, widths scaled by one factor (``twin_widths``,
@@ -40,26 +53,28 @@ all be invariant (``augment.INVARIANT``: Einstein radius, axion mass, subhalo ma
 ellipticities, shear and positions (``regression/macro-lens``) are refused at build time.
 
 **Where gradients flow.** Task loss (the kind's default: cross-entropy or MSE) -> linear head ->
-group pooling (to the maximal channel of each field) -> the learnable coefficients of each
-steerable filter basis (``R2Conv.weights``; the basis is fixed, sampled once) and the batch-norm
-affine parameters. No physics loss term, no auxiliary targets.
+orientation pooling (to the maximal channel of each field) -> each layer's weights through all 8
+of their transformed copies (rotations, mirrors and group-axis permutations are linear maps, so the
+gradient of a weight sums those of its copies) and the batch-norm affine parameters. No physics loss term, no auxiliary targets.
 
 **Cost per step** (``perf/equivariant_step.py``: batch 64 x 1 x 64 x 64, 3 classes, AdamW, 1 CPU
-thread; figures in the ``equivariant`` section of ``perf/README.md``): best step 1.08 s against
-0.47 s for ``resnet10t`` (2.3x) and 0.12 s for the twin (8.8x), measured on a loaded 2-core machine. At
+thread; figures in the ``equivariant`` section of ``perf/README.md``): best step 1.07 s against
+0.58 s for ``resnet10t`` (1.8x) and 0.18 s for the twin (5.9x), measured on a loaded 2-core machine
+(the e2cnn version measured 2.3x with convolutions of the same size; step times on this shared
+machine vary by tens of percent between runs). At
 equal parameter count the twin is far cheaper, not the other way round: a regular field is 8
 channels sharing one filter up to the group action, so ``d4-cnn`` convolves about sqrt(8) times the
 twin's channels at each stage (8x the multiply-adds for the same parameters). The goal "step <= 2x
 the twin's" of the PINN protocol cannot hold for a weight-shared equivariant network at equal
-parameters; an equal-compute twin would instead have about 8x the parameters. The filter expansion
-from the basis on every forward costs a few ms.
+parameters; an equal-compute twin would instead have about 8x the parameters. Expanding the filter
+banks on every forward (and its backward) costs about 20 ms of the step.
 
 **Known failure cases.** (1) Symmetry-breaking signal: a task whose answer depends on orientation (a
 non-round PSF that differs between classes, a fixed-direction artefact) is invisible to it. (2)
 Non-square images are refused (D4 does not map a rectangle onto itself). (3) Invariance to only 90
 degree steps: rotations by other angles are learnt from data, as in any CNN. (4) The global average
 after the last stage (receptive field about 40 px at 64 px) treats larger configurations as a bag of
-local features; an arc much wider than that is seen piecewise. (5) Group pooling keeps, per field,
+local features; an arc much wider than that is seen piecewise. (5) Orientation pooling keeps, per field,
 only its strongest orientation response. (6) bf16 autocast rounds the features; invariance is then
 to bf16 precision only.
 """
@@ -82,7 +97,7 @@ PARAM_TOLERANCE = 0.01        # the twin's trainable parameter count is within 1
 KINDS = ("classification", "regression")
 # The twin's widths for a 1-channel, 3-class task (``twin_widths(1, 3)``, checked by the tests);
 # other tasks get their own, matched the same way.
-TWIN_WIDTHS_1CH_3CLASS = (9, 37, 74, 110)
+TWIN_WIDTHS_1CH_3CLASS = (11, 45, 90, 136)
 
 
 def check_task(task: TaskSpec, model: str) -> tuple[int, int]:

@@ -52,12 +52,13 @@ Model card.
   ``-noaux``, ``-nophys-aux`` and ``-nophys``; physics off is the identity mapping (the same source
   rendered unlensed through the same PSF, the back-projection an image resampling) with the
   reconstruction and prior terms off; the task loss still flows through every channel.
-- Cost per step: batch 64 x 1 x 64 x 64, lensbench-v1 PSF, CPU time of forward + loss + backward +
-  AdamW (1 thread, min of 4 steps, on a loaded machine): 0.32 s against 0.30 s for the physics-off
-  twin, 1.07x, at ``supersample=1``; 1.30x at ``supersample=2`` (the encoders dominate both). The
-  2-thread figures of ``perf/pinn_step.py`` are in ``perf/README.md`` (pinn section). Why
-  ``supersample=1`` although the data are rendered at 2: on 48 lensbench-v1 images per class fitted
-  with their true parameters, the pixel-integration error adds a median 9 (no_sub) and 29 (cdm) to
+- Cost per step (``perf/pinn_step.py``, ``perf/README.md`` pinn section): batch 64 x 1 x 64 x 64,
+  lensbench-v1 PSF, forward + loss + backward + AdamW, 2 CPU threads at load 8 on 2 cores: CPU time
+  331 ms against 298 ms for the physics-off twin, 1.11x (aux off: 1.09x); wall time min 1.51x,
+  median 1.25x (noisier under that load). The encoders dominate; the render, noise estimate and
+  back-projection add about 10%. At ``supersample=2``: 1.30x (CPU time, 1 thread, 0.39 s against
+  0.30 s). Why ``supersample=1`` although the data are rendered at 2: on 48 lensbench-v1 images per
+  class fitted with their true parameters, the pixel-integration error adds a median 9 (no_sub) and 29 (cdm) to
   the total chi^2 of an image (4096 pixels; mean 17 and 55, worst 143 and 482), against a median
   excess of about 1450 that the cdm substructure leaves over no_sub; ``supersample=2`` removes it.
 - Known failure cases: Poisson noise on bright arcs is above the sky noise, so chi^2 of a perfect

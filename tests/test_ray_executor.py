@@ -155,6 +155,18 @@ def test_killing_the_driver_mid_sweep_then_rerunning_records_each_cell_once(toy_
     assert cells == [("test/classification", "gated", 0)]  # the killed attempt's run is gone
 
 
+def test_a_model_from_a_file_travels_to_the_workers_by_value(toy_bench, ray_cluster, tmp_path):
+    from lensbench.run import usermodels
+
+    source = tmp_path / "my_model.py"
+    source.write_text("from torch import nn\n\n\ndef factory(task):\n    \"\"\"A linear probe.\"\"\"\n"
+                      "    return nn.Sequential(nn.Flatten(), nn.LazyLinear(task.n_outputs))\n")
+    spec = usermodels.resolve(f"{source}:factory")
+    source.unlink()  # the workers cannot read it: the code goes with the task
+    task = registry.tasks.get("test/regression")
+    ray_exec = RayExecutor(worker_setup=toy_worker_setup)
+    (rec,) = ray_exec.run_cells(grid.cells([task], [spec], [0]), toy_bench)
+    assert ray_exec.problems == [] and rec.status == "ok" and rec.model == "my_model-factory"
 def test_the_ray_executor_without_ray_says_how_to_install_it(tmp_path):
     code = ("import sys; sys.modules['ray'] = None; from lensbench.cli import main; sys.exit(main(["
             "'sweep', '--tasks', 'substructure/model1', '--models', 'resnet10t', '--seeds', '0', '--executor', "

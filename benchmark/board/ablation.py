@@ -102,13 +102,13 @@ def table(frame: pd.DataFrame, config_of: Callable[[str], Mapping | None]) -> pd
         for what, a, b, d in tests:
             sign = 1.0 if hib else -1.0
             if d is None:
-                rows.append(dict(group=group, comparison=what, a=a, b=b, n_seeds=0, diff=math.nan, ci_lo=math.nan,
-                                 ci_hi=math.nan, p_holm=math.nan, separated=None))
+                rows.append({"group": group, "comparison": what, "a": a, "b": b, "n_seeds": 0, "diff": math.nan,
+                             "ci_lo": math.nan, "ci_hi": math.nan, "p_holm": math.nan, "separated": None})
                 continue
             lo_, hi_ = sorted((sign * d.lo, sign * d.hi))
             p = float(adjusted[what])
-            rows.append(dict(group=group, comparison=what, a=a, b=b, n_seeds=d.n_seeds, diff=sign * d.diff, ci_lo=lo_,
-                             ci_hi=hi_, p_holm=p, separated=separated(p, ALPHA)))
+            rows.append({"group": group, "comparison": what, "a": a, "b": b, "n_seeds": d.n_seeds,
+                         "diff": sign * d.diff, "ci_lo": lo_, "ci_hi": hi_, "p_holm": p, "separated": separated(p, ALPHA)})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -22,7 +22,8 @@ def _options(args):
     from lensbench.run.runner import RunOptions
 
     torch.set_num_threads(args.threads)
-    if args.device and args.device.startswith("cuda") and not torch.cuda.is_available():
+    on_this_machine = getattr(args, "executor", "local") == "local"  # else the cluster's workers have the GPUs
+    if on_this_machine and args.device and args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SpecError(f"--device {args.device}: no CUDA device is available on this machine (torch "
                         f"{torch.__version__}); leave --device out to run on the CPU")
     return RunOptions(preset=args.preset, results_dir=args.results, tracking_uri=args.tracking_uri,

@@ -112,8 +112,8 @@ def measure(spec, task, batch: int, steps: int, warmup: int, check_steps: int) -
 
 def table(results: dict[str, dict], header: str) -> str:
     lines = [header, "",
-             "| model | variant | img/s (best) | img/s (median) | vs eager (best) | vs eager (median) | "
-             "first calls (s) | max rel. loss diff vs eager |",
+             ("| model | variant | img/s (best) | img/s (median) | vs eager (best) | vs eager (median) | "
+              "first calls (s) | max rel. loss diff vs eager |"),
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for model, res in results.items():
         e = res["eager"]

@@ -28,8 +28,9 @@ def frame(effects: dict, seeds=range(8), metric="auc_macro", hib=True, b=50) -> 
     for m, eff in effects.items():
         for s in seeds:
             v = 0.7 + eff + seed_noise[s] + rng.normal(0, 0.002)
-            rows.append(dict(model=m, family=FAMILY.get(m, "ablation"), seed=s, primary=v, primary_metric=metric,
-                             higher_is_better=hib, replicates=list(v + items), resample_key=f"0:{b}"))
+            rows.append({"model": m, "family": FAMILY.get(m, "ablation"), "seed": s, "primary": v,
+                         "primary_metric": metric, "higher_is_better": hib, "replicates": list(v + items),
+                         "resample_key": f"0:{b}"})
     return pd.DataFrame(rows)
 
 
@@ -83,8 +84,8 @@ def test_board_markdown_shows_the_ablation_under_its_table_and_indicators_unrank
     f = frame({"lens-inversion": 0.05, "lens-inversion-noaux": 0.05, "lens-inversion-nophys-aux": 0.0,
                "lens-inversion-nophys": 0.0, "resnet10t": 0.0})
     f["family"] = [{"lens-inversion": "pinn", "resnet10t": "baseline"}.get(m, "ablation") for m in f["model"]]
-    keys = dict(task="substructure/lensbench-v2", task_version=1, preset="medium", dataset_fingerprint="ab" * 8,
-                test_dataset_fingerprint="")
+    keys = {"task": "substructure/lensbench-v2", "task_version": 1, "preset": "medium",
+            "dataset_fingerprint": "ab" * 8, "test_dataset_fingerprint": ""}
     ind = frame({"resnet10t": 0.0, "lens-inversion": 0.0}).assign(family="baseline")
     ind_keys = dict(keys, task="lens-finding/cfhtls", preset="quick")
     both = pd.concat([f.assign(**keys), ind.assign(**ind_keys)], ignore_index=True)

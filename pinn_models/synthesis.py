@@ -43,10 +43,8 @@ Model card.
   ``lens-synthesis-nophys`` (identity mapping, task loss only; the v1 twin). With physics off on
   the anomaly task the lens outputs of ``param_head`` have no path to the loss and stay untrained
   unless the aux term is on.
-- Cost per step: 1.12x its physics-off twin on 2 CPU threads, batch 64 x 64 x 64 (``perf/README.md``,
-  measured before the PSF and the 2x2 split); the PSF adds two 64 x 64 banded matmuls per image,
-  about 7% of the render's forward + backward in a check on a loaded machine; re-measure with
-  ``perf/pinn_step.py``.
+- Cost per step: 1.08x its physics-off twin (CPU time), 2 CPU threads, batch 64 x 1 x 64 x 64, the
+  lensbench-v1 PSF included (``perf/pinn_step.py``, section ``pinn`` of ``perf/README.md``).
 - Known failure cases: a source that is not Sersic-like (real-galaxy sources: ``lensbench-v1-realsrc``,
   lens finding) leaves structured residuals for every image, so the residual is less specific to
   substructure; a wrong PSF (file datasets, lens finding, a domain-shift test set with another

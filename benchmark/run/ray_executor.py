@@ -89,6 +89,7 @@ class RayExecutor:
         """``ray`` after ``ray.init`` (nothing when this process is already connected); True as the
         second value when this call started the connection (then ``run_cells`` shuts it down)."""
         ray = import_ray()
+        check_reachable(self.address)  # an address given and dead is an error, connected or not
         if ray.is_initialized():
             return ray, False
         address = self.address or os.environ.get("RAY_ADDRESS") or None

@@ -136,3 +136,41 @@ def test_cells_pair_only_supported_kinds():
     task = registry.tasks.get("anomaly/lensbench-v1")
     cells = grid.cells([task], [registry.models.get("resnet18"), registry.models.get("conv-ae")], [0, 1])
     assert [(c.model.name, c.seed) for c in cells] == [("conv-ae", 0), ("conv-ae", 1)]
+
+
+def test_a_suite_in_parts_runs_each_part_at_its_preset_and_seeds(toy_bench, capsys):
+    """SuitePart: per-part preset and seeds reach the records; --tasks restricts, --status counts all."""
+    import dataclasses
+
+    from lensbench.specs import SuitePart
+
+    reg = registry.tasks.get("test/regression")  # the same task, its quick preset also under "standard"
+    registry.tasks.unregister("test/regression")
+    registry.tasks.register(dataclasses.replace(reg, presets={**reg.presets, "standard": reg.presets["quick"]}), "test")
+    parted = SuiteSpec("toy-parts", "toy grid in parts", parts=(
+        SuitePart(("test/classification",), ("toy-cnn",), "quick", (0, 1), why="two seeds"),
+        SuitePart(("test/regression",), ("toy-cnn",), "standard", (3,), why="one seed, other preset"),
+    ))
+    registry.suites.register(parted, "test")
+    try:
+        g = grid.build(suite="toy-parts")
+        assert [(c.task.id, c.seed, c.preset) for c in g.cells] == [
+            ("test/classification", 0, "quick"), ("test/classification", 1, "quick"), ("test/regression", 3, "standard")]
+        assert [(c.task.id, c.preset) for c in grid.build(suite="toy-parts", tasks=["test/regression"]).cells] == [
+            ("test/regression", "standard")]
+        with pytest.raises(SpecError, match="no task"):
+            grid.build(suite="toy-parts", tasks=["test/anomaly"])
+        common = ["--suite", "toy-parts", "--results", str(toy_bench.results_dir), "--tracking-uri",
+                  toy_bench.tracking_uri, "--no-progress"]
+        assert main(["sweep", *common]) == 0
+        got = sorted((r.task, r.preset, r.seed) for r in records.iter_records(toy_bench.results_dir))
+        assert got == [("test/classification", "quick", 0), ("test/classification", "quick", 1),
+                       ("test/regression", "standard", 3)]
+        capsys.readouterr()
+        assert main(["sweep", *common, "--status"]) == 0
+        assert "3 of 3 runs done" in capsys.readouterr().out
+    finally:
+        registry.suites.unregister("toy-parts")
+        registry.tasks.unregister("test/regression")
+        registry.tasks.register(reg, "test")
+    capsys.readouterr()

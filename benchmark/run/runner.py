@@ -13,7 +13,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -269,12 +269,13 @@ def claimed_runs(cells: Iterable[Cell], opts: RunOptions) -> Iterator[records.Ru
     removed = claims.clean(opts.results_dir)  # what killed sweeps left: stale locks, partial records
     if removed:
         log.info("removed %d stale lock or partial record file(s) left by killed sweeps", removed)
-    fingerprints: dict[str, tuple[str, str | None]] = {}
+    fingerprints: dict[tuple[str, str], tuple[str, str | None]] = {}
+    base = opts
     for cell in cells:
-        task, spec, seed = cell.task, cell.model, cell.seed
-        if task.id not in fingerprints:
-            fingerprints[task.id] = expected_fingerprints(task, opts)
-        current = fingerprints[task.id]
+        task, spec, seed, opts = cell.task, cell.model, cell.seed, cell_options(base, cell)
+        if (task.id, opts.preset) not in fingerprints:
+            fingerprints[task.id, opts.preset] = expected_fingerprints(task, opts)
+        current = fingerprints[task.id, opts.preset]
         existing = current_record(task, spec, seed, opts, current)
         if existing is not None and not opts.force:
             log.info("skip %s / %s / seed %d: record exists", task.id, spec.name, seed)
@@ -298,21 +299,27 @@ def status(cells: Iterable[Cell], opts: RunOptions) -> list[dict]:
     """Per task of the cells, ``{"task", "done", "runs", "missing"}``: runs with an ok record made on
     the current data, all runs, and the models with a run still to do. Runs nothing."""
     rows: dict[str, dict] = {}
-    current: dict[str, tuple | None] = {}  # task id -> fingerprints of its data now
+    current: dict[tuple[str, str], tuple | None] = {}  # (task id, preset) -> fingerprints of its data now
     for cell in cells:
-        task, spec = cell.task, cell.model
-        if task.id not in current:
+        task, spec, o = cell.task, cell.model, cell_options(opts, cell)
+        key = (task.id, o.preset)
+        if key not in current:
             try:
-                current[task.id] = expected_fingerprints(task, opts)
+                current[key] = expected_fingerprints(task, o)
             except DataError:
-                current[task.id] = None  # e.g. real data not given: nothing can be current
+                current[key] = None  # e.g. real data not given: nothing can be current
         row = rows.setdefault(task.id, {"task": task.id, "done": 0, "runs": 0, "missing": []})
         row["runs"] += 1
-        if current_record(task, spec, cell.seed, opts, current[task.id]) is not None:
+        if current_record(task, spec, cell.seed, o, current[key]) is not None:
             row["done"] += 1
         elif spec.name not in row["missing"]:
             row["missing"].append(spec.name)
     return list(rows.values())
+
+
+def cell_options(opts: RunOptions, cell: Cell) -> RunOptions:
+    """``opts`` at the cell's preset (a suite given in parts sets one per cell; None: ``opts.preset``)."""
+    return opts if cell.preset in (None, opts.preset) else replace(opts, preset=cell.preset)
 
 
 def current_record(task: TaskSpec, spec: ModelSpec, seed: int, opts: RunOptions,

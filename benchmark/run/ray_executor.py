@@ -123,15 +123,18 @@ class RayExecutor:
         removed = claims.clean(opts.results_dir)
         if removed:
             log.info("removed %d stale lock or partial record file(s) left by killed sweeps", removed)
-        expected: dict[str, tuple[str, str | None]] = {}
-        inflight: dict = {}  # object ref -> (cell, the claim's exit stack)
+        expected: dict[tuple[str, str], tuple[str, str | None]] = {}  # (task id, preset) -> fingerprints
+        inflight: dict = {}  # object ref -> (cell, the claim's exit stack, its fingerprint key)
+        base, base_worker = opts, worker_opts
         with terminated_as_killed(), contextlib.ExitStack() as cleanup:
             cleanup.callback(self.cancel, ray, inflight)
             for cell in cells:
                 task, spec, seed = cell.task, cell.model, cell.seed
-                if task.id not in expected:
-                    expected[task.id] = runner.expected_fingerprints(task, opts)
-                existing = runner.current_record(task, spec, seed, opts, expected[task.id])
+                opts, worker_opts = runner.cell_options(base, cell), runner.cell_options(base_worker, cell)
+                key = (task.id, opts.preset)
+                if key not in expected:
+                    expected[key] = runner.expected_fingerprints(task, opts)
+                existing = runner.current_record(task, spec, seed, opts, expected[key])
                 if existing is not None and not opts.force:
                     log.info("skip %s / %s / seed %d: record exists", task.id, spec.name, seed)
                     yield existing
@@ -144,19 +147,19 @@ class RayExecutor:
                     held.close()
                     log.info("skip %s / %s / seed %d: %s", task.id, spec.name, seed, holder)
                     continue
-                existing = runner.current_record(task, spec, seed, opts, expected[task.id])
+                existing = runner.current_record(task, spec, seed, opts, expected[key])
                 if existing is not None and not opts.force:  # finished while we looked
                     held.close()
                     yield existing
                     continue
                 ref = remote.remote(cell, worker_opts, self.threads, self.worker_setup)
-                inflight[ref] = (cell, held)
-            bar = progress_bar(len(inflight), opts.progress)
+                inflight[ref] = (cell, held, key)
+            bar = progress_bar(len(inflight), base.progress)
             while inflight:
                 (ref,), _ = ray.wait(list(inflight), num_returns=1)
-                cell, held = inflight.pop(ref)
+                cell, held, key = inflight.pop(ref)
                 try:
-                    rec = self.collect(ray, ref, cell, expected[cell.task.id], opts)
+                    rec = self.collect(ray, ref, cell, expected[key], base)
                 finally:
                     held.close()
                     bar.update(1)
@@ -193,7 +196,7 @@ class RayExecutor:
     @staticmethod
     def cancel(ray, inflight: dict) -> None:
         """On an early exit (SIGTERM, Ctrl-C, an error): cancel the tasks still running, release claims."""
-        for ref, (_, held) in list(inflight.items()):
+        for ref, (_, held, _) in list(inflight.items()):
             with contextlib.suppress(Exception):
                 ray.cancel(ref, force=True)
             held.close()

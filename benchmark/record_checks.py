@@ -44,7 +44,7 @@ RULES = (
     "an `ok` run has a number for `metrics_test[primary_metric]`; `higher_is_better` is the primary metric's",
     "direction; every metric value (in `metrics_val`, `metrics_test`, `bootstrap`, `slices`, `curves`) lies in",
     "its metric's range (AUC, accuracy, F1, TPR, FPR in [0, 1], errors >= 0, R² <= 1); `created` is ISO-8601.",
-    f"Names are identifiers: `model` and `preset` match `{NAME.pattern}`, `task` is `family/name` of those,",
+    f"Names are identifiers: `model` and `preset` match `{NAME.pattern}`, `task` (and `source_task`) is `family/name` of those,",
     f"`model_family` is one of {', '.join(FAMILIES)}; metric, class and column names match `{KEY.pattern}`;",
     f"`dataset` matches `{DATASET.pattern}`; fingerprints are lowercase hex (8-128 digits); config hashes,",
     "`git_commit` and `mlflow_run_id` are single tokens; `checkpoint` is a relative path without `..`.",
@@ -242,6 +242,8 @@ def _name(source: str, field: str, v, pattern: re.Pattern, what: str) -> None:
 def _check_names(d: dict, source: str) -> None:
     """Every string that becomes part of a path, a table, a page or a plot label is an identifier."""
     _name(source, "'task'", d["task"], TASK, "a task id")
+    if d.get("source_task") is not None:
+        _name(source, "'source_task'", d["source_task"], TASK, "a task id")
     _name(source, "'preset'", d["preset"], NAME, "a preset name")
     _name(source, "'model'", d["model"], NAME, "a model name")
     if d["model_family"] not in FAMILIES:

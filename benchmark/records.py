@@ -145,6 +145,9 @@ class RunRecord:
     checkpoint: str | None = field(default=None, metadata=_doc(
         "Selected weights (safetensors), relative to the `--checkpoint-dir` of the run; null if not kept.",
         "str?"))
+    source_task: str | None = field(default=None, metadata=_doc(
+        "For an evaluation-only task (`TaskSpec.source_task`, e.g. the v2 domain shift): the task whose run "
+        "trained this model (this record is that run scored on this task's test set); null otherwise.", "str?"))
     verified: bool | None = field(default=None, metadata=_doc(
         "True once `lensbench verify` reloaded the checkpoint and recomputed the test metric within its "
         "tolerance; null when never verified.", "bool?"))

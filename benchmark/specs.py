@@ -179,6 +179,10 @@ class TaskSpec:
     # False: an out-of-distribution indicator (e.g. display PNGs whose framing differs between the
     # classes), shown outside the ranked tables, its rows without a rank
     ranked: bool = True
+    # evaluation only: this task's runs are the runs of ``source_task`` (same training data, preset, model
+    # and seed) scored on this task's test set, so a source run also writes this task's record
+    # (``lensbench.run.derived``); its rows are the source task's models, not independent evidence
+    source_task: str | None = None
 
     def __post_init__(self) -> None:
         k = "TaskSpec"
@@ -235,8 +239,10 @@ class TaskSpec:
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        if self.ranked:  # only when unranked, so the hashes of the tasks before this field stay what they were
+        if self.ranked:  # only when set, so the hashes of the tasks before these fields stay what they were
             del out["ranked"]
+        if self.source_task is None:
+            del out["source_task"]
         return out
 
     def config_hash(self) -> str:

@@ -69,7 +69,8 @@ def run_in_worker(cell: Cell, opts: runner.RunOptions, threads: int,
             return {"error": str(exc), "data": True, **where}
         except Exception as exc:  # noqa: BLE001 - an application error: reported, never retried
             return {"error": f"{type(exc).__name__}: {exc}", **where}
-    return {"record": rec.to_dict(), **where}
+        others = [r.to_dict() for r in records.iter_records(Path(scratch)) if r.task != rec.task]
+    return {"record": rec.to_dict(), "derived": others, **where}  # derived: evaluation-only tasks' records
 
 
 @dataclass
@@ -187,6 +188,11 @@ class RayExecutor:
         if rec.status != "ok":
             log.warning("run %s failed: %s", label, rec.error)
         records.write_record(rec, opts.results_dir)
+        for d in out.get("derived", ()) if wrong is None else ():
+            dep = records.RunRecord.from_dict(d, source=f"the worker on {out['host']}")
+            with claims.claim(records.record_path(opts.results_dir, dep)) as holder:
+                if holder is None:
+                    records.write_record(dep, opts.results_dir)
         return rec
 
     def problem(self, text: str) -> None:

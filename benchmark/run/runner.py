@@ -24,7 +24,7 @@ from lensbench.data import taskdata
 from lensbench.data.errors import DataError
 from lensbench.data.fingerprint import fingerprint
 from lensbench.data.reading import read_meta
-from lensbench.run import claims, diagnostics, figures, grid, provenance, trainer, usermodels
+from lensbench.run import claims, derived, diagnostics, figures, grid, provenance, trainer, usermodels
 from lensbench.run.grid import Cell
 from lensbench.run.tracking import Tracker, standard_tags
 from lensbench.run.tracking_store import prepare_store, recorded_in, terminated_as_killed
@@ -100,6 +100,7 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions,
     with tracker.run(experiment=task.id, run_name=f"{model_spec.name}-seed{seed}", params=params, tags=tags):
         rec.mlflow_run_id, rec.mlflow_tracking_uri = tracker.run_id, tracker.tracking_uri
         tracker.log_dataset(dspec.name, rec.dataset_fingerprint, "training")
+        extra: list[records.RunRecord] = []  # the records of evaluation-only tasks (``derived``)
         try:
             if build_error is not None:
                 raise build_error
@@ -121,12 +122,16 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions,
             rec.status = "ok"
             if opts.checkpoint_dir is not None:
                 rec.checkpoint = save_checkpoint(fitted.model, opts.checkpoint_dir, rec)
+            extra = dependent_records(task, model_spec, seed, rec, fitted.model, opts, device, scaler)
         except (trainer.NonFiniteLoss, RuntimeError, ValueError, TypeError) as exc:
             rec.status, rec.error = "failed", f"{type(exc).__name__}: {exc}"
             log.warning("run %s / %s / seed %d failed: %s", task.id, model_spec.name, seed, rec.error)
             log.debug("%s", traceback.format_exc())
         rec.wall_time_s = time.perf_counter() - t_wall
         path = records.write_record(rec, opts.results_dir if record_dir is None else record_dir)
+        for dep in extra if rec.status == "ok" else ():
+            write_dependent(dep, opts, record_dir)
+            tracker.log_metrics(dep.metrics_test, prefix=f"{dep.task}.test_")
         tracker.log_metrics(rec.metrics_test, prefix="test_")
         tracker.set_tag("lensbench.record", str(records.record_path(opts.results_dir, rec)))
         if rec.test_dataset_fingerprint:
@@ -136,6 +141,35 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions,
         if rec.status == "ok":
             _log_plots(tracker, task, result)
     return rec
+
+
+def dependent_records(task: TaskSpec, spec: ModelSpec, seed: int, rec: records.RunRecord, model, opts: RunOptions,
+                      device, scaler) -> list[records.RunRecord]:
+    """The records of the evaluation-only tasks that take this run's model (``derived``) and still lack
+    a current one: the model scored on each one's test set."""
+    out = []
+    for dep in derived.dependents(task, opts.preset, spec):
+        if not opts.force and current_record(dep, spec, seed, opts, expected_fingerprints(dep, opts)) is not None:
+            continue
+        t0 = time.perf_counter()
+        result = evaluate_test(dep, model, opts, device, scaler)
+        out.append(derived.derived_record(rec, dep, result, task))
+        out[-1].curves, out[-1].slices = _diagnostics(dep, result)
+        out[-1].eval_time_s = time.perf_counter() - t0
+    return out
+
+
+def write_dependent(rec: records.RunRecord, opts: RunOptions, record_dir: Path | None) -> None:
+    """Write an evaluation-only task's record beside its source run's: under the cell's claim (a sweep
+    running that cell itself keeps it), or into ``record_dir`` (a cluster worker's scratch folder,
+    whose records the driver writes)."""
+    if record_dir is not None:
+        records.write_record(rec, record_dir)
+        return
+    where = records.record_path(opts.results_dir, rec)
+    with claims.claim(where) as holder:
+        if holder is None:
+            records.write_record(rec, opts.results_dir)
 
 
 def dsdict_fingerprint(dsdict) -> str:

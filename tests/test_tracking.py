@@ -268,3 +268,26 @@ def test_prepare_store_from_two_processes_creates_each_experiment_once(tmp_path)
         names = [e.name for e in MlflowClient(uri).search_experiments()]
     assert sorted(names) == ["Default", "a/x", "b/y"]
     assert (tmp_path / "fresh.db.lock").exists()
+
+
+def test_a_run_logs_its_datasets_and_with_checkpoints_its_model_with_a_signature(toy_bench):
+    """MLflow where people look: dataset inputs (digest = the fingerprint) and, with --checkpoint-dir,
+    the trained model as a logged model whose signature is the task's image batch -> outputs."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from lensbench import registry
+    from lensbench.run import runner
+
+    opts = runner.RunOptions(**{**vars(toy_bench), "checkpoint_dir": toy_bench.results_dir.parent / "ckpt"})
+    rec = runner.run(registry.tasks.get("test/classification"), registry.models.get("toy-cnn"), 0, opts)
+    client = MlflowClient(toy_bench.tracking_uri)
+    run = client.get_run(rec.mlflow_run_id)
+    digests = {d.dataset.digest for d in run.inputs.dataset_inputs}
+    assert rec.dataset_fingerprint[:36] in digests
+    models = client.search_logged_models(experiment_ids=[run.info.experiment_id])
+    assert [m.source_run_id for m in models] == [rec.mlflow_run_id]
+    info = mlflow.models.get_model_info(models[0].model_uri)
+    assert list(info.signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == [-1, 1, 16, 16]
+    assert list(info.signature.outputs.to_dict()[0]["tensor-spec"]["shape"]) == [-1, 2]
+    assert run.info.status == "FINISHED" and rec.status == "ok"

@@ -140,6 +140,8 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions,
         tracker.log_artifact(path)
         if rec.status == "ok":
             _log_plots(tracker, task, result)
+            if opts.checkpoint_dir is not None:  # the weights kept: the model in MLflow too, with its signature
+                tracker.log_model(fitted.model, torch.zeros(2, *task.input_shape, device=device))
     return rec
 
 

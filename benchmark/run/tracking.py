@@ -295,6 +295,31 @@ class Tracker:
         self._call(self._client.log_inputs, self._run_id,
                    datasets=[DatasetInput(ds, [InputTag("mlflow.data.context", context)])])
 
+    def log_model(self, model, example) -> None:
+        """The trained model as an MLflow logged model (``mlflow.pytorch``, its ``pt2`` format: an exported
+        graph and weights, no pickle) with its signature: inputs the task's image batch (``example``,
+        float32 N x C x H x W), outputs the model's raw outputs. A model torch.export cannot trace is
+        not logged (a warning says why); the run and its tracking go on."""
+        if self._run_id is None or self._off_reason is not None:
+            return
+        import mlflow
+        import torch
+        from mlflow.models import infer_signature
+
+        was = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                out = model(example)
+            signature = infer_signature(example.cpu().numpy(), out.detach().float().cpu().numpy())
+            mlflow.set_tracking_uri(self._uri)
+            with mlflow.start_run(run_id=self._run_id):
+                mlflow.pytorch.log_model(model, name="model", signature=signature, input_example=example.cpu())
+        except Exception as e:  # noqa: BLE001 - a model MLflow cannot store must not fail the run
+            warnings.warn(f"MLflow: the model of run {self._run_id} was not logged: {one_line(e)}", stacklevel=2)
+        finally:
+            model.train(was)
+
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         if self._run_id is not None:
             self._call(self._client.log_artifact, self._run_id, str(path), artifact_path)

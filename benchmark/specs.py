@@ -78,7 +78,7 @@ class DatasetSpec:
 @dataclass(frozen=True)
 class Budget:
     """The fixed training budget of a task preset. A model cannot change it (only a registered model's
-    ``ModelSpec.lr_scale``, tuned on validation, multiplies ``lr``).
+    ``ModelSpec.lr_scales`` entry for the preset, tuned on validation, multiplies ``lr``).
 
     Length: ``epochs``, or ``images_seen`` (exactly one is set): the number of training images passed
     through the model, rounded up to whole epochs (``epochs_for``), so the same budget buys more epochs
@@ -295,8 +295,10 @@ class ModelSpec:
     ``loss(batch, output) -> dict[str, Tensor]`` with the total under ``"loss"`` and named parts
     beside it (all logged); ``anomaly_score(x) -> Tensor (N,)`` (higher = more anomalous);
     ``fit_classical(x, y)`` for non-gradient models (the trainer calls it once on train).
-    ``lr_scale`` multiplies the learning rate of every task budget for this model (the one
-    training setting a model may tune, on validation only; it enters ``config_hash`` when not 1).
+    ``lr_scales`` maps a preset name to the factor that multiplies that preset's learning rate for
+    this model (the one training setting a model may tune, on validation only, ``perf/lr_sweep.py``;
+    a preset absent from it keeps 1, so tuning the medium preset never changes a quick run; it enters
+    ``config_hash`` when not empty).
     """
 
     name: str
@@ -307,7 +309,7 @@ class ModelSpec:
     source: str = ""  # where the code lives: module:function or a URL
     twin: str | None = None  # for a PINN: its physics-off ablation, and vice versa
     config: Mapping[str, object] = field(default_factory=dict)
-    lr_scale: float = 1.0  # multiplies the task budget's lr; tuned per family on val (perf/lr_sweep.py)
+    lr_scales: Mapping[str, float] = field(default_factory=dict)  # preset -> lr factor, tuned on val
 
     def __post_init__(self) -> None:
         k = "ModelSpec"
@@ -319,16 +321,21 @@ class ModelSpec:
             _fail(k, self.name, "family", f"must be one of {FAMILIES}, got {self.family!r}")
         if not self.kinds or not set(self.kinds) <= set(kinds.NAMES):
             _fail(k, self.name, "kinds", f"must be a non-empty subset of {kinds.NAMES}")
-        if not (isinstance(self.lr_scale, (int, float)) and 0 < self.lr_scale < math.inf):
-            _fail(k, self.name, "lr_scale", f"must be a positive number, got {self.lr_scale!r}")
+        for preset, scale in dict(self.lr_scales).items():
+            if not (isinstance(scale, (int, float)) and 0 < scale < math.inf) or not isinstance(preset, str):
+                _fail(k, self.name, "lr_scales", f"must map preset names to positive numbers, got {self.lr_scales!r}")
+
+    def lr_scale(self, preset: str) -> float:
+        """The factor of ``preset``'s learning rate for this model (1 unless tuned)."""
+        return float(dict(self.lr_scales).get(preset, 1.0))
 
     def supports(self, task: TaskSpec) -> bool:
         return task.kind in self.kinds
 
     def config_hash(self) -> str:
         spec = {"name": self.name, "config": dict(self.config)}
-        if self.lr_scale != 1.0:  # only when set, so the hashes of untuned models stay what they were
-            spec["lr_scale"] = self.lr_scale
+        if self.lr_scales:  # only when set, so the hashes of untuned models stay what they were
+            spec["lr_scales"] = dict(sorted(dict(self.lr_scales).items()))
         blob = json.dumps(spec, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

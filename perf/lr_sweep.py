@@ -4,7 +4,7 @@ For every model named, every ``lr_scale`` and every seed: fit on the task's trai
 (default ``medium``: its budget, schedule and augmentation) with the budget's lr times the scale, and
 keep the val selection metric (the task's primary metric; val loss for anomaly tasks) of the chosen
 epoch. Nothing is ever predicted on test. The scale that is best on val, averaged over seeds, is the
-candidate for the family's ``ModelSpec.lr_scale``; the budget itself stays the task's.
+candidate for the family's ``ModelSpec.lr_scales[preset]``; the budget itself stays the task's.
 
 Writes ``lr_sweep.json`` (every fit, with its learning curve) and ``lr_sweep.md`` (one row per model
 and scale) into ``--out`` and prints the table.

@@ -78,14 +78,17 @@ def test_images_seen_budget_sets_epochs_and_the_curve_counts_images():
     assert res.curve[-1]["lr"] == pytest.approx(0, abs=1e-12)  # 12 steps of 16: the cosine ran to its end
 
 
-def test_lr_scale_multiplies_the_budget_lr_and_is_hashed_only_when_set():
+def test_lr_scales_multiply_their_presets_lr_and_are_hashed_only_when_set():
     task = make_task(epochs=1)
     assert _fit(task, lr_scale=0.5).curve[0]["lr"] == pytest.approx(0.5 * 3e-3)
     a = ModelSpec("m", tiny_cnn, "user", ("classification",), "tiny")
-    assert dataclasses.replace(a, lr_scale=1.0).config_hash() == a.config_hash()
-    assert dataclasses.replace(a, lr_scale=2.0).config_hash() != a.config_hash()
-    with pytest.raises(SpecError, match="lr_scale"):
-        dataclasses.replace(a, lr_scale=0)
+    tuned = dataclasses.replace(a, lr_scales={"medium": 4.0})
+    assert a.lr_scale("medium") == 1.0 and tuned.lr_scale("medium") == 4.0 and tuned.lr_scale("quick") == 1.0
+    assert dataclasses.replace(a, lr_scales={}).config_hash() == a.config_hash()
+    assert tuned.config_hash() != a.config_hash()
+    for bad in ({"medium": 0}, {"medium": float("inf")}, {"medium": "x"}):
+        with pytest.raises(SpecError, match="lr_scales"):
+            dataclasses.replace(a, lr_scales=bad)
 
 
 # ----------------------------------------------------------------------------- presets

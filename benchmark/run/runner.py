@@ -90,7 +90,7 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions,
                       experiment_ids=opts.experiment_ids)
     params = {"task": task.id, "task_version": task.version, "preset": opts.preset, "model": model_spec.name,
               "seed": seed, "epochs": preset.budget.epochs, "batch_size": preset.budget.batch_size,
-              "lr": preset.budget.lr * model_spec.lr_scale, "weight_decay": preset.budget.weight_decay,
+              "lr": preset.budget.lr * model_spec.lr_scale(opts.preset), "weight_decay": preset.budget.weight_decay,
               "images_seen": preset.budget.images_seen, "schedule": preset.budget.schedule,
               "augment": preset.budget.augment, "n_params": rec.n_params,
               **{f"model.{k}": v for k, v in model_spec.config.items()}}
@@ -106,7 +106,7 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions,
                 raise build_error
             fitted = trainer.fit(task, model, preset.budget, train, val, seed=seed, device=device,
                                  autocast=opts.bf16, on_epoch=lambda e, row: tracker.log_epoch(e, row),
-                                 progress=opts.progress, lr_scale=model_spec.lr_scale)
+                                 progress=opts.progress, lr_scale=model_spec.lr_scale(opts.preset))
             rec.metrics_val = {k: v for k, v in fitted.metrics_val.items() if isinstance(v, (int, float))}
             rec.history, rec.curve = fitted.history, fitted.curve
             rec.selected_epoch, rec.epochs_run, rec.train_time_s = (

@@ -2,7 +2,7 @@
 
 Plain PyTorch. The budget (epochs or images seen, batch size, AdamW lr / weight decay, patience,
 learning-rate schedule, augmentation) comes from the task preset; a model cannot change it, except
-for its registered ``lr_scale`` (a multiplier of the lr, tuned on validation). The schedule is a
+for its registered ``lr_scales`` entry of the preset (a multiplier of the lr, tuned on validation). The schedule is a
 ``LambdaLR`` stepped per optimiser step (``lr_factor``: linear warm-up, then cosine decay to 0).
 Augmentation (``Budget.augment``) draws one of the 8 dihedral symmetries per training image from its
 own generator (``BatchAugment``); validation and test images are never transformed. Data order,

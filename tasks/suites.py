@@ -20,6 +20,11 @@ Estimates: one medium run of ``resnet10t`` on 64x64 images is ~4.5 CPU-minutes (
 at ~200 images/s on one thread, plus validation and the 6,000 test images); other models scale by
 their step cost (v1 records: ``vit-tiny-p8`` ~5.7x, ``efficientnet-b0`` ~1.8x, the PINNs ~0.8-1.1x);
 a quick run is ~1/10 of a medium one; Model I's 150x150 images cost ~5.5x per image.
+
+Open (``perf/README.md``, section lr-sweep): on ``substructure/lensbench-v2`` the ``medium`` budget
+(48,000 images) does not reach a flat validation curve for ``resnet10t`` (3x the budget adds ~0.04
+AUC); a converged core part needs several times these CPU-hours, or the ``standard`` preset on a GPU.
+The allocation above is the plan until that is settled; no v2 record has been made yet.
 """
 
 from __future__ import annotations

@@ -176,13 +176,8 @@ class TaskSpec:
     test_dataset: str | None = None  # domain shift: evaluate on another dataset
     slice_by: tuple[str, ...] = ()  # dataset columns to report the test metric per bin of (diagnostics)
     citation: str = ""
-    # False: an out-of-distribution indicator (e.g. display PNGs whose framing differs between the
-    # classes), shown outside the ranked tables, its rows without a rank
-    ranked: bool = True
-    # evaluation only: this task's runs are the runs of ``source_task`` (same training data, preset, model
-    # and seed) scored on this task's test set, so a source run also writes this task's record
-    # (``lensbench.run.derived``); its rows are the source task's models, not independent evidence
-    source_task: str | None = None
+    ranked: bool = True  # False: an out-of-distribution indicator, shown without ranks (board.cells.ranked)
+    source_task: str | None = None  # evaluation only: scores that task's trained models (lensbench.run.derived)
 
     def __post_init__(self) -> None:
         k = "TaskSpec"
@@ -340,22 +335,25 @@ class ModelSpec:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _distinct(kind: str, owner, name: str, values) -> None:
+    if not values or len(set(values)) != len(values):
+        _fail(kind, owner, name, "must be a non-empty tuple of distinct names")
+
+
 @dataclass(frozen=True)
 class SuitePart:
     """One block of a suite's grid: ``tasks`` x ``models`` (those that support the task's kind) at
-    ``preset``, with ``seeds`` (None: each task's own seeds)."""
+    ``preset``, with ``seeds`` (None: each task's own seeds) and ``why`` (the reason, documentation)."""
 
     tasks: tuple[str, ...]
     models: tuple[str, ...]
     preset: str
     seeds: tuple[int, ...] | None = None
-    why: str = ""  # the reason for this allocation, shown by ``lensbench list suites``
+    why: str = ""
 
     def __post_init__(self) -> None:
-        for f in ("tasks", "models"):
-            v = getattr(self, f)
-            if not v or len(set(v)) != len(v):
-                _fail("SuitePart", self.preset, f, "must be a non-empty tuple of distinct names")
+        _distinct("SuitePart", self.preset, "tasks", self.tasks)
+        _distinct("SuitePart", self.preset, "models", self.models)
         if self.seeds is not None and (not self.seeds or len(set(self.seeds)) != len(self.seeds)
                                        or not all(isinstance(x, int) and x >= 0 for x in self.seeds)):
             _fail("SuitePart", self.preset, "seeds", f"must be distinct non-negative integers, got {self.seeds!r}")
@@ -364,11 +362,10 @@ class SuitePart:
 @dataclass(frozen=True)
 class SuiteSpec:
     """A published grid: ``lensbench sweep --suite NAME`` runs every task of ``tasks`` with every
-    model of ``models`` that supports the task's kind, each of the task's seeds, at ``preset``; or,
-    when ``parts`` are given, the union of the parts' grids, each part at its own preset and seeds
-    (``tasks`` and ``models`` are then the parts' union, ``preset`` the first part's, both derived).
-    Registered through the ``lensbench.suites`` entry point; the grid is fixed by name, so a plugin
-    model installed on a user's machine does not change what a suite means."""
+    model of ``models`` that supports the task's kind, each of the task's seeds, at ``preset``; or the
+    union of ``parts``, each at its own preset and seeds (``tasks``, ``models`` are then the parts'
+    union and ``preset`` the first part's). Registered through the ``lensbench.suites`` entry point;
+    the grid is fixed by name, so a plugin installed on a user's machine does not change a suite."""
 
     name: str
     description: str
@@ -393,12 +390,9 @@ class SuiteSpec:
             return
         if not self.preset:
             _fail(k, self.name, "preset", "is required (or give parts)")
-        for f in ("tasks", "models"):
-            v = getattr(self, f)
-            if not v or len(set(v)) != len(v):
-                _fail(k, self.name, f, "must be a non-empty tuple of distinct names")
+        _distinct(k, self.name, "tasks", self.tasks)
+        _distinct(k, self.name, "models", self.models)
 
     def grid_parts(self) -> tuple[SuitePart, ...]:
         """The parts of the grid (one part for a suite given as tasks x models at one preset)."""
         return self.parts or (SuitePart(self.tasks, self.models, self.preset),)
-

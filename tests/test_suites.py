@@ -75,6 +75,14 @@ def test_v2_suite_allocates_seeds_and_presets_where_the_comparisons_need_them():
         SuiteSpec("x", "x", "quick", ("a",), ("m",), parts=core and (core,))
 
 
+def test_list_suites_shows_the_parts_and_why(capsys):
+    assert main(["list", "suites"]) == 0
+    out = capsys.readouterr().out
+    assert "| v2 " in out and "per part" in out
+    assert "lowdata/lensbench-v2-250, lowdata/lensbench-v2-1000, lens-finding/hsc" in out
+    assert "where physics should pay off" in out
+
+
 def test_unknown_suite_bad_shard_and_bad_spec_are_user_errors(capsys):
     with pytest.raises(KeyError, match="Did you mean .*'v1'"):
         registry.suites.get("v0")

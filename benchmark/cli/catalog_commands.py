@@ -24,8 +24,14 @@ def cmd_list(args) -> int:
         rows = [{"model": m.name, "family": m.family, "kinds": ",".join(m.kinds), "twin": m.twin or "",
                  "description": m.description[:60]} for m in registry.models.all()]
     elif args.what == "suites":
-        rows = [{"suite": s.name, "preset": s.preset, "tasks": len(s.tasks), "models": len(s.models),
-                 "description": s.description[:70]} for s in registry.suites.all()]
+        rows = [{"suite": s.name, "preset": s.preset if not s.parts else "per part", "tasks": len(s.tasks),
+                 "models": len(s.models), "description": s.description[:70]} for s in registry.suites.all()]
+        parts = [{"suite": s.name, "part": i, "tasks": ", ".join(p.tasks), "models": len(p.models), "preset": p.preset,
+                  "seeds": len(p.seeds) if p.seeds else "task's", "why": p.why}
+                 for s in registry.suites.all() if s.parts for i, p in enumerate(s.parts, 1)]
+        if parts:  # the suites given in parts: what runs where, and why
+            print(pd.DataFrame(rows).to_markdown(index=False) + "\n")
+            rows = parts
     else:
         rows = [{"dataset": d.name, "v": d.version, "source": d.recipe or d.adapter,
                  "shape": "x".join(map(str, d.image_shape)), "px": f'{d.pixel_scale}"',

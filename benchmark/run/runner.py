@@ -154,7 +154,11 @@ def dependent_records(task: TaskSpec, spec: ModelSpec, seed: int, rec: records.R
         if not opts.force and current_record(dep, spec, seed, opts, expected_fingerprints(dep, opts)) is not None:
             continue
         t0 = time.perf_counter()
-        result = evaluate_test(dep, model, opts, device, scaler)
+        try:
+            result = evaluate_test(dep, model, opts, device, scaler)
+        except (DataError, RuntimeError, ValueError) as exc:  # the source run stands; that cell runs on its own
+            log.warning("%s: not evaluated for %s (%s); its cell will run on its own", dep.id, task.id, exc)
+            continue
         out.append(derived.derived_record(rec, dep, result, task))
         out[-1].curves, out[-1].slices = _diagnostics(dep, result)
         out[-1].eval_time_s = time.perf_counter() - t0

@@ -100,7 +100,8 @@ def _print_status(rows: list[dict], opts) -> int:
     table = pd.DataFrame([{**r, "missing": ", ".join(r["missing"])} for r in rows])
     print(table.to_markdown(index=False) if not table.empty else "empty grid")
     done, total = sum(r["done"] for r in rows), sum(r["runs"] for r in rows)
-    print(f"{done} of {total} runs done ({opts.results_dir}, preset {opts.preset})")
+    presets = ", ".join(sorted({r["preset"] for r in rows})) or opts.preset
+    print(f"{done} of {total} runs done ({opts.results_dir}, preset {presets})")
     return 0
 
 

@@ -336,9 +336,9 @@ def claimed_runs(cells: Iterable[Cell], opts: RunOptions) -> Iterator[records.Ru
 
 
 def status(cells: Iterable[Cell], opts: RunOptions) -> list[dict]:
-    """Per task of the cells, ``{"task", "done", "runs", "missing"}``: runs with an ok record made on
-    the current data, all runs, and the models with a run still to do. Runs nothing."""
-    rows: dict[str, dict] = {}
+    """Per task and preset of the cells, ``{"task", "preset", "done", "runs", "missing"}``: runs with an
+    ok record made on the current data, all runs, and the models with a run still to do. Runs nothing."""
+    rows: dict[tuple[str, str], dict] = {}  # (task id, preset) -> its row
     current: dict[tuple[str, str], tuple | None] = {}  # (task id, preset) -> fingerprints of its data now
     for cell in cells:
         task, spec, o = cell.task, cell.model, cell_options(opts, cell)
@@ -348,7 +348,7 @@ def status(cells: Iterable[Cell], opts: RunOptions) -> list[dict]:
                 current[key] = expected_fingerprints(task, o)
             except DataError:
                 current[key] = None  # e.g. real data not given: nothing can be current
-        row = rows.setdefault(task.id, {"task": task.id, "done": 0, "runs": 0, "missing": []})
+        row = rows.setdefault(key, {"task": task.id, "preset": o.preset, "done": 0, "runs": 0, "missing": []})
         row["runs"] += 1
         if current_record(task, spec, cell.seed, o, current[key]) is not None:
             row["done"] += 1

@@ -91,8 +91,12 @@ def test_board_markdown_shows_the_ablation_under_its_table_and_indicators_unrank
     both = pd.concat([f.assign(**keys), ind.assign(**ind_keys)], ignore_index=True)
     both = both.assign(val_primary=0.7, n_params=10, train_time_s=1.0, secondary_metrics="", model_config_hash="h",
                        task_config_hash="h", created="2026-12-01T00:00:00")
-    md = markdown.render_markdown(aggregate(both[[*TABLE_KEYS, *[c for c in both if c not in TABLE_KEYS]]]), "v2",
-                                  ablations=ablation.by_table(both))
+    agg = aggregate(both[[*TABLE_KEYS, *[c for c in both if c not in TABLE_KEYS]]])
+    md = markdown.render_markdown(agg, "v2", ablations=ablation.by_table(both))
+    from lensbench.board.page import render_page
+
+    html = render_page(agg, suite="v2", ablations=ablation.by_table(both))
+    assert html.count('class="ablation"') == 1 and "lens-inversion-nophys-aux" in html and "resnet10t better" not in html
     main_at, indicator_at = md.index("## substructure/lensbench-v2"), md.index("## lens-finding/cfhtls")
     assert main_at < md.index("Ablations (each PINN's 2x2") < md.index("## Out-of-distribution indicators") < indicator_at
     assert "| lens-inversion | physics (aux on) | lens-inversion | lens-inversion-nophys-aux |" in md

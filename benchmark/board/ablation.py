@@ -121,8 +121,8 @@ def registered_config(name: str) -> Mapping | None:
 
 
 def by_table(frame: pd.DataFrame, config_of: Callable[[str], Mapping | None] = registered_config
-             ) -> dict[tuple, str]:
-    """Markdown of the ablation rows of each protocol-v2 leaderboard table (``protocol.is_v2``: records
+             ) -> dict[tuple, pd.DataFrame]:
+    """The ablation rows (``table``) of each protocol-v2 leaderboard table (``protocol.is_v2``: records
     with shared item replicates) of a per-seed frame (``aggregate.records_frame``), keyed by
     ``aggregate.table_key``; tables without a group, and protocol-v1 tables, are absent."""
     out = {}
@@ -131,9 +131,9 @@ def by_table(frame: pd.DataFrame, config_of: Callable[[str], Mapping | None] = r
     for keys, t in frame.groupby(TABLE_KEYS, sort=True):
         if not is_v2(t):
             continue
-        md = markdown(table(t, config_of))
-        if md:
-            out[table_key(dict(zip(TABLE_KEYS, keys)))] = md
+        rows = table(t, config_of)
+        if not rows.empty:
+            out[table_key(dict(zip(TABLE_KEYS, keys)))] = rows
     return out
 
 
@@ -146,16 +146,27 @@ def verdict(row: Mapping) -> str:
     return f"{row['a']} better" if row["diff"] > 0 else f"{row['b']} better"
 
 
+HEADER = ["group", "isolates", "a", "b", "seeds", "a - b (better > 0)", "95% CI", "p (Holm)", "verdict"]
+CAPTION = ("Ablations (each PINN's 2x2: one switch at a time, paired by seed; Holm over the group's comparisons; "
+           "better > 0 whatever the metric's direction):")
+
+
+def cells(t: pd.DataFrame) -> tuple[list[str], list[list[tuple[str, object]]]]:
+    """Header and rows of the ablation rows ``t`` as (text, sort key) cells, for Markdown and HTML."""
+    rows = []
+    for r in t.to_dict("records"):
+        tested = not math.isnan(r["diff"])
+        rows.append([(r["group"], r["group"]), (r["comparison"], r["comparison"]), (r["a"], r["a"]), (r["b"], r["b"]),
+                     (str(r["n_seeds"]), r["n_seeds"]), (f"{r['diff']:+.4f}" if tested else "", r["diff"]),
+                     (f"[{r['ci_lo']:+.4f}, {r['ci_hi']:+.4f}]" if tested else "", r["ci_lo"]),
+                     (f"{r['p_holm']:.3g}" if tested else "", r["p_holm"]), (verdict(r), verdict(r))])
+    return HEADER, rows
+
+
 def markdown(t: pd.DataFrame) -> str:
     """The ablation rows of one table as Markdown (empty string when there are none)."""
     if t.empty:
         return ""
-    lines = ["| group | isolates | a | b | seeds | a - b (better > 0) | 95% CI | p (Holm) | verdict |",
-             "|---|---|---|---|---:|---:|---|---:|---|"]
-    for r in t.to_dict("records"):
-        num = (lambda v: "" if isinstance(v, float) and math.isnan(v) else f"{v:+.4f}")
-        p = "" if math.isnan(r["p_holm"]) else f"{r['p_holm']:.3g}"
-        ci = "" if math.isnan(r["ci_lo"]) else f"[{r['ci_lo']:+.4f}, {r['ci_hi']:+.4f}]"
-        lines.append(f"| {r['group']} | {r['comparison']} | {r['a']} | {r['b']} | {r['n_seeds']} | {num(r['diff'])} | "
-                     f"{ci} | {p} | {verdict(r)} |")
-    return "\n".join(lines)
+    header, rows = cells(t)
+    lines = ["| " + " | ".join(header) + " |", "|---|---|---|---|---:|---:|---|---:|---|"]
+    return "\n".join(lines + ["| " + " | ".join(text for text, _ in row) + " |" for row in rows])

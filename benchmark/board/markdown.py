@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from lensbench.board import ablation
 from lensbench.board.aggregate import RANK_RULE, iter_tables, table_key
 from lensbench.board.cells import ci_note, fmt, overview, ranked, slice_cells, table_rows, title
 from lensbench.board.curves import select_models, twin_of
@@ -32,7 +33,7 @@ def render_markdown(agg: pd.DataFrame, suite: str = "v1", curves: dict | None = 
     Optional extras per table (keyed by ``aggregate.table_key``): ``curves`` (``curves.collect``) adds
     a metric-per-bin table for each slice column; ``figures`` ({"ci"|"roc"|"slices": path relative to
     the Markdown file}) adds links to the PNGs; ``galleries`` (``gallery.Gallery`` items) adds links to
-    the datasets' example images; ``ablations`` (``ablation.by_table``: Markdown per table) adds each
+    the datasets' example images; ``ablations`` (``ablation.by_table``: rows per table) adds each
     table's 2x2 ablation verdicts. Protocol-v2 tables of unranked tasks (``TaskSpec.ranked`` False:
     an out-of-distribution indicator; ``cells.ranked``) come last, under their own heading, without ranks."""
     curves, figures, ablations = curves or {}, figures or {}, ablations or {}
@@ -67,9 +68,8 @@ def render_markdown(agg: pd.DataFrame, suite: str = "v1", curves: dict | None = 
         out += [f"## {title(k, suite)}", "", note, ""]
         out += md_table(*table_rows(t)) + [""]
         key = table_key(k)
-        if ablations.get(key):
-            out += [("Ablations (each PINN's 2x2: one switch at a time, paired by seed; Holm over the group's "
-                     "comparisons; better > 0 whatever the metric's direction):"), "", ablations[key], ""]
+        if key in ablations:
+            out += [ablation.CAPTION, "", ablation.markdown(ablations[key]), ""]
         out += _extras(key, t, curves.get(key), figures.get(key, {}), galleries)
     return "\n".join(out)
 

@@ -17,7 +17,7 @@ import html
 
 import pandas as pd
 
-from lensbench.board import cells
+from lensbench.board import ablation, cells
 from lensbench.board.aggregate import RANK_RULE, iter_tables, table_key
 from lensbench.board.curves import select_models
 
@@ -92,7 +92,7 @@ def _board_attrs(k: dict) -> str:
             f'data-test-fp="{e(k["test_dataset_fingerprint"] or "")}"')
 
 
-def _section(k: dict, t: pd.DataFrame, suite: str, tc, figs: dict[str, str], galleries) -> list[str]:
+def _section(k: dict, t: pd.DataFrame, suite: str, tc, figs: dict[str, str], galleries, abl=None) -> list[str]:
     metric = t["primary_metric"].iloc[0]
     direction = "higher is better" if t["higher_is_better"].iloc[0] else "lower is better"
     out = [f'<h2 id="{table_anchor(k)}">{e(cells.title(k, suite))}</h2>',
@@ -103,6 +103,9 @@ def _section(k: dict, t: pd.DataFrame, suite: str, tc, figs: dict[str, str], gal
            + "</p>"]
     header, rows = cells.table_rows(t)
     out.append(_html_table(header, rows, family_col=2, highlight_rank1=True, attrs=_board_attrs(k)))
+    if abl is not None:  # each PINN's 2x2 (``board.ablation``)
+        out += [f'<p class="note">{e(ablation.CAPTION)}</p>',
+                _html_table(*ablation.cells(abl), family_col=None, attrs=' class="ablation"')]
     fig_html = []
     if "ci" in figs:
         fig_html.append(_figure(figs["ci"], f"{k['task']} CI plot", f"{metric}: mean and 95% CI over seeds, "
@@ -151,11 +154,12 @@ def _gallery_section(galleries) -> list[str]:
 
 
 def render_page(agg: pd.DataFrame, title: str = "LensBench leaderboard", suite: str = "v1",
-                curves: dict | None = None, figures: dict | None = None, galleries=()) -> str:
+                curves: dict | None = None, figures: dict | None = None, galleries=(),
+                ablations: dict | None = None) -> str:
     """The page's HTML (sortable tables, a family filter). ``curves``: table key -> ``curves.TableCurves``
     (slice tables); ``figures``: table key -> {"ci"|"roc"|"slices": path relative to the page};
-    ``galleries``: ``gallery.Gallery`` items."""
-    curves, figures = curves or {}, figures or {}
+    ``galleries``: ``gallery.Gallery`` items; ``ablations``: table key -> ``ablation.table`` rows."""
+    curves, figures, ablations = curves or {}, figures or {}, ablations or {}
     body = [f"<h1>{e(title)}</h1>"]
     if agg.empty:
         body.append("<p>No results yet.</p>")
@@ -177,7 +181,8 @@ def render_page(agg: pd.DataFrame, title: str = "LensBench leaderboard", suite: 
         body.append('<div class="scroll">' + _html_table(header, rows, family_col=1, attrs=' class="overview"')
                     + "</div>")
         for k, t in tables:
-            body += _section(k, t, suite, curves.get(table_key(k)), figures.get(table_key(k), {}), galleries)
+            body += _section(k, t, suite, curves.get(table_key(k)), figures.get(table_key(k), {}), galleries,
+                             ablations.get(table_key(k)))
         body += _gallery_section(galleries)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
             f"<style>{_CSS}</style></head><body>\n" + "\n".join(body) + f"\n<script>{_JS}</script></body></html>\n")

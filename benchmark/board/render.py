@@ -130,10 +130,9 @@ def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md
                 written[f"gallery:{g.path.name}"] = g.path
             else:
                 log.warning("%s", g.missing)
-    extras = {"curves": curves, "figures": figures, "galleries": galleries}
+    extras = {"curves": curves, "figures": figures, "galleries": galleries, "ablations": ablation.by_table(frame)}
     if "md" in formats:
-        written["md"] = write_text(out_dir / "leaderboard.md",
-                                   render_markdown(agg, suite, **extras, ablations=ablation.by_table(frame)))
+        written["md"] = write_text(out_dir / "leaderboard.md", render_markdown(agg, suite, **extras))
     if "csv" in formats:
         written["csv"] = render_csv(agg, out_dir / "leaderboard.csv")
     if "html" in formats:

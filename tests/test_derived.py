@@ -46,3 +46,28 @@ def test_a_source_run_writes_its_dependents_record_and_the_sweep_skips_it(toy_be
         assert main(["validate", str(toy_bench.results_dir)]) in (0, 1)  # the record is well-formed (no exit 2)
     finally:
         registry.tasks.unregister("test/classification-eval")
+
+
+def test_a_dependent_cell_is_left_to_its_running_source(toy_bench):
+    """While a live sweep holds the source cell's lock, another sweep skips the dependent cell."""
+    import json
+
+    from lensbench import liveness
+    from lensbench.run import claims
+
+    dep = make_task("classification", epochs=2, id="test/classification-eval", source_task="test/classification")
+    registry.tasks.register(dep, "test")
+    try:
+        src = registry.tasks.get("test/classification")
+        where = records.record_path(toy_bench.results_dir, records.probe(src.id, src.version, "quick", "toy-cnn", 0))
+        lock = claims.lock_path(where)
+        lock.parent.mkdir(parents=True)
+        assert not derived.source_running(dep, registry.models.get("toy-cnn"), 0, toy_bench.results_dir, "quick")
+        lock.write_text(json.dumps(liveness.this_process()))  # this (live) process holds the source cell
+        assert derived.source_running(dep, registry.models.get("toy-cnn"), 0, toy_bench.results_dir, "quick")
+        assert main(["sweep", "--tasks", "test/classification-eval", "--models", "toy-cnn", "--seeds", "0",
+                     "--results", str(toy_bench.results_dir), "--tracking-uri", toy_bench.tracking_uri,
+                     "--no-progress"]) == 0
+        assert not [r for r in records.iter_records(toy_bench.results_dir) if r.task == dep.id]
+    finally:
+        registry.tasks.unregister("test/classification-eval")

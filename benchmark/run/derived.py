@@ -14,8 +14,10 @@ the same model, then its own test set. The grid keeps both cells, so the resume 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
-from lensbench import registry
+from lensbench import records, registry
+from lensbench.run import claims
 from lensbench.specs import ModelSpec, TaskSpec
 
 
@@ -44,3 +46,25 @@ def derived_record(rec, task: TaskSpec, result, source: TaskSpec):
         higher_is_better=task.higher_is_better, secondary_metrics=list(task.secondary_metrics),
         metrics_test=result.metrics, test_dataset_fingerprint=result.fingerprint, bootstrap=result.bootstrap,
         task_config_hash=task.config_hash(), source_task=source.id, checkpoint=None)
+
+
+def write_dependent(rec, results_dir: Path, record_dir: Path | None) -> None:
+    """Write an evaluation-only task's record beside its source run's: under the cell's claim (a sweep
+    running that cell itself keeps it), or into ``record_dir`` (a cluster worker's scratch folder,
+    whose records the driver writes)."""
+    if record_dir is not None:
+        records.write_record(rec, record_dir)
+        return
+    with claims.claim(records.record_path(results_dir, rec)) as holder:
+        if holder is None:
+            records.write_record(rec, results_dir)
+
+
+def source_running(task: TaskSpec, spec: ModelSpec, seed: int, results_dir: Path, preset: str) -> bool:
+    """Whether a live sweep runs the source cell of an evaluation-only ``task`` right now (that run
+    writes this task's record, so another sweep leaves the cell to it)."""
+    if task.source_task is None:
+        return False
+    src = registry.tasks.get(task.source_task)
+    where = records.record_path(results_dir, records.probe(src.id, src.version, preset, spec.name, seed))
+    return claims.holder(claims.lock_path(where)) is not None

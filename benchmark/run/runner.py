@@ -130,7 +130,7 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions,
         rec.wall_time_s = time.perf_counter() - t_wall
         path = records.write_record(rec, opts.results_dir if record_dir is None else record_dir)
         for dep in extra if rec.status == "ok" else ():
-            write_dependent(dep, opts, record_dir)
+            derived.write_dependent(dep, opts.results_dir, record_dir)
             tracker.log_metrics(dep.metrics_test, prefix=f"{dep.task}.test_")
         tracker.log_metrics(rec.metrics_test, prefix="test_")
         tracker.set_tag("lensbench.record", str(records.record_path(opts.results_dir, rec)))
@@ -163,19 +163,6 @@ def dependent_records(task: TaskSpec, spec: ModelSpec, seed: int, rec: records.R
         out[-1].curves, out[-1].slices = _diagnostics(dep, result)
         out[-1].eval_time_s = time.perf_counter() - t0
     return out
-
-
-def write_dependent(rec: records.RunRecord, opts: RunOptions, record_dir: Path | None) -> None:
-    """Write an evaluation-only task's record beside its source run's: under the cell's claim (a sweep
-    running that cell itself keeps it), or into ``record_dir`` (a cluster worker's scratch folder,
-    whose records the driver writes)."""
-    if record_dir is not None:
-        records.write_record(rec, record_dir)
-        return
-    where = records.record_path(opts.results_dir, rec)
-    with claims.claim(where) as holder:
-        if holder is None:
-            records.write_record(rec, opts.results_dir)
 
 
 def dsdict_fingerprint(dsdict) -> str:
@@ -320,6 +307,9 @@ def claimed_runs(cells: Iterable[Cell], opts: RunOptions) -> Iterator[records.Ru
         if existing is not None and not opts.force:
             log.info("skip %s / %s / seed %d: record exists", task.id, spec.name, seed)
             yield existing
+            continue
+        if derived.source_running(task, spec, seed, opts.results_dir, opts.preset):  # it writes this record
+            log.info("skip %s / %s / seed %d: its source run is in progress", task.id, spec.name, seed)
             continue
         where = records.record_path(opts.results_dir, records.probe(task.id, task.version, opts.preset,
                                                                     spec.name, seed))

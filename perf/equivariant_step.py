@@ -17,7 +17,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -25,49 +24,18 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from perf_readme import write_section
+from pinn_step import bench_task, group_times
 
 from lensbench import registry
-from lensbench.specs import Budget, Preset, TaskSpec
 
 MODELS = ("d4-cnn", "d4-cnn-nosym", "resnet10t")
 
 
-def task(npix: int) -> TaskSpec:
-    return TaskSpec(
-        id="perf/equivariant-step", version=1, kind="classification", dataset="lensbench-v1",
-        description="perf only", classes=("axion", "cdm", "no_sub"), target=("label",), primary_metric="auc_macro",
-        presets={"quick": Preset({"train": 1, "val": 1, "test": 1}, Budget(epochs=1, batch_size=64))},
-        input_shape=(1, npix, npix))
-
-
-def make_step(name: str, spec_task: TaskSpec, batch: int):
-    """A closure running one timed training step of model ``name``; and its trainable parameter count."""
-    torch.manual_seed(0)
-    model = registry.models.get(name).factory(spec_task).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    x = torch.randn(batch, *spec_task.input_shape)
-    y = torch.randint(0, spec_task.n_outputs, (batch,))
-
-    def step() -> float:
-        t0 = time.perf_counter()
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return time.perf_counter() - t0
-
-    return step, sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def measure(names, spec_task: TaskSpec, batch: int, steps: int, warmup: int) -> dict[str, tuple[list[float], int]]:
-    made = {n: make_step(n, spec_task, batch) for n in names}
-    times = {n: [] for n in names}
-    for i in range(warmup + steps):
-        for n, (step, _) in made.items():
-            dt = step()
-            if i >= warmup:
-                times[n].append(dt)
-    return {n: (times[n], made[n][1]) for n in names}
+def measure(names, task, batch: int, steps: int, warmup: int) -> dict[str, tuple[list[float], int]]:
+    """Wall seconds of each timed step and the trainable parameter count of each model, their steps
+    interleaved (``pinn_step.group_times``)."""
+    measured = group_times([registry.models.get(n) for n in names], task, batch, steps, warmup, torch.device("cpu"))
+    return {n: ([wall for wall, _ in t], p) for n, (t, p) in zip(names, measured)}
 
 
 def table(results: dict[str, tuple[list[float], int]], header: str) -> str:
@@ -91,7 +59,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     load0 = os.getloadavg()[0]
-    results = measure(MODELS, task(args.npix), args.batch, args.steps, args.warmup)
+    results = measure(MODELS, bench_task(args.npix), args.batch, args.steps, args.warmup)
     header = (f"Training step of the D4-invariant `d4-cnn` against its equal-parameter twin `d4-cnn-nosym` and "
               f"`resnet10t` (`perf/equivariant_step.py`): forward + cross-entropy + backward + AdamW step, batch "
               f"{args.batch} x 1 x {args.npix} x {args.npix}, 3 classes; {args.steps} timed steps after "

@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from perf_readme import write_section
 
+from lensbench import kinds
 from lensbench.pinn_models.catalog import specs
 from lensbench.pinn_models.common import AUX_COLUMNS
 from lensbench.specs import Budget, Preset, TaskSpec
@@ -52,22 +53,37 @@ def bench_task(npix: int = 64, pixel_scale: float = 0.101) -> TaskSpec:
         input_shape=(1, npix, npix), pixel_scale=pixel_scale)
 
 
-def _stepper(spec, task, batch: int, device: torch.device):
+def bench_batch(task, batch: int, device: torch.device | str = "cpu", generator: torch.Generator | None = None
+                ) -> dict:
+    """A random training batch for ``task``: images, class targets and plausible true lens and source
+    parameters under ``"aux"`` (what the PINNs' supervised term reads)."""
+    aux = {c: 0.1 * torch.rand(batch, generator=generator).to(device) for c in AUX_COLUMNS.values()}
+    aux["theta_E"] = aux["theta_E"] + 1.0
+    aux["src_R"], aux["src_n"] = aux["src_R"] + 0.1, aux["src_n"] + 1.0
+    return {"image": torch.randn(batch, *task.input_shape, generator=generator).to(device),
+            "target": torch.randint(0, task.n_outputs, (batch,), generator=generator).to(device), "aux": aux}
+
+
+def training_loss(model, task, data: dict, out: torch.Tensor) -> torch.Tensor:
+    """The model's own ``loss()`` total, else the task kind's default loss (as the trainer does)."""
+    return model.loss(data, out)["loss"] if hasattr(model, "loss") else kinds.get(task.kind).loss(out, data["target"])
+
+
+def stepper(spec, task, batch: int, device: torch.device):
+    """A closure timing one training step of ``spec``'s model on a fixed batch; and its trainable
+    parameter count."""
     torch.manual_seed(0)
     model = spec.factory(task).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    x = torch.randn(batch, *task.input_shape, device=device)
-    aux = {c: 0.1 * torch.rand(batch, device=device) for c in AUX_COLUMNS.values()}
-    aux["theta_E"] = aux["theta_E"] + 1.0
-    aux["src_R"], aux["src_n"] = aux["src_R"] + 0.1, aux["src_n"] + 1.0
-    data = {"image": x, "target": torch.randint(0, task.n_outputs, (batch,), device=device), "aux": aux}
+    data = bench_batch(task, batch, device)
+    x = data["image"]
 
     def step() -> tuple[float, float]:
         """(wall seconds, CPU seconds of this process) of one training step."""
         if device.type == "cuda":
             torch.cuda.synchronize()
         t0, c0 = time.perf_counter(), time.process_time()
-        loss = model.loss(data, model(x))["loss"]
+        loss = training_loss(model, task, data, model(x))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -82,7 +98,7 @@ def group_times(group: list, task, batch: int, steps: int, warmup: int, device: 
                 ) -> list[tuple[list[tuple[float, float]], int]]:
     """Step times ((wall, CPU) seconds, one per timed step) and trainable parameter count of each
     model of ``group``, their steps interleaved so that load changes on the machine hit all alike."""
-    steppers = [_stepper(spec, task, batch, device) for spec in group]
+    steppers = [stepper(spec, task, batch, device) for spec in group]
     times: list[list[tuple[float, float]]] = [[] for _ in group]
     for i in range(warmup + steps):
         for (step, _), t in zip(steppers, times):

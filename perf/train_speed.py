@@ -33,9 +33,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from perf_readme import write_section
+from pinn_step import bench_batch, training_loss
 
-from lensbench import kinds, registry
-from lensbench.pinn_models.common import AUX_COLUMNS
+from lensbench import registry
 
 VARIANTS = {  # name -> (channels_last, compile, batch multiplier)
     "eager": (False, False, 1),
@@ -50,14 +50,7 @@ TOLERANCE = 1e-3
 def batches(task, batch: int, n: int, seed: int = 0) -> list[dict]:
     """``n`` random batches with targets and plausible true lens/source parameters (the PINNs' aux)."""
     g = torch.Generator().manual_seed(seed)
-    out = []
-    for _ in range(n):
-        aux = {c: 0.1 * torch.rand(batch, generator=g) for c in AUX_COLUMNS.values()}
-        aux["theta_E"] = aux["theta_E"] + 1.0
-        aux["src_R"], aux["src_n"] = aux["src_R"] + 0.1, aux["src_n"] + 1.0
-        out.append({"image": torch.randn(batch, *task.input_shape, generator=g),
-                    "target": torch.randint(0, task.n_outputs, (batch,), generator=g), "aux": aux})
-    return out
+    return [bench_batch(task, batch, generator=g) for _ in range(n)]
 
 
 def stepper(spec, task, variant: str):
@@ -70,13 +63,10 @@ def stepper(spec, task, variant: str):
         model = model.to(memory_format=torch.channels_last)
     forward = torch.compile(model) if compiled else model
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    kind = kinds.get(task.kind)
 
     def step(batch: dict) -> float:
         x = batch["image"].contiguous(memory_format=torch.channels_last) if channels_last else batch["image"]
-        out = forward(x)
-        loss = model.loss({**batch, "image": x}, out)["loss"] if hasattr(model, "loss") \
-            else kind.loss(out, batch["target"])
+        loss = training_loss(model, task, {**batch, "image": x}, forward(x))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

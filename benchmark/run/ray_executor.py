@@ -33,7 +33,7 @@ from pathlib import Path
 
 from lensbench import records
 from lensbench.data.errors import DataError
-from lensbench.run import claims, runner
+from lensbench.run import claims, derived, runner
 from lensbench.run.executors import ExecutorUnavailable, fingerprint_mismatch
 from lensbench.run.grid import Cell
 from lensbench.run.tracking_store import prepare_store, recorded_in, terminated_as_killed
@@ -189,10 +189,8 @@ class RayExecutor:
             log.warning("run %s failed: %s", label, rec.error)
         records.write_record(rec, opts.results_dir)
         for d in out.get("derived", ()) if wrong is None else ():
-            dep = records.RunRecord.from_dict(d, source=f"the worker on {out['host']}")
-            with claims.claim(records.record_path(opts.results_dir, dep)) as holder:
-                if holder is None:
-                    records.write_record(dep, opts.results_dir)
+            derived.write_dependent(records.RunRecord.from_dict(d, source=f"the worker on {out['host']}"),
+                                    opts.results_dir, None)
         return rec
 
     def problem(self, text: str) -> None:

@@ -29,6 +29,12 @@ def test_a_source_run_writes_its_dependents_record_and_the_sweep_skips_it(toy_be
         bad = make_task("classification", epochs=5, id="test/other", source_task="test/classification")
         with pytest.raises(ValueError, match="presets differ"):
             derived.check_source(bad)
+        registry.tasks.register(bad, "test")
+        try:  # a dependent that would train differently is not derived from the source's runs
+            assert [t.id for t in derived.dependents(registry.tasks.get("test/classification"), "quick",
+                                                     registry.models.get("toy-cnn"))] == [dep.id]
+        finally:
+            registry.tasks.unregister("test/other")
         common = ["--results", str(toy_bench.results_dir), "--tracking-uri", toy_bench.tracking_uri, "--no-progress",
                   "--models", "toy-cnn", "--seeds", "0"]
         assert main(["sweep", "--tasks", "test/classification", *common]) == 0

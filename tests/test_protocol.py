@@ -95,16 +95,16 @@ def test_lr_scales_multiply_their_presets_lr_and_are_hashed_only_when_set():
 def test_medium_preset_on_the_main_tasks():
     main = registry.tasks.get("substructure/lensbench-v1")
     medium, quick = main.preset("medium"), main.preset("quick")
-    assert medium.budget.images_seen == 48_000 and medium.budget.epochs is None
+    assert medium.budget.images_seen == 96_000 and medium.budget.epochs is None
     assert medium.budget.schedule == "cosine" and medium.budget.warmup == 0.05 and medium.budget.augment
-    assert medium.train_per_class == 2000 and medium.budget.epochs_for(3 * 2000) == 8
+    assert medium.train_per_class == 2000 and medium.budget.epochs_for(3 * 2000) == 16 and medium.budget.precision == "bf16"
     assert (quick.budget.schedule, quick.budget.augment, quick.budget.epochs) == ("constant", False, 5)
     assert main.preset("standard").budget.augment and main.preset("standard").budget.schedule == "cosine"
     low = registry.tasks.get("lowdata/lensbench-v1-250").preset("medium")
-    assert low.train_per_class == 250 and low.budget.epochs_for(3 * 250) == 64  # same images seen, more epochs
+    assert low.train_per_class == 250 and low.budget.epochs_for(3 * 250) == 128  # same images seen, more epochs
     for task_id in ("regression/macro-lens", "anomaly/lensbench-v1", "domain-shift/euclid-to-hst",
                     "substructure/model1", "lens-finding/hsc"):
-        assert registry.tasks.get(task_id).preset("medium").budget.images_seen == 48_000
+        assert registry.tasks.get(task_id).preset("medium").budget.images_seen == 96_000
 
 
 # ----------------------------------------------------------------------------- augmentation

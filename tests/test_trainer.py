@@ -50,6 +50,38 @@ def test_same_seed_same_numbers_and_weights():
     assert c.history != a.history
 
 
+def test_bf16_budget_trains_in_bfloat16_and_predicts_in_float32():
+    """``Budget.precision="bf16"``: the training steps see bfloat16 activations in channels-last
+    layout; the model still learns, and val/test predictions are float32 (not rounded to bfloat16)."""
+    import dataclasses
+
+    from lensbench.specs import Preset, SpecError
+
+    base = make_task(epochs=4)
+    quick = base.preset("quick")
+    task = dataclasses.replace(base, presets={"quick": Preset(quick.sizes, dataclasses.replace(
+        quick.budget, precision="bf16"))})
+    seen = []
+    model = TinyCNN(1, 2, width=8)
+    model.register_forward_hook(lambda m, i, o: seen.append((m.training, o.dtype, i[0].is_contiguous(
+        memory_format=torch.channels_last))))
+    res = _fit(task, model=model)
+    assert res.metrics_val["auc_macro"] > 0.8
+    train_calls = {s for s in seen if s[0]}
+    assert train_calls == {(True, torch.bfloat16, True)}
+    assert {s[1] for s in seen if not s[0]} == {torch.float32}
+    val = toy_split(task, 32, seed=2)
+    pred = trainer.predict(task, res.model, val, CPU, 16)
+    assert pred.dtype == np.float64
+    bf16 = torch.from_numpy(pred).to(torch.bfloat16).double().numpy()
+    assert not np.array_equal(pred, bf16)  # more precision than bfloat16 holds
+    with pytest.raises(SpecError, match="precision"):
+        dataclasses.replace(quick.budget, precision="fp16")
+    # the default precision stays out of the task hash (hashes made before the field existed hold)
+    assert "precision" not in base.to_dict()["presets"]["quick"]["budget"]
+    assert task.to_dict()["presets"]["quick"]["budget"]["precision"] == "bf16"
+
+
 def test_regression_learns_radius():
     task = make_task("regression", epochs=4)
     res = _fit(task)

@@ -73,7 +73,6 @@ def build_parser() -> argparse.ArgumentParser:
         r.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI "
                        "or sqlite:///mlflow.db in the working directory)")
         r.add_argument("--device", default=None, help="cpu | cuda | cuda:N (default: CUDA when present)")
-        r.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
         r.add_argument("--cache", type=Path, default=None, help="dataset cache (default: LENSBENCH_CACHE)")
         r.add_argument("--data-root", type=Path, default=None,
                        help="folder of the real data (for real-galaxy and real-image tasks)")

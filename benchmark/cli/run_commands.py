@@ -27,7 +27,7 @@ def _options(args):
         raise SpecError(f"--device {args.device}: no CUDA device is available on this machine (torch "
                         f"{torch.__version__}); leave --device out to run on the CPU")
     return RunOptions(preset=args.preset, results_dir=args.results, tracking_uri=args.tracking_uri,
-                      device=args.device, bf16=args.bf16, cache=args.cache, data_root=args.data_root,
+                      device=args.device, cache=args.cache, data_root=args.data_root,
                       checkpoint_dir=args.checkpoint_dir, progress=not args.no_progress, force=args.force)
 
 

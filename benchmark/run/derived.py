@@ -14,17 +14,30 @@ the same model, then its own test set. The grid keeps both cells, so the resume 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 from lensbench import records, registry
 from lensbench.run import claims
 from lensbench.specs import ModelSpec, TaskSpec
 
+log = logging.getLogger(__name__)
+
 
 def dependents(task: TaskSpec, preset: str, model: ModelSpec) -> list[TaskSpec]:
-    """The registered tasks that evaluate ``task``'s runs at ``preset`` and that ``model`` supports."""
-    return [t for t in registry.tasks.all()
-            if t.source_task == task.id and preset in t.presets and model.supports(t)]
+    """The registered tasks that evaluate ``task``'s runs at ``preset`` and that ``model`` supports.
+    One that does not train as ``task`` does (``check_source``) is left out with a warning: its
+    cells then train on their own, as any task's."""
+    found = []
+    for t in registry.tasks.all():
+        if t.source_task == task.id and preset in t.presets and model.supports(t):
+            try:
+                check_source(t)
+            except ValueError as exc:
+                log.warning("%s; its runs are trained on their own", exc)
+                continue
+            found.append(t)
+    return found
 
 
 def check_source(task: TaskSpec) -> None:

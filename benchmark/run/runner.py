@@ -40,7 +40,6 @@ class RunOptions:
     results_dir: Path = DEFAULT_RESULTS
     tracking_uri: str | None = None
     device: str | None = None
-    bf16: bool = False
     cache: Path | None = None
     data_root: Path | None = None
     checkpoint_dir: Path | None = None
@@ -105,7 +104,7 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions,
             if build_error is not None:
                 raise build_error
             fitted = trainer.fit(task, model, preset.budget, train, val, seed=seed, device=device,
-                                 autocast=opts.bf16, on_epoch=lambda e, row: tracker.log_epoch(e, row),
+                                 on_epoch=lambda e, row: tracker.log_epoch(e, row),
                                  progress=opts.progress, lr_scale=model_spec.lr_scale(opts.preset))
             rec.metrics_val = {k: v for k, v in fitted.metrics_val.items() if isinstance(v, (int, float))}
             rec.history, rec.curve = fitted.history, fitted.curve
@@ -207,7 +206,7 @@ def evaluate_test(task: TaskSpec, model: torch.nn.Module, opts: RunOptions, devi
         _, ds = taskdata.materialise(task, opts.preset, dataset=dataset, cache=opts.cache,
                                      data_root=opts.data_root, progress=opts.progress)
         split = taskdata.build_split(task, ds, "all" if taskdata.is_external(dataset) else "test", scaler)
-        pred, raw = trainer.predict(task, model, split, device, batch, opts.bf16, outputs=True)
+        pred, raw = trainer.predict(task, model, split, device, batch, outputs=True)
         logits = raw if kind.ranks_by_logits else None
         metrics = kind.score(task, split.target.numpy(), pred, scaler=split.scaler, class_names=split.class_names,
                              logits=logits)

@@ -66,8 +66,7 @@ def _loss(model, batch: dict, output: torch.Tensor, kind: kinds.Kind) -> dict[st
 
 
 @torch.no_grad()
-def predict(task: TaskSpec, model, split: TaskSplit, device, batch_size: int, autocast: bool = False,
-            outputs: bool = False):
+def predict(task: TaskSpec, model, split: TaskSplit, device, batch_size: int, outputs: bool = False):
     """Class probabilities (N, K), standardised predictions (N, T) or anomaly scores (N,)
     (``Kind.from_outputs``); with ``outputs``, ``(predictions, raw outputs)``, both float64 (the raw
     outputs are what the predictions were made from: a classifier's logits)."""
@@ -76,8 +75,7 @@ def predict(task: TaskSpec, model, split: TaskSplit, device, batch_size: int, au
     raws = []
     for start in range(0, len(split), batch_size):
         x = split.images[start:start + batch_size].to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-            raws.append(kind.outputs(model, x).float().cpu())
+        raws.append(kind.outputs(model, x).float().cpu())
     raw = torch.cat(raws)
     pred = kind.from_outputs(raw).numpy().astype(np.float64)
     return (pred, raw.numpy().astype(np.float64)) if outputs else pred
@@ -184,7 +182,6 @@ def fit(
     *,
     seed: int,
     device: torch.device,
-    autocast: bool = False,
     on_epoch: Callable[[int, dict], None] | None = None,
     progress: bool = True,
     lr_scale: float = 1.0,
@@ -201,6 +198,9 @@ def fit(
         val_metrics = _val_metrics(task, model, val, device, budget.batch_size)
         return FitResult(model, 0, 0, val_metrics, [], time.perf_counter() - t0)
 
+    mixed = budget.precision == "bf16"  # bfloat16 autocast and channels-last for the training steps
+    if mixed:
+        channels_last(model)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=budget.lr * lr_scale, weight_decay=budget.weight_decay)
     epochs = budget.epochs_for(len(train))
@@ -223,7 +223,9 @@ def fit(
             }
             if augmenter is not None:
                 batch = augmenter(batch)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            if mixed:
+                batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed):
                 output = model(batch["image"])
                 parts = _loss(model, batch, output, kind)
             loss = parts["loss"]
@@ -238,7 +240,7 @@ def fit(
                 sums[k] = sums[k] + v.detach().float().cpu() * len(idx)
             n += len(idx)
         row = {"epoch": epoch, **{f"train_{k}": float(v) / n for k, v in sums.items()}}
-        val_metrics = _val_metrics(task, model, val, device, budget.batch_size, autocast)
+        val_metrics = _val_metrics(task, model, val, device, budget.batch_size)
         row.update({f"val_{k}": v for k, v in val_metrics.items() if isinstance(v, (int, float))})
         history.append(row)
         curve.append({"epoch": epoch, "images_seen": epoch * len(train), f"val_{key}": float(val_metrics[key]),
@@ -258,6 +260,16 @@ def fit(
     return FitResult(model, best_epoch, len(history), best_val, history, time.perf_counter() - t0, curve)
 
 
+def channels_last(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` with its 4-d parameters and buffers (conv weights) in channels-last layout, in place;
+    other ranks as they are (``Module.to(memory_format=...)`` refuses the 5-d filter banks of the
+    equivariant network)."""
+    for t in (*model.parameters(), *model.buffers()):
+        if t.dim() == 4:
+            t.data = t.data.contiguous(memory_format=torch.channels_last)
+    return model
+
+
 def selection_key(task: TaskSpec) -> tuple[str, bool]:
     """The val metric the checkpoint is chosen on and whether higher is better: the primary metric, or
     the val loss for kinds whose val split holds normal data only (anomaly)."""
@@ -266,14 +278,14 @@ def selection_key(task: TaskSpec) -> tuple[str, bool]:
     return task.primary_metric, task.higher_is_better
 
 
-def _val_metrics(task, model, val: TaskSplit, device, batch_size: int, autocast: bool = False) -> dict:
+def _val_metrics(task, model, val: TaskSplit, device, batch_size: int) -> dict:
     kind = kinds.get(task.kind)
     if kind.selects_on_val_loss and n_trainable(model) == 0:  # a fitted scorer: its mean val score
         out = {"loss": float(np.mean(predict(task, model, val, device, batch_size)))}
     elif kind.selects_on_val_loss:
         out = _val_loss(model, val, kind, device, batch_size)
     else:
-        out = score(task, val, predict(task, model, val, device, batch_size, autocast), ci=False)
+        out = score(task, val, predict(task, model, val, device, batch_size), ci=False)
     bad = [k for k, v in out.items() if isinstance(v, float) and not math.isfinite(v)]
     if bad:
         raise NonFiniteLoss(f"non-finite validation metric(s) {bad}")

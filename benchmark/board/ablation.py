@@ -9,6 +9,8 @@ all paired by seed (same seed = same initialisation and data order):
 
 * physics effect at aux on: ``P`` - ``P-nophys-aux``; at aux off: ``P-noaux`` - ``P-nophys``;
 * supervision effect at physics on: ``P`` - ``P-noaux``; at physics off: ``P-nophys-aux`` - ``P-nophys``;
+* both switches at once: ``P`` - ``P-nophys`` (the full model against the plain network; with the
+  physics effect at aux on, what ``board.verdict`` asks of a PINN);
 * the full model against the best baseline of the table (by mean; ``family == "baseline"``).
 
 Each difference is ``board.significance.paired_difference`` (mean over common seeds, two-level
@@ -53,11 +55,13 @@ def groups(models, config_of: Callable[[str], Mapping | None]) -> dict[str, dict
 
 
 def comparisons(variants: Mapping[tuple, str]) -> list[tuple[str, str, str]]:
-    """(what it isolates, model a, model b) for the pairs of one group that differ in one switch."""
+    """(what it isolates, model a, model b) for the pairs of one group that differ in one switch, and
+    the full model against the variant with every switch off."""
     pairs = [("physics (aux on)", (True, True), (False, True)),
              ("physics (aux off)", (True, False), (False, False)),
              ("supervision (physics on)", (True, True), (True, False)),
              ("supervision (physics off)", (False, True), (False, False)),
+             ("physics and supervision", (True, True), (False, False)),
              ("physics", (True, None), (False, None))]
     return [(what, variants[a], variants[b]) for what, a, b in pairs if a in variants and b in variants]
 

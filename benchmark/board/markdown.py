@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lensbench.board import ablation
+from lensbench.board import ablation, verdict
 from lensbench.board.aggregate import RANK_RULE, iter_tables, table_key
 from lensbench.board.cells import ci_note, fmt, overview, ranked, slice_cells, table_rows, title
 from lensbench.board.curves import select_models, twin_of
@@ -48,9 +48,11 @@ def render_markdown(agg: pd.DataFrame, suite: str = "v1", curves: dict | None = 
            "and ranks come from the two-level bootstrap and paired tests with the best model instead."
            if "ci_method" in agg else ""),
         "",
-        "## Overview (primary metric, mean over seeds, #rank)",
-        "",
     ]
+    said = verdict.markdown(agg, ablations)
+    if said:
+        out += [f"## {verdict.HEADING}", "", said]
+    out += ["## Overview (primary metric, mean over seeds, #rank)", ""]
     out += md_table(*overview(agg)) + [""]
     tables = sorted(iter_tables(agg), key=lambda kt: not ranked(kt[1]))  # stable: ranked tables first
     indicators = False
@@ -116,11 +118,12 @@ def physics_table(agg: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n" if len(lines) > 2 else ""
 
 
-def results_section(agg: pd.DataFrame, source: str, command: str, suite: str = "v1") -> str:
+def results_section(agg: pd.DataFrame, source: str, command: str, suite: str = "v1",
+                    ablations: dict | None = None) -> str:
     """A results section for a Markdown document (``lensbench leaderboard --readme FILE``): the physics
     table and the leaderboard with headings demoted one level, saying which records (``source``) and
     which ``command`` made it."""
-    body = render_markdown(agg, suite).split("\n", 1)[1].replace("\n## ", "\n### ")  # no title; demote headings
+    body = render_markdown(agg, suite, ablations=ablations).split("\n", 1)[1].replace("\n## ", "\n### ")  # demoted
     physics = physics_table(agg)
     if physics:
         physics = ("\n### What the physics adds (each PINN vs its physics-off twin)\n\n"

@@ -17,7 +17,7 @@ import html
 
 import pandas as pd
 
-from lensbench.board import ablation, cells
+from lensbench.board import ablation, cells, verdict
 from lensbench.board.aggregate import RANK_RULE, iter_tables, table_key
 from lensbench.board.curves import select_models
 
@@ -153,6 +153,19 @@ def _gallery_section(galleries) -> list[str]:
     return out
 
 
+def _verdict_section(agg: pd.DataFrame, ablations: dict) -> list[str]:
+    """The verdict (``board.verdict``) as a table and sentences; nothing without protocol-v2 tables."""
+    rows = verdict.table(agg, ablations)
+    if rows.empty:
+        return []
+    header, body = verdict.cells(rows)
+    items = "".join(f"<li>{e(verdict.sentence(r).replace('**', '').replace('`', ''))}</li>"
+                    for r in rows.to_dict("records"))
+    return [f'<h2 id="verdict">{e(verdict.HEADING)}</h2>', f'<p class="note">{e(verdict.INTRO)}</p>',
+            '<div class="scroll">' + _html_table(header, body, family_col=None, attrs=' class="verdict"') + "</div>",
+            f"<p>{e(verdict.summary(rows))}</p>", f"<ul>{items}</ul>"]
+
+
 def render_page(agg: pd.DataFrame, title: str = "LensBench leaderboard", suite: str = "v1",
                 curves: dict | None = None, figures: dict | None = None, galleries=(),
                 ablations: dict | None = None) -> str:
@@ -175,8 +188,9 @@ def render_page(agg: pd.DataFrame, title: str = "LensBench leaderboard", suite: 
              "Tables never mix task versions, presets or dataset fingerprints. Click a column header to sort.</p>"),
             f'<ul class="toc">{toc}</ul>',
             f'<label>Family: <select id="family" onchange="filterFamily(this)">{opts}</select></label>',
-            "<h2>Overview (primary metric, mean over seeds, #rank)</h2>",
         ]
+        body += _verdict_section(agg, ablations)
+        body.append("<h2>Overview (primary metric, mean over seeds, #rank)</h2>")
         header, rows = cells.overview(agg)
         body.append('<div class="scroll">' + _html_table(header, rows, family_col=1, attrs=' class="overview"')
                     + "</div>")

@@ -148,8 +148,8 @@ def readme_results(results_dir: str | Path, command: str, suite: str = "v1",
                    records: list[RunRecord] | None = None) -> str:
     """A Markdown results section (``markdown.results_section``) from the records in ``results_dir``
     (or ``records``, when given)."""
-    agg = aggregate(records_frame(read_results(results_dir) if records is None else records))
-    return results_section(agg, str(results_dir), command, suite)
+    frame = records_frame(read_results(results_dir) if records is None else records)
+    return results_section(aggregate(frame), str(results_dir), command, suite, ablation.by_table(frame))
 
 
 def replace_section(path: str | Path, name: str, body: str) -> Path:

@@ -67,7 +67,7 @@ def v2_presets(subset: int | None = None):
     per class (all of them when None)."""
     return presets(quick_subset=subset, medium_subset=subset, standard_subset=subset,
                    quick_sizes=V2_SIZES["quick"], medium_sizes=V2_SIZES["medium"],
-                   standard_sizes=V2_SIZES["standard"])
+                   standard_sizes=V2_SIZES["standard"], quick_precision="bf16")
 
 
 def _classification(task_id: str, dataset_name: str, description: str, citation: str, preset_map=None,
@@ -97,7 +97,8 @@ def specs() -> list[TaskSpec]:
                                    "see the global-stats row).", DEEPLENSE_CITATION,
                                    preset_map=presets(quick_subset=None, quick_sizes=DEEPLENSE_V2_SIZES["quick"],
                                                       medium_sizes=DEEPLENSE_V2_SIZES["medium"],
-                                                      standard_sizes=DEEPLENSE_V2_SIZES["standard"])))
+                                                      standard_sizes=DEEPLENSE_V2_SIZES["standard"],
+                                                      quick_precision="bf16")))
     out.append(_classification("substructure/lensbench-v1", "lensbench-v1",
                                "3-class substructure classification with a varying macro lens and source "
                                "(identical priors across classes), Euclid-like 64x64.", LENSBENCH_CITATION))

@@ -47,12 +47,21 @@ def test_shortcut_free_suite_runs_the_v2_tasks_with_every_v1_model_and_the_probe
 
 
 def test_v2_suite_allocates_seeds_and_presets_where_the_comparisons_need_them():
-    from lensbench.tasks.suites import V2_PINNS
+    from lensbench.tasks.suites import V2_CLASSIFIERS, V2_PINNS
 
     v2 = registry.suites.get("v2")
-    parts = {p.tasks[0]: p for p in v2.grid_parts()}
-    core = parts["substructure/lensbench-v2"]
-    assert core.preset == "medium" and core.seeds == tuple(range(10)) and core.why
+    main_parts = [p for p in v2.grid_parts() if "substructure/lensbench-v2" in p.tasks]
+    assert [p.preset for p in main_parts] == ["medium"] * 3 and all(p.why for p in main_parts)
+    assert all(p.seeds == tuple(range(10)) for p in main_parts)
+    pilot, rest, vit = main_parts
+    assert vit.models == ("vit-tiny-p8",) and v2.grid_parts()[-1] is vit  # the costliest row, last
+    assert v2.grid_parts()[0] is pilot  # the protocol pilot runs first
+    assert sum(registry.models.get(m).family == "baseline" for m in pilot.models) == 2
+    assert sorted(m for m in pilot.models if m.startswith("grav-imaging")) == sorted(
+        m for m in V2_PINNS if registry.models.get(m).config.get("ablation_of") == "grav-imaging")
+    assert sorted(pilot.models + rest.models) == sorted(V2_CLASSIFIERS)  # every classifier once, 10 seeds
+    assert "vit-tiny-p8" not in V2_CLASSIFIERS
+    core = rest
     for t in ("lowdata/lensbench-v2-250", "lowdata/lensbench-v2-1000", "lens-finding/hsc"):
         part = next(p for p in v2.grid_parts() if t in p.tasks)
         assert len(part.seeds) == 10, t
@@ -70,7 +79,7 @@ def test_v2_suite_allocates_seeds_and_presets_where_the_comparisons_need_them():
         groups.setdefault(registry.models.get(m).config["ablation_of"], []).append(m)
     assert {g: len(v) for g, v in groups.items()} == {"grav-imaging": 4, "lens-inversion": 4, "lens-synthesis": 4,
                                                        "lensiformer": 4, "d4-cnn": 2}
-    assert set(V2_PINNS) <= set(core.models)
+    assert set(V2_PINNS) <= set(pilot.models) | set(core.models)
     with pytest.raises(SpecError, match="parts"):
         SuiteSpec("x", "x", "quick", ("a",), ("m",), parts=core and (core,))
 

@@ -1,10 +1,9 @@
-"""Frozen, validated specifications: what a dataset, a task and a model are.
+"""Frozen, validated specifications: what a dataset, a task, a model and a suite are.
 
-Every spec checks itself at construction and raises ``SpecError`` with a message naming the spec,
-the field and what was expected, so a bad registration fails at import time, not mid-sweep. What
-differs by task kind (the fields a kind needs, the output width, the training classes) is asked of
-``lensbench.kinds``; a task's metric direction is derived from ``lensbench.metric_names``.
-``check_task`` checks a task against its datasets when the task registry registers it.
+Every spec checks itself at construction and raises ``SpecError`` naming the spec, the field and what
+was expected, so a bad registration fails at import time. What differs by task kind is asked of
+``lensbench.kinds``; metric directions come from ``lensbench.metric_names``; ``check_task`` checks a
+task against its datasets when the task registry registers it.
 """
 
 from __future__ import annotations
@@ -87,10 +86,8 @@ class Budget:
     first ``warmup`` fraction of optimiser steps, then cosine decay to 0, stepped per optimiser step;
     ``lensbench.run.trainer.lr_factor``). ``augment``: each training image goes through one random
     symmetry of the square, with its targets transformed to match (``lensbench.run.augment``).
-    ``precision``: ``"fp32"``, or ``"bf16"``: training steps run the network under bfloat16 autocast
-    in channels-last memory layout (1.7-1.9x faster on a CPU with AVX512-BF16, ``perf/train_speed.py``;
-    the physics layers of the PINNs stay float32); validation and test predictions are always
-    float32, so scores are not rounded to bfloat16.
+    ``precision``: ``"fp32"`` or ``"bf16"`` (training steps in bfloat16 autocast and channels-last layout,
+    ``perf/train_speed.py``; PINN physics, validation and test predictions stay float32).
     """
 
     epochs: int | None
@@ -120,18 +117,13 @@ class Budget:
 
     def epochs_for(self, n_train: int) -> int:
         """Epochs to train on ``n_train`` images: ``epochs``, or ``ceil(images_seen / n_train)``."""
-        if self.epochs is not None:
-            return self.epochs
-        return max(1, math.ceil(self.images_seen / max(int(n_train), 1)))
+        return self.epochs if self.epochs is not None else max(1, math.ceil(self.images_seen / max(int(n_train), 1)))
 
 
 @dataclass(frozen=True)
 class Preset:
-    """Split sizes to materialise (images per class per split) and the training budget.
-
-    ``train_subset`` trains on the first n images per class of the stored train split, so tasks
-    that differ only in training-set size (low-data tasks) share one materialised dataset.
-    """
+    """Split sizes to materialise (images per class per split) and the training budget. ``train_subset``
+    trains on the first n images per class of the train split (low-data tasks share one dataset)."""
 
     sizes: Mapping[str, int]
     budget: Budget
@@ -242,9 +234,8 @@ class TaskSpec:
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        for preset in out["presets"].values():  # the default precision is left out, as below
-            if preset["budget"]["precision"] == "fp32":
-                del preset["budget"]["precision"]
+        for preset in (p for p in out["presets"].values() if p["budget"]["precision"] == "fp32"):
+            del preset["budget"]["precision"]  # defaults are left out, as below
         if self.ranked:  # only when set, so the hashes of the tasks before these fields stay what they were
             del out["ranked"]
         if self.source_task is None:
@@ -301,10 +292,8 @@ class ModelSpec:
     ``loss(batch, output) -> dict[str, Tensor]`` with the total under ``"loss"`` and named parts
     beside it (all logged); ``anomaly_score(x) -> Tensor (N,)`` (higher = more anomalous);
     ``fit_classical(x, y)`` for non-gradient models (the trainer calls it once on train).
-    ``lr_scales`` maps a preset name to the factor that multiplies that preset's learning rate for
-    this model (the one training setting a model may tune, on validation only, ``perf/lr_sweep.py``;
-    a preset absent from it keeps 1, so tuning the medium preset never changes a quick run; it enters
-    ``config_hash`` when not empty).
+    ``lr_scales``: preset name -> factor of that preset's learning rate for this model (the one setting
+    a model may tune, on validation only, ``perf/lr_sweep.py``; absent presets keep 1; hashed when set).
     """
 
     name: str

@@ -79,7 +79,7 @@ def table_key(r: RunRecord) -> tuple:
     return aggregate.table_key(vars(r))
 
 
-def _latest_ok(records) -> list[RunRecord]:
+def latest_ok(records) -> list[RunRecord]:
     """The ``ok`` records, one per (table, model, seed): the most recently created (as ``records_frame``)."""
     keep: dict[tuple, RunRecord] = {}
     for r in sorted((r for r in records if r.status == "ok"), key=lambda r: r.created):
@@ -107,7 +107,7 @@ def macro_tpr(roc: dict) -> np.ndarray | None:
 def collect(records) -> dict[tuple, TableCurves]:
     """Per table key (``TABLE_KEYS`` order): the ROC curves and slices of its records."""
     out: dict[tuple, TableCurves] = {}
-    for r in _latest_ok(records):
+    for r in latest_ok(records):
         tc = out.setdefault(table_key(r), TableCurves(dataset=r.dataset))
         curves = getattr(r, "curves", None) or {}
         if isinstance(curves.get("roc"), dict):

@@ -1,5 +1,5 @@
-"""The leaderboard's PNGs, per table: the 95% CI dot plot, the mean ROC curve per model and the
-primary metric per slice bin.
+"""The leaderboard's PNGs, per table: the 95% CI dot plot, the mean ROC curve per model, the
+primary metric per slice bin and the validation curves against images seen.
 
 Same matplotlib setup as the per-run figures (``lensbench.run.figures``: Agg canvas, no pyplot),
 whose ``save_png`` and ``roc_axes`` they reuse. ``write_table_figures`` writes every figure of one
@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from lensbench.board.curves import TableCurves, select_models, twin_of
+from lensbench.board.learning import Learning
 from lensbench.run.diagnostics import FPR_GRID
 from lensbench.run.figures import roc_axes, save_png
 
@@ -93,6 +94,23 @@ def slice_plot(panels: Sequence[dict], metric: str, title: str, path: str | Path
     return save_png(fig, path)
 
 
+def learning_plot(series: dict, metric: str, title: str, path: str | Path) -> Path:
+    """Validation metric against training images seen, one line per model (mean over seeds, band ± std).
+
+    ``series``: legend label -> (images seen, mean, std (NaN: no band), colour, line style)."""
+    fig = Figure(figsize=(6, 4.4))
+    ax = fig.add_subplot()
+    for label, (x, mean, std, colour, ls) in series.items():
+        ax.plot(x, mean, color=colour, ls=ls, lw=1.5, marker="o", ms=2.5, label=label)
+        if not np.isnan(std).all():
+            ax.fill_between(x, mean - std, mean + std, color=colour, alpha=0.12, lw=0)
+    ax.grid(lw=0.4, alpha=0.6)
+    ax.set(xlabel="training images seen", ylabel=f"validation {metric} (mean over seeds)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, loc="best")
+    return save_png(fig, path)
+
+
 def model_styles(models: list[str], table: pd.DataFrame) -> dict[str, tuple[str, str]]:
     """(colour, line style) per model; a physics-off twin takes its PINN's colour with a dashed line."""
     family = dict(zip(table["model"], table["family"]))
@@ -108,16 +126,25 @@ def model_styles(models: list[str], table: pd.DataFrame) -> dict[str, tuple[str,
     return styles
 
 
-def write_table_figures(table: pd.DataFrame, tc: TableCurves | None, folder: Path, stem: str) -> dict[str, Path]:
-    """Every figure of one table: the CI plot ``<stem>.png`` always; the ROC PNG (``<stem>_roc.png``)
-    and the slices PNG (``<stem>_slices.png``) when its records carry the data. Returns
-    {"ci"|"roc"|"slices": path} for those written."""
+def write_table_figures(table: pd.DataFrame, tc: TableCurves | None, folder: Path, stem: str,
+                        lc: Learning | None = None) -> dict[str, Path]:
+    """Every figure of one table: the CI plot ``<stem>.png`` always; the ROC PNG (``<stem>_roc.png``),
+    the slices PNG (``<stem>_slices.png``) and the validation curves (``<stem>_learning.png``, from
+    ``lc``) when its records carry the data. Returns {"ci"|"roc"|"slices"|"learning": path} for those
+    written."""
     folder = Path(folder)
     out = {"ci": ci_plot(table, folder / f"{stem}.png")}
-    if tc is None:
-        return out
     t0 = table.iloc[0]
     title = f"{t0['task']} v{t0['task_version']} ({t0['preset']}, data {str(t0['dataset_fingerprint'])[:8]})"
+    if lc is not None and lc.seeds:
+        models = select_models(table, {m for m, runs in lc.seeds.items() if len(runs[0][0]) > 1})
+        styles = model_styles(models, table)
+        series = {f"{m} (n={len(lc.seeds[m])})": (*lc.mean(m), *styles[m]) for m in models}
+        if series:
+            out["learning"] = learning_plot(series, lc.key.removeprefix("val_"), f"{title}: validation curves",
+                                            folder / f"{stem}_learning.png")
+    if tc is None:
+        return out
     means = dict(zip(table["model"], table["mean"]))
     metric = str(t0["primary_metric"])
     if tc.roc:

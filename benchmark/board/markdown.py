@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lensbench.board import ablation, verdict
+from lensbench.board import ablation, learning, verdict
 from lensbench.board.aggregate import RANK_RULE, iter_tables, table_key
-from lensbench.board.cells import ci_note, fmt, overview, ranked, slice_cells, table_rows, title
+from lensbench.board.cells import ci_note, fmt, is_v2, overview, ranked, slice_cells, table_rows, title
 from lensbench.board.curves import select_models, twin_of
 
 FIGURE_NAMES = {"ci": "95% CI plot", "roc": "ROC curves (macro one-vs-rest, mean over seeds)",
-                "slices": "metric per bin"}
+                "slices": "metric per bin", "learning": "validation curves against images seen"}
 
 
 def md_table(header: list[str], rows: list[list]) -> list[str]:
@@ -27,16 +27,17 @@ def md_table(header: list[str], rows: list[list]) -> list[str]:
 
 
 def render_markdown(agg: pd.DataFrame, suite: str = "v1", curves: dict | None = None, figures: dict | None = None,
-                    galleries=(), ablations: dict | None = None) -> str:
+                    galleries=(), ablations: dict | None = None, learning_curves: dict | None = None) -> str:
     """The leaderboard as Markdown: an overview (models x tasks) then one table per task table.
 
     Optional extras per table (keyed by ``aggregate.table_key``): ``curves`` (``curves.collect``) adds
     a metric-per-bin table for each slice column; ``figures`` ({"ci"|"roc"|"slices": path relative to
     the Markdown file}) adds links to the PNGs; ``galleries`` (``gallery.Gallery`` items) adds links to
     the datasets' example images; ``ablations`` (``ablation.by_table``: rows per table) adds each
-    table's 2x2 ablation verdicts. Protocol-v2 tables of unranked tasks (``TaskSpec.ranked`` False:
+    table's 2x2 ablation verdicts; ``learning_curves`` (``learning.collect``) the convergence table of the
+    validation curves under each protocol-v2 table. Protocol-v2 tables of unranked tasks (``TaskSpec.ranked`` False:
     an out-of-distribution indicator; ``cells.ranked``) come last, under their own heading, without ranks."""
-    curves, figures, ablations = curves or {}, figures or {}, ablations or {}
+    curves, figures, ablations, curves_val = curves or {}, figures or {}, ablations or {}, learning_curves or {}
     out = [f"# LensBench leaderboard — suite {suite}", ""]
     if agg.empty:
         return "\n".join(out + ["No results yet.", ""])
@@ -72,6 +73,8 @@ def render_markdown(agg: pd.DataFrame, suite: str = "v1", curves: dict | None = 
         key = table_key(k)
         if key in ablations:
             out += [ablation.CAPTION, "", ablation.markdown(ablations[key]), ""]
+        if key in curves_val and is_v2(t) and curves_val[key].seeds:
+            out += [learning.CAPTION, ""] + md_table(*learning.cells(t, curves_val[key])) + [""]
         out += _extras(key, t, curves.get(key), figures.get(key, {}), galleries)
     return "\n".join(out)
 

@@ -17,7 +17,7 @@ import html
 
 import pandas as pd
 
-from lensbench.board import ablation, cells, verdict
+from lensbench.board import ablation, cells, learning, verdict
 from lensbench.board.aggregate import RANK_RULE, iter_tables, table_key
 from lensbench.board.curves import select_models
 
@@ -92,7 +92,8 @@ def _board_attrs(k: dict) -> str:
             f'data-test-fp="{e(k["test_dataset_fingerprint"] or "")}"')
 
 
-def _section(k: dict, t: pd.DataFrame, suite: str, tc, figs: dict[str, str], galleries, abl=None) -> list[str]:
+def _section(k: dict, t: pd.DataFrame, suite: str, tc, figs: dict[str, str], galleries, abl=None,
+             lc=None) -> list[str]:
     metric = t["primary_metric"].iloc[0]
     direction = "higher is better" if t["higher_is_better"].iloc[0] else "lower is better"
     out = [f'<h2 id="{table_anchor(k)}">{e(cells.title(k, suite))}</h2>',
@@ -106,6 +107,9 @@ def _section(k: dict, t: pd.DataFrame, suite: str, tc, figs: dict[str, str], gal
     if abl is not None:  # each PINN's 2x2 (``board.ablation``)
         out += [f'<p class="note">{e(ablation.CAPTION)}</p>',
                 _html_table(*ablation.cells(abl), family_col=None, attrs=' class="ablation"')]
+    if lc is not None and lc.seeds and cells.is_v2(t):  # convergence of the validation curves
+        out += [f'<p class="note">{e(learning.CAPTION)}</p>',
+                _html_table(*learning.cells(t, lc), family_col=None, attrs=' class="learning"')]
     fig_html = []
     if "ci" in figs:
         fig_html.append(_figure(figs["ci"], f"{k['task']} CI plot", f"{metric}: mean and 95% CI over seeds, "
@@ -117,6 +121,9 @@ def _section(k: dict, t: pd.DataFrame, suite: str, tc, figs: dict[str, str], gal
     if "slices" in figs:
         fig_html.append(_figure(figs["slices"], f"{k['task']} slices", f"{metric} per test-set quantile bin of a "
                                 "dataset column; error bars = std over seeds.", wide=True))
+    if "learning" in figs:
+        fig_html.append(_figure(figs["learning"], f"{k['task']} validation curves", "Validation selection metric "
+                                "against training images seen, mean over seeds with ± std band."))
     if fig_html:
         out.append('<div class="figs">' + "\n".join(fig_html) + "</div>")
     if tc is not None:
@@ -168,7 +175,7 @@ def _verdict_section(agg: pd.DataFrame, ablations: dict) -> list[str]:
 
 def render_page(agg: pd.DataFrame, title: str = "LensBench leaderboard", suite: str = "v1",
                 curves: dict | None = None, figures: dict | None = None, galleries=(),
-                ablations: dict | None = None) -> str:
+                ablations: dict | None = None, learning_curves: dict | None = None) -> str:
     """The page's HTML (sortable tables, a family filter). ``curves``: table key -> ``curves.TableCurves``
     (slice tables); ``figures``: table key -> {"ci"|"roc"|"slices": path relative to the page};
     ``galleries``: ``gallery.Gallery`` items; ``ablations``: table key -> ``ablation.table`` rows."""
@@ -196,7 +203,7 @@ def render_page(agg: pd.DataFrame, title: str = "LensBench leaderboard", suite: 
                     + "</div>")
         for k, t in tables:
             body += _section(k, t, suite, curves.get(table_key(k)), figures.get(table_key(k), {}), galleries,
-                             ablations.get(table_key(k)))
+                             ablations.get(table_key(k)), (learning_curves or {}).get(table_key(k)))
         body += _gallery_section(galleries)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
             f"<style>{_CSS}</style></head><body>\n" + "\n".join(body) + f"\n<script>{_JS}</script></body></html>\n")

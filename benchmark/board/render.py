@@ -20,6 +20,7 @@ import pandas as pd
 
 from lensbench.board import ablation, verification
 from lensbench.board import curves as board_curves
+from lensbench.board import learning as board_learning
 from lensbench.board.aggregate import aggregate, figure_stems, iter_tables, records_frame, table_key
 from lensbench.board.markdown import render_markdown, results_section
 from lensbench.board.page import render_page
@@ -104,6 +105,7 @@ def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md
     frame = records_frame(recs)
     agg = verification.mark(aggregate(frame), results_dir)  # hidden-test marks, if any
     curves = board_curves.collect(recs)
+    learning = board_learning.collect(recs)
     out_dir = Path(out_dir)
     written: dict[str, Path] = {}
     figures: dict[tuple, dict[str, str]] = {}
@@ -114,7 +116,7 @@ def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md
         for k, t in iter_tables(agg):
             key = table_key(k)
             paths = write_table_figures(t, curves.get(key), inside(out_dir, out_dir / "plots" / stems[key]).parent,
-                                        stems[key])
+                                        stems[key], learning.get(key))
             for p in paths.values():
                 written[f"png:{p.name}"] = p
             figures[key] = {kind: p.relative_to(out_dir).as_posix() for kind, p in paths.items()}
@@ -130,7 +132,8 @@ def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md
                 written[f"gallery:{g.path.name}"] = g.path
             else:
                 log.warning("%s", g.missing)
-    extras = {"curves": curves, "figures": figures, "galleries": galleries, "ablations": ablation.by_table(frame)}
+    extras = {"curves": curves, "figures": figures, "galleries": galleries, "ablations": ablation.by_table(frame),
+              "learning_curves": learning}
     if "md" in formats:
         written["md"] = write_text(out_dir / "leaderboard.md", render_markdown(agg, suite, **extras))
     if "csv" in formats:

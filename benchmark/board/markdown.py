@@ -27,7 +27,8 @@ def md_table(header: list[str], rows: list[list]) -> list[str]:
 
 
 def render_markdown(agg: pd.DataFrame, suite: str = "v1", curves: dict | None = None, figures: dict | None = None,
-                    galleries=(), ablations: dict | None = None, learning_curves: dict | None = None) -> str:
+                    galleries=(), ablations: dict | None = None, learning_curves: dict | None = None,
+                    cost: str = "") -> str:
     """The leaderboard as Markdown: an overview (models x tasks) then one table per task table.
 
     Optional extras per table (keyed by ``aggregate.table_key``): ``curves`` (``curves.collect``) adds
@@ -35,7 +36,7 @@ def render_markdown(agg: pd.DataFrame, suite: str = "v1", curves: dict | None = 
     the Markdown file}) adds links to the PNGs; ``galleries`` (``gallery.Gallery`` items) adds links to
     the datasets' example images; ``ablations`` (``ablation.by_table``: rows per table) adds each
     table's 2x2 ablation verdicts; ``learning_curves`` (``learning.collect``) the convergence table of the
-    validation curves under each protocol-v2 table. Protocol-v2 tables of unranked tasks (``TaskSpec.ranked`` False:
+    validation curves under each protocol-v2 table; ``cost`` (``cost.markdown``) a closing section. Protocol-v2 tables of unranked tasks (``TaskSpec.ranked`` False:
     an out-of-distribution indicator; ``cells.ranked``) come last, under their own heading, without ranks."""
     curves, figures, ablations, curves_val = curves or {}, figures or {}, ablations or {}, learning_curves or {}
     out = [f"# LensBench leaderboard — suite {suite}", ""]
@@ -76,6 +77,8 @@ def render_markdown(agg: pd.DataFrame, suite: str = "v1", curves: dict | None = 
         if key in curves_val and is_v2(t) and curves_val[key].seeds:
             out += [learning.CAPTION, ""] + md_table(*learning.cells(t, curves_val[key])) + [""]
         out += _extras(key, t, curves.get(key), figures.get(key, {}), galleries)
+    if cost:
+        out += ["## Cost of these runs", "", cost]
     return "\n".join(out)
 
 

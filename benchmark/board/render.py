@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from lensbench.board import ablation, verification
+from lensbench.board import cost as board_cost
 from lensbench.board import curves as board_curves
 from lensbench.board import learning as board_learning
 from lensbench.board.aggregate import aggregate, figure_stems, iter_tables, records_frame, table_key
@@ -135,7 +136,8 @@ def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md
     extras = {"curves": curves, "figures": figures, "galleries": galleries, "ablations": ablation.by_table(frame),
               "learning_curves": learning}
     if "md" in formats:
-        written["md"] = write_text(out_dir / "leaderboard.md", render_markdown(agg, suite, **extras))
+        written["md"] = write_text(out_dir / "leaderboard.md",
+                                   render_markdown(agg, suite, cost=board_cost.markdown(recs), **extras))
     if "csv" in formats:
         written["csv"] = render_csv(agg, out_dir / "leaderboard.csv")
     if "html" in formats:

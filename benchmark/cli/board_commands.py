@@ -20,7 +20,8 @@ def cmd_leaderboard(args) -> int:
     for problem in bad:  # each bad record once; the board is drawn from the others
         print(f"skipped bad record: {problem}", file=sys.stderr)
     paths = {} if not recs else render.write_leaderboard(args.results, args.out, formats=tuple(args.format),
-                                                         gallery=args.gallery, cache=args.cache, records=recs)
+                                                         suite=args.suite, gallery=args.gallery, cache=args.cache,
+                                                         records=recs)
     if not paths:
         what = "no valid run records" if bad else "no run records yet"
         print(f"{args.results}: {what}, nothing written ('lensbench run' and 'lensbench sweep' write "
@@ -28,7 +29,7 @@ def cmd_leaderboard(args) -> int:
         return 2 if bad else 0
     if args.readme:
         paths["readme"] = render.replace_section(args.readme, "results", render.readme_results(
-            args.results, args.command, records=recs))
+            args.results, args.command, suite=args.suite, records=recs))
     if args.print_md and "md" in paths:
         print(Path(paths["md"]).read_text(encoding="utf-8"))
     for fmt, path in paths.items():

@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--print", dest="print_md", action="store_true", help="print the markdown tables")
     lb.add_argument("--readme", type=Path, default=None,
                     help="also write the tables into this Markdown file between <!-- results:begin/end --> markers")
-    lb.add_argument("--command", default="lensbench sweep --preset quick --seeds 0 1 2 --models all",
+    lb.add_argument("--suite", default="v2", help="the suite the records belong to (named in the headings)")
+    lb.add_argument("--command", default="lensbench sweep --suite v2 --threads 1",
                     help="the command that produced the records (quoted in the --readme section)")
     lb.add_argument("--gallery", action="store_true",
                     help="copy each table's dataset gallery.png from the dataset cache into OUT/gallery/ and show "

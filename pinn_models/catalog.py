@@ -76,6 +76,11 @@ VARIANTS = {
 }
 
 
+# Learning-rate factor per preset of each PINN, shared by its four variants (so the 2x2 differs in its
+# switches only), picked on validation by ``perf/lr_sweep.py`` (``perf/README.md``, section lr-sweep).
+LR_SCALES: dict[str, dict[str, float]] = {}
+
+
 def ablation_names(name: str) -> dict[tuple[bool, bool], str]:
     """The four variants of PINN ``name`` by (physics, aux_params)."""
     return {(phys, aux): f"{name}{suffix}" for suffix, (phys, aux, _, _) in VARIANTS.items()}
@@ -91,5 +96,5 @@ def specs() -> list[ModelSpec]:
                 family="pinn" if not suffix else "ablation", kinds=kinds,
                 description=description if about is None else about.format(p=name),
                 source=f"{module.__name__}:build", twin=f"{name}{twin}",
-                config={**config, "ablation_of": name}))
+                config={**config, "ablation_of": name}, lr_scales=LR_SCALES.get(name, {})))
     return out

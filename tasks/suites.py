@@ -13,7 +13,7 @@ the v1 records' time per quick run:
 
 | part | tasks | models | preset | seeds | CPU-hours (est.) |
 |---|---|---|---|---:|---:|
-| 1 pilot | main task (+ domain shift, evaluation only) | 2 reference rows, resnet10t, convnext-atto, grav-imaging 2x2 | medium | 10 | ~8.5 |
+| 1 pilot | main task (+ domain shift, evaluation only) | 2 reference rows, resnet10t, grav-imaging 2x2, resnet18 | medium | 10 | ~8.5 |
 | 2 low-data and real | lowdata-250, lowdata-1000, lens-finding/hsc | all v2 classifiers but ViT | quick | 10 | ~5.5 |
 | 3 core | main task (+ domain shift) | every other classifier but ViT | medium | 10 | ~18 |
 | 4 DeepLense and indicator | Models I-III (v2 splits), CFHTLS | all v2 classifiers but ViT | quick | 5 | ~5.5 |
@@ -71,7 +71,7 @@ SHORTCUT_FREE = SuiteSpec(
 # ----------------------------------------------------------------------------- v2
 TEN_SEEDS = tuple(range(10))
 FIVE_SEEDS = tuple(range(5))
-V2_BASELINES = ("resnet10t", "convnext-atto", "resnet18", "efficientnet-b0")  # and vit-tiny-p8: part 6 only
+V2_BASELINES = ("resnet10t", "resnet18", "convnext-atto", "efficientnet-b0")  # and vit-tiny-p8: part 6 only
 V2_PINNS = tuple(f"{p}{v}" for p in ("grav-imaging", "lens-inversion", "lens-synthesis", "lensiformer")
                  for v in ("", "-noaux", "-nophys-aux", "-nophys")) + ("d4-cnn", "d4-cnn-nosym")
 V2_CLASSIFIERS = ("class-prior", "global-stats", *V2_BASELINES, *V2_PINNS)
@@ -80,8 +80,8 @@ V2_ANOMALY = ("random-score", "conv-ae", "vae", "aae", "deep-svdd", "iforest-pca
               "lens-synthesis-noaux", "lens-synthesis-nophys-aux", "lens-synthesis-nophys")
 # The protocol pilot (issue: two baselines and one PINN with its three ablation variants at 10 seeds):
 # run first, so the main task's intervals and learning curves are known before the rest is spent.
-V2_PILOT = ("class-prior", "global-stats", "resnet10t", "convnext-atto", "grav-imaging", "grav-imaging-noaux",
-            "grav-imaging-nophys-aux", "grav-imaging-nophys")
+V2_PILOT = ("class-prior", "global-stats", "resnet10t", "grav-imaging", "grav-imaging-noaux", "grav-imaging-nophys-aux",
+            "grav-imaging-nophys", "resnet18")
 V2_CORE = ("substructure/lensbench-v2", "domain-shift/euclid-to-hst-v2")
 
 V2 = SuiteSpec(

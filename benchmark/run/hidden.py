@@ -108,7 +108,7 @@ def evaluate_hidden(task, model, preset: str, secret: str, scaler, device, *, ca
     ds = lensbench.data.cache.materialise(spec, sizes, cache=paths.cache_dir(cache) / "hidden", data_root=data_root,
                                           progress=progress)
     kind, split = kinds.get(task.kind), taskdata.build_split(task, ds, "test", scaler)
-    pred, raw = trainer.predict(task, model, split, device, task.preset(preset).budget.batch_size, False, outputs=True)
+    pred, raw = trainer.predict(task, model, split, device, task.preset(preset).budget.batch_size, outputs=True)
     logits = raw if kind.ranks_by_logits else None
     metrics = kind.score(task, split.target.numpy(), pred, scaler=split.scaler, class_names=split.class_names,
                          logits=logits)

@@ -50,7 +50,7 @@ VARIANTS = {  # name -> (channels_last, compile, batch multiplier, bfloat16 auto
 TOLERANCE = 1e-3
 # bfloat16 keeps 8 bits of mantissa: its step losses differ from fp32 by ~1e-3 to 1e-2 by design, so its
 # check is looser here and the adoption rests on a matched training run (same seed, metric within the
-# protocol's CI half-width; ``perf/README.md``, section bf16).
+# protocol's CI half-width; ``perf/README.md``, section "bf16 autocast + channels-last").
 BF16_TOLERANCE = 3e-2
 
 

@@ -6,7 +6,8 @@ by the key; Markdown shows the text).
   protocol-v2 tables the comparison with the best model, the secondary metrics, train time);
 - ``ci_note(t)``: which interval a table shows (None on a board without protocol-v2 tables);
 - ``overview(agg)``: models x tables, each cell the model's mean primary metric and rank;
-- ``title(k, suite)``: a table's heading.
+- ``title(k, suite)``: a table's heading;
+- ``md_table(header, rows)``: cells as Markdown lines (the page renders the same cells as HTML).
 """
 
 from __future__ import annotations
@@ -20,6 +21,16 @@ from lensbench.board import protocol
 from lensbench.board.aggregate import iter_tables
 
 NOT_RANKED = "not ranked"
+
+
+def md_table(header: list[str], rows: list[list]) -> list[str]:
+    """A Markdown table (lines); cells are text or ``(text, sort key)`` pairs; ``|`` is escaped."""
+    def esc(c) -> str:
+        return str(c[0] if isinstance(c, tuple) else c).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(esc(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+    return lines
 
 
 def ranked(t: pd.DataFrame) -> bool:

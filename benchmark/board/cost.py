@@ -11,7 +11,6 @@ from __future__ import annotations
 import pandas as pd
 
 from lensbench.board.cells import fmt
-from lensbench.records import RunRecord
 
 KEYS = ["task", "preset", "model"]
 
@@ -20,7 +19,7 @@ def frame(records) -> pd.DataFrame:
     """One row per ``ok`` record: ``KEYS``, seed, ``cpu_h`` and ``gpu_h`` (hours of its own work)."""
     rows = []
     for r in records:
-        if not isinstance(r, RunRecord) or r.status != "ok":
+        if r.status != "ok":
             continue
         machine = r.hardware if isinstance(r.hardware, dict) else {}
         threads = machine.get("torch_threads") or 1

@@ -137,7 +137,7 @@ def write_table_figures(table: pd.DataFrame, tc: TableCurves | None, folder: Pat
     t0 = table.iloc[0]
     title = f"{t0['task']} v{t0['task_version']} ({t0['preset']}, data {str(t0['dataset_fingerprint'])[:8]})"
     if lc is not None and lc.seeds:
-        models = select_models(table, {m for m, runs in lc.seeds.items() if len(runs[0][0]) > 1})
+        models = select_models(table, lc.drawable())
         styles = model_styles(models, table)
         series = {f"{m} (n={len(lc.seeds[m])})": (*lc.mean(m), *styles[m]) for m in models}
         if series:

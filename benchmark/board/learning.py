@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lensbench.board.curves import latest_ok, table_key
+from lensbench.board.curves import latest_ok, select_models, table_key
 from lensbench.records import RunRecord
 
 QUARTER = 0.75
@@ -38,6 +38,10 @@ class Learning:
         v = np.vstack([np.interp(x, xs, ys) for xs, ys in runs])
         std = v.std(axis=0, ddof=1) if len(runs) > 1 else np.full(len(x), np.nan)
         return x, v.mean(axis=0), std
+
+    def drawable(self) -> set[str]:
+        """The models whose curves have more than one point (a line, not a dot)."""
+        return {m for m, runs in self.seeds.items() if len(runs[0][0]) > 1}
 
     def last_quarter_gain(self, model: str) -> float:
         """Mean-curve gain over the last quarter of images seen (positive = still improving); NaN for
@@ -89,11 +93,9 @@ HEADER = ["model", "seeds", "val at the end", "gain over the last quarter", "tes
 def cells(t, lc: Learning) -> tuple[list[str], list[list[tuple[str, object]]]]:
     """Header and (text, sort key) rows of the convergence table of one table ``t`` (aggregate rows in
     rank order) for the models ``select_models`` picks among those with curves."""
-    from lensbench.board.curves import select_models
-
     rows = []
     by_model = {r["model"]: r for r in t.to_dict("records")}
-    for m in select_models(t, {m for m, runs in lc.seeds.items() if len(runs[0][0]) > 1}):
+    for m in select_models(t, lc.drawable()):
         _, mean, _ = lc.mean(m)
         gain = lc.last_quarter_gain(m)
         r = by_model[m]

@@ -9,21 +9,21 @@ import pandas as pd
 
 from lensbench.board import ablation, learning, verdict
 from lensbench.board.aggregate import RANK_RULE, iter_tables, table_key
-from lensbench.board.cells import ci_note, fmt, is_v2, overview, ranked, slice_cells, table_rows, title
+from lensbench.board.cells import (
+    ci_note,
+    fmt,
+    is_v2,
+    md_table,
+    overview,
+    ranked,
+    slice_cells,
+    table_rows,
+    title,
+)
 from lensbench.board.curves import select_models, twin_of
 
 FIGURE_NAMES = {"ci": "95% CI plot", "roc": "ROC curves (macro one-vs-rest, mean over seeds)",
                 "slices": "metric per bin", "learning": "validation curves against images seen"}
-
-
-def md_table(header: list[str], rows: list[list]) -> list[str]:
-    """A Markdown table (lines); cells are text or ``(text, sort key)`` pairs; ``|`` is escaped."""
-    def esc(c) -> str:
-        return str(c[0] if isinstance(c, tuple) else c).replace("|", "\\|")
-
-    lines = ["| " + " | ".join(esc(h) for h in header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
-    return lines
 
 
 def render_markdown(agg: pd.DataFrame, suite: str = "v1", curves: dict | None = None, figures: dict | None = None,

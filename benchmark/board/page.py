@@ -179,7 +179,7 @@ def render_page(agg: pd.DataFrame, title: str = "LensBench leaderboard", suite: 
     """The page's HTML (sortable tables, a family filter). ``curves``: table key -> ``curves.TableCurves``
     (slice tables); ``figures``: table key -> {"ci"|"roc"|"slices": path relative to the page};
     ``galleries``: ``gallery.Gallery`` items; ``ablations``: table key -> ``ablation.table`` rows."""
-    curves, figures, ablations = curves or {}, figures or {}, ablations or {}
+    curves, figures, ablations, curves_val = curves or {}, figures or {}, ablations or {}, learning_curves or {}
     body = [f"<h1>{e(title)}</h1>"]
     if agg.empty:
         body.append("<p>No results yet.</p>")
@@ -203,7 +203,7 @@ def render_page(agg: pd.DataFrame, title: str = "LensBench leaderboard", suite: 
                     + "</div>")
         for k, t in tables:
             body += _section(k, t, suite, curves.get(table_key(k)), figures.get(table_key(k), {}), galleries,
-                             ablations.get(table_key(k)), (learning_curves or {}).get(table_key(k)))
+                             ablations.get(table_key(k)), curves_val.get(table_key(k)))
         body += _gallery_section(galleries)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
             f"<style>{_CSS}</style></head><body>\n" + "\n".join(body) + f"\n<script>{_JS}</script></body></html>\n")

@@ -25,7 +25,7 @@ import math
 import pandas as pd
 
 from lensbench.board.aggregate import iter_tables, table_key
-from lensbench.board.cells import fmt, is_v2, ranked
+from lensbench.board.cells import fmt, is_v2, md_table, ranked
 
 HEADING = "Verdict: does the physics help, and where?"
 PROBE = "global-stats"
@@ -173,8 +173,6 @@ def markdown(agg: pd.DataFrame, ablations: dict) -> str:
     rows = table(agg, ablations)
     if rows.empty:
         return ""
-    header, body = cells(rows)
-    lines = [INTRO, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(text.replace("|", "\\|") for text, _ in row) + " |" for row in body]
-    lines += ["", summary(rows), ""] + [f"- {sentence(r)}" for r in rows.to_dict("records")]
+    lines = [INTRO, ""] + md_table(*cells(rows)) + ["", summary(rows), ""]
+    lines += [f"- {sentence(r)}" for r in rows.to_dict("records")]
     return "\n".join(lines) + "\n"

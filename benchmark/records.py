@@ -137,7 +137,7 @@ class RunRecord:
         "Fingerprint of the test dataset for domain-shift tasks; null when test comes from `dataset`.", "str?"))
     task_config_hash: str = field(metadata=_doc("Hash of the full TaskSpec (`TaskSpec.config_hash()`).", "str"))
     model_config_hash: str = field(metadata=_doc(
-        "Hash of the model name and config (`ModelSpec.config_hash()`).", "str"))
+        "Hash of the model name, config and lr factor at the preset (`ModelSpec.config_hash(preset)`).", "str"))
     mlflow_run_id: str | None = field(default=None, metadata=_doc(
         "MLflow run id of the same run; null when tracking was off.", "str?"))
     mlflow_tracking_uri: str | None = field(default=None, metadata=_doc(

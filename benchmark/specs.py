@@ -293,7 +293,7 @@ class ModelSpec:
     beside it (all logged); ``anomaly_score(x) -> Tensor (N,)`` (higher = more anomalous);
     ``fit_classical(x, y)`` for non-gradient models (the trainer calls it once on train).
     ``lr_scales``: preset name -> factor of that preset's learning rate for this model (the one setting
-    a model may tune, on validation only, ``perf/lr_sweep.py``; absent presets keep 1; hashed when set).
+    a model may tune, on validation only, ``perf/lr_sweep.py``; absent presets keep 1; a preset's factor is hashed into its records when set).
     """
 
     name: str
@@ -327,10 +327,12 @@ class ModelSpec:
     def supports(self, task: TaskSpec) -> bool:
         return task.kind in self.kinds
 
-    def config_hash(self) -> str:
+    def config_hash(self, preset: str) -> str:
+        """Hash of what trains this model at ``preset``: name, config and that preset's lr factor (only
+        when set, so tuning one preset leaves the records of the others, and of untuned models, as they were)."""
         spec = {"name": self.name, "config": dict(self.config)}
-        if self.lr_scales:  # only when set, so the hashes of untuned models stay what they were
-            spec["lr_scales"] = dict(sorted(dict(self.lr_scales).items()))
+        if preset in self.lr_scales:
+            spec["lr_scales"] = {preset: self.lr_scales[preset]}
         blob = json.dumps(spec, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -182,6 +182,11 @@ def build_twin(task: TaskSpec, *, stages=STAGES, kernels=KERNELS, **_config) -> 
     return PlainCNN(c, n_out, twin_widths(c, n_out, tuple(stages), tuple(kernels)), tuple(kernels))
 
 
+# The medium learning-rate factor (``ModelSpec.lr_scales``), one for the pair so the twin trains as d4-cnn
+# does, picked on validation by ``perf/lr_sweep.py`` (``perf/README.md``, section lr-sweep); 1 until swept.
+LR_SCALES: dict[str, float] = {}
+
+
 def specs() -> list[ModelSpec]:
     common = {"stages": STAGES, "kernels": KERNELS, "pool": "avg 2/2 (even size), 3/2 pad 1 (odd size)",
               "ablation_of": "d4-cnn"}
@@ -193,7 +198,7 @@ def specs() -> list[ModelSpec]:
                          "linear head); regression on invariant targets only"),
             source=f"{__name__}:build_d4",
             config={**common, "symmetry": True, "group": "D4 (p4m G-CNN, Cohen & Welling 2016)",
-                    "fields": STAGES, "channels": tuple(8 * s for s in STAGES)}),
+                    "fields": STAGES, "channels": tuple(8 * s for s in STAGES)}, lr_scales=LR_SCALES),
         ModelSpec(
             name="d4-cnn-nosym", factory=build_twin, family="ablation", kinds=KINDS, twin="d4-cnn",
             description=("symmetry-off twin of d4-cnn: the same stages with ordinary convolutions, widths "
@@ -201,5 +206,5 @@ def specs() -> list[ModelSpec]:
             source=f"{__name__}:build_twin",
             config={**common, "symmetry": False, "widths": TWIN_WIDTHS_1CH_3CLASS,
                     "widths_rule": "stages x one factor, matched per task to d4-cnn's trainable parameter "
-                                   "count (within 1%); 'widths' is the 1-channel, 3-class case"}),
+                                   "count (within 1%); 'widths' is the 1-channel, 3-class case"}, lr_scales=LR_SCALES),
     ]

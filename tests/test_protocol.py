@@ -84,8 +84,9 @@ def test_lr_scales_multiply_their_presets_lr_and_are_hashed_only_when_set():
     a = ModelSpec("m", tiny_cnn, "user", ("classification",), "tiny")
     tuned = dataclasses.replace(a, lr_scales={"medium": 4.0})
     assert a.lr_scale("medium") == 1.0 and tuned.lr_scale("medium") == 4.0 and tuned.lr_scale("quick") == 1.0
-    assert dataclasses.replace(a, lr_scales={}).config_hash() == a.config_hash()
-    assert tuned.config_hash() != a.config_hash()
+    assert dataclasses.replace(a, lr_scales={}).config_hash("medium") == a.config_hash("medium")
+    assert tuned.config_hash("medium") != a.config_hash("medium")
+    assert tuned.config_hash("quick") == a.config_hash("quick")  # tuning medium leaves quick records current
     for bad in ({"medium": 0}, {"medium": float("inf")}, {"medium": "x"}):
         with pytest.raises(SpecError, match="lr_scales"):
             dataclasses.replace(a, lr_scales=bad)

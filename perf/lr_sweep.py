@@ -6,8 +6,10 @@ keep the val selection metric (the task's primary metric; val loss for anomaly t
 epoch. Nothing is ever predicted on test. The scale that is best on val, averaged over seeds, is the
 candidate for the family's ``ModelSpec.lr_scales[preset]``; the budget itself stays the task's.
 
-Writes ``lr_sweep.json`` (every fit, with its learning curve) and ``lr_sweep.md`` (one row per model
-and scale) into ``--out`` and prints the table.
+Writes ``lr_sweep.json`` (every fit, with its learning curve) into ``--out`` after each fit, so a sweep
+that is stopped resumes where it stopped when run again with the same ``--out`` (fits already there are
+kept; a folder from another task, preset, sizes or budget is refused), then ``lr_sweep.md`` (one row per
+model and scale) and prints the table.
 
     python perf/lr_sweep.py --task substructure/lensbench-v1 --models resnet10t resnet18 \\
         --scales 0.25 0.5 1 2 --seeds 0 1 --out lr-sweep
@@ -21,7 +23,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import time
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -50,30 +52,65 @@ def shrunk(task: TaskSpec, preset: str, train: int | None, val: int | None, imag
 
 
 def sweep(task: TaskSpec, models: list[str], scales: list[float], seeds: list[int], preset: str,
-          cache: Path | None = None, data_root: Path | None = None) -> list[dict]:
+          cache: Path | None = None, data_root: Path | None = None, done: list[dict] | None = None,
+          save=None) -> list[dict]:
     """One dict per (model, scale, seed): ``val`` (selection metric at the chosen epoch), ``selected_epoch``,
-    ``curve``, ``train_time_s``."""
+    ``curve``, ``train_time_s``. Fits in ``done`` are kept, not rerun; ``save(rows)`` after each new fit."""
+    rows = list(done or [])
+    have = {(r["model"], float(r["lr_scale"]), int(r["seed"])) for r in rows}
+    todo = [(m, s, k) for m in models for s in scales for k in seeds if (m, float(s), k) not in have]
+    if not todo:
+        return rows
     _, dsdict = taskdata.materialise(task, preset, cache=cache, data_root=data_root, progress=False)
     train = taskdata.train_split(task, preset, dsdict)
     val = taskdata.build_split(task, dsdict, "val", train.scaler)
     budget, device = task.preset(preset).budget, provenance.pick_device(None)
     key = f"val_{trainer.selection_key(task)[0]}"
-    rows = []
-    for name in models:
-        spec = registry.models.get(name)
-        for scale in scales:
-            for seed in seeds:
-                provenance.seed_everything(seed)
-                fitted = trainer.fit(task, spec.factory(task), budget, train, val, seed=seed, device=device,
-                                     progress=False, lr_scale=scale)
-                best = next(c for c in fitted.curve if c["epoch"] == fitted.selected_epoch) if fitted.curve else {}
-                rows.append({"model": name, "lr_scale": scale, "lr": budget.lr * scale, "seed": seed,
-                             "val": best.get(key), "selected_epoch": fitted.selected_epoch,
-                             "epochs_run": fitted.epochs_run, "train_time_s": fitted.train_time_s,
-                             "curve": fitted.curve})
-                print(f"{name} lr_scale={scale:g} seed={seed}: {key}={best.get(key)} "
-                      f"(epoch {fitted.selected_epoch}/{fitted.epochs_run}, {fitted.train_time_s:.0f} s)", flush=True)
+    for name, scale, seed in todo:
+        provenance.seed_everything(seed)
+        fitted = trainer.fit(task, registry.models.get(name).factory(task), budget, train, val, seed=seed,
+                             device=device, progress=False, lr_scale=scale)
+        best = next(c for c in fitted.curve if c["epoch"] == fitted.selected_epoch) if fitted.curve else {}
+        rows.append({"model": name, "lr_scale": scale, "lr": budget.lr * scale, "seed": seed,
+                     "val": best.get(key), "selected_epoch": fitted.selected_epoch,
+                     "epochs_run": fitted.epochs_run, "train_time_s": fitted.train_time_s,
+                     "curve": fitted.curve})
+        print(f"{name} lr_scale={scale:g} seed={seed}: {key}={best.get(key)} "
+              f"(epoch {fitted.selected_epoch}/{fitted.epochs_run}, {fitted.train_time_s:.0f} s)", flush=True)
+        if save is not None:
+            save(rows)
     return rows
+
+
+def settings(task: TaskSpec, preset: str) -> dict:
+    """What a sweep folder's fits were made under; a resumed sweep must match it."""
+    return {"task": task.id, "task_version": task.version, "preset": preset,
+            "sizes": dict(task.preset(preset).sizes),
+            "budget": json.loads(json.dumps(dataclasses.asdict(task.preset(preset).budget)))}
+
+
+def resume(path: Path, expected: dict) -> list[dict]:
+    """The fits already in ``path`` (lr_sweep.json), [] when there is none; SystemExit(2) naming the file
+    when it cannot be read or was made under other settings."""
+    if not path.exists():
+        return []
+    try:
+        meta = json.loads(path.read_text())
+        runs = meta["runs"]
+        if not isinstance(runs, list) or not all(isinstance(r, dict) and {"model", "lr_scale", "seed"} <= set(r)
+                                                 for r in runs):
+            raise ValueError("'runs' is not a list of fits")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        _refuse(f"{path}: not a readable lr sweep ({exc}); give another --out")
+    differ = [k for k, v in expected.items() if meta.get(k) != v]
+    if differ:
+        _refuse(f"{path}: made with another {', '.join(differ)} than this sweep; give another --out")
+    return runs
+
+
+def _refuse(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def table(task: TaskSpec, rows: list[dict]) -> str:
@@ -116,14 +153,20 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     task = shrunk(registry.tasks.get(args.task), args.preset, args.train_per_class, args.val_per_class,
                   args.images_seen)
-    t0 = time.perf_counter()
-    rows = sweep(task, args.models, args.scales, args.seeds, args.preset, args.cache, args.data_root)
+    meta = settings(task, args.preset)
+    path = args.out / "lr_sweep.json"
+    done = resume(path, meta)
     args.out.mkdir(parents=True, exist_ok=True)
-    meta = {"task": task.id, "task_version": task.version, "preset": args.preset,
-            "sizes": dict(task.preset(args.preset).sizes), "budget": dataclasses.asdict(task.preset(args.preset).budget),
-            "wall_time_s": time.perf_counter() - t0, "runs": rows}
-    (args.out / "lr_sweep.json").write_text(json.dumps(meta, indent=2) + "\n")
-    md = table(task, rows)
+
+    def save(rows: list[dict]) -> None:
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({**meta, "train_time_s": sum(r["train_time_s"] for r in rows), "runs": rows},
+                                  indent=2) + "\n")
+        tmp.replace(path)
+
+    rows = sweep(task, args.models, args.scales, args.seeds, args.preset, args.cache, args.data_root, done, save)
+    save(rows)
+    md = table(task, [r for r in rows if r["model"] in args.models])
     (args.out / "lr_sweep.md").write_text(md)
     print(md)
 

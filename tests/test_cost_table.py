@@ -35,3 +35,30 @@ def test_cpu_hours_per_task_and_minutes_per_run():
     assert md.index("## Cost of these runs") > md.index("## Overview")
     assert "| substructure/model1 | quick | 3 | 3.20 | 0.00 |" in md and "| total |  | 3 | 3.20 | 0.00 |" in md
     assert cost.markdown(failed) == ""
+
+
+def test_standard_projection_scales_measured_per_image_cost_and_packs_gpus():
+    """Medium on lensbench-v2: 4,000 training images per class (3 classes), test 2,000; standard: 20,000 and
+    5,000, 30 epochs. 0.01 core-s per image -> 30 x 60,000 x 0.01 s = 5 h, plus 72 s of evaluation x 2.5."""
+    curve = [{"epoch": 1, "images_seen": 12000}, {"epoch": 8, "images_seen": 96000}]
+    cpu = [dataclasses.replace(rec("a", s, 0.8, task="substructure/lensbench-v2"), preset="medium", curve=curve,
+                               train_time_s=960.0, eval_time_s=72.0, hardware={"torch_threads": 1, "device": "cpu"})
+           for s in range(3)]
+    b = [dataclasses.replace(r, model="b") for r in cpu]
+    runs = cost.standard_runs(cpu + b, cost.registered_task)
+    assert len(runs) == 6 and runs["gpu_h"].isna().all()
+    assert math.isclose(runs["cpu_h"].iloc[0], 5.0 + 72 * 2.5 / 3600)
+    md = cost.projection_markdown(cpu + b, cost.registered_task)
+    assert "| substructure/lensbench-v2 | 6 | 30.3 | – |" in md and "No GPU record yet for 2 model(s) (a, b)" in md
+
+    gpu = [dataclasses.replace(cpu[0], seed=9, train_time_s=96.0,  # 0.001 s per image on a GPU: 0.5 h per run
+                               hardware={"torch_threads": 8, "device": "cuda:0"}) for _ in range(1)]
+    gpu_b = [dataclasses.replace(gpu[0], model="b", train_time_s=192.0)]  # 1 h per run
+    runs = cost.standard_runs(cpu + b + gpu + gpu_b, cost.registered_task)
+    assert sorted(runs["gpu_h"].round(6).unique()) == [0.5, 1.0]  # the GPU records set each model's rate
+    assert len(runs) == 6  # GPU records give rates, not cells: the cells are the CPU records'
+    md = cost.projection_markdown(cpu + b + gpu + gpu_b, cost.registered_task)
+    # 4.5 GPU-hours; 1 GPU: 4.5 h; 4 GPUs: 1,1,1 | .5+.5+.5 -> 1.5 h; 16 GPUs: the longest run, 1 h
+    assert "| 4.5 | 4.5 | 1.5 | 1.0 |" in md and "No GPU record" not in md
+    assert cost.makespan([3, 3, 2, 2, 2], 2) == 7 and cost.makespan([], 4) == 0  # greedy: 3+2+2 | 3+2 (best is 6)
+    assert cost.standard_runs([dataclasses.replace(cpu[0], task="not/registered")], cost.registered_task).empty

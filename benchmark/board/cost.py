@@ -1,4 +1,6 @@
-"""What the records cost: CPU-hours per task and preset, and CPU-minutes per run of each model.
+"""What the records cost: CPU-hours per task and preset, CPU-minutes per run of each model, and the
+``standard`` preset projected from those measured costs (CPU core-hours; GPU hours on 1 and N GPUs
+once a model has a GPU record).
 
 From each ``ok`` record: its training time (zero for an evaluation-only record, ``source_task`` set,
 whose model was trained by the source run and is counted there) plus its evaluation time, times
@@ -47,8 +49,16 @@ def per_run(f: pd.DataFrame) -> pd.DataFrame:
     return g.pivot(index="model", columns="table", values="cpu_min")
 
 
-def markdown(records) -> str:
-    """The cost section (no heading) as Markdown; "" without ``ok`` records."""
+def registered_task(task_id: str):
+    """The registered TaskSpec ``task_id``, None when it is not registered."""
+    from lensbench import registry
+
+    return registry.tasks.get(task_id) if task_id in registry.tasks else None
+
+
+def markdown(records, tasks=registered_task) -> str:
+    """The cost section (no heading) as Markdown, with the standard-preset projection (``tasks(id)``:
+    the TaskSpec of a task id, None when unknown); "" without ``ok`` records."""
     f = frame(records)
     if f.empty:
         return ""
@@ -62,4 +72,98 @@ def markdown(records) -> str:
               "| model | " + " | ".join(pivot.columns) + " |", "|---|" + "---:|" * len(pivot.columns)]
     for model, row in pivot.iterrows():
         lines.append(f"| {model} | " + " | ".join(fmt(v, 1) for v in row) + " |")
+    projected = projection_markdown(records, tasks)
+    if projected:
+        lines += ["", "### The standard preset, projected", "", projected.rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- the standard preset, projected
+GPU_COUNTS = (1, 4, 16)
+
+
+def rates(records) -> pd.DataFrame:
+    """Per trained ``ok`` record with a learning curve: seconds of training per image seen, and of
+    evaluation per test image, on its device kind ("cpu": core-seconds, x torch threads; "gpu")."""
+    rows = []
+    for r in records:
+        curve = r.curve or []
+        if r.status != "ok" or r.source_task or not curve or not curve[-1].get("images_seen"):
+            continue
+        machine = r.hardware if isinstance(r.hardware, dict) else {}
+        gpu = str(machine.get("device", "cpu")).startswith("cuda")
+        threads = 1.0 if gpu else float(machine.get("torch_threads") or 1)
+        rows.append({"task": r.task, "preset": r.preset, "model": r.model, "seed": r.seed,
+                     "device": "gpu" if gpu else "cpu", "epoch_images": float(curve[0]["images_seen"]),
+                     "train_s_per_image": float(r.train_time_s or 0.0) * threads / float(curve[-1]["images_seen"]),
+                     "eval_s": float(r.eval_time_s or 0.0) * threads})
+    return pd.DataFrame(rows, columns=[*KEYS, "seed", "device", "epoch_images", "train_s_per_image", "eval_s"])
+
+
+def standard_runs(records, tasks) -> pd.DataFrame:
+    """The runs of these records' (task, model, seed) cells at the ``standard`` preset, each with its
+    projected hours on a CPU core (``cpu_h``) and on one GPU (``gpu_h``; NaN until that model has a GPU
+    record): measured seconds per training image x the standard budget's images (all its epochs: an
+    upper bound under early stopping), plus the measured evaluation time x the ratio of test images.
+    ``tasks(id)`` gives the TaskSpec (None: left out). The training-set size of a recipe task scales
+    with its images per class; a file dataset is the same files at every preset."""
+    from lensbench import registry
+
+    f = rates(records)
+    if f.empty:
+        return pd.DataFrame(columns=["task", "model", "seed", "cpu_h", "gpu_h"])
+    per_model_gpu = f[f["device"] == "gpu"].groupby("model")["train_s_per_image"].median()
+    rows = []
+    for (task_id, model, seed), g in f[f["device"] == "cpu"].groupby(["task", "model", "seed"], sort=True):
+        task = tasks(task_id)
+        if task is None or "standard" not in task.presets:
+            continue
+        r = g.iloc[0]
+        measured, std = task.preset(r["preset"]), task.preset("standard")
+        recipe = task.dataset not in registry.datasets or registry.datasets.get(task.dataset).recipe is not None
+        train_ratio = std.train_per_class / measured.train_per_class if recipe else 1.0
+        test_ratio = std.sizes["test"] / measured.sizes["test"] if recipe else 1.0
+        epoch_images = r["epoch_images"] * train_ratio
+        images = std.budget.epochs_for(epoch_images) * epoch_images
+        cpu_s = images * r["train_s_per_image"] + r["eval_s"] * test_ratio
+        gpu_rate = per_model_gpu.get(model, float("nan"))
+        rows.append({"task": task_id, "model": model, "seed": seed, "cpu_h": cpu_s / 3600,
+                     "gpu_h": images * gpu_rate / 3600})
+    return pd.DataFrame(rows, columns=["task", "model", "seed", "cpu_h", "gpu_h"])
+
+
+def makespan(hours, workers: int) -> float:
+    """Wall hours of ``hours`` (one per run) on ``workers`` equal workers, longest run first to the
+    least-loaded worker (how the scale-out executor's queue drains when the longest cells go first)."""
+    loads = [0.0] * max(1, int(workers))
+    for h in sorted(hours, reverse=True):
+        loads[loads.index(min(loads))] += h
+    return max(loads)
+
+
+def projection_markdown(records, tasks) -> str:
+    """The standard-preset projection (no heading) as Markdown; "" when no record can be projected."""
+    runs = standard_runs(records, tasks)
+    if runs.empty:
+        return ""
+    measured = runs["gpu_h"].notna()
+    lines = [("Projected from the measured per-image cost of each run above to the same cells and seeds at the "
+             "`standard` preset (all its epochs; early stopping can only shorten it). CPU: one core per run, at the "
+             "measured runs' precision (standard steps are float32, slower on a CPU than bf16 medium steps); GPU: "
+             "each model's median seconds per image over its GPU records, "
+             f"wall hours on {', '.join(map(str, GPU_COUNTS))} GPUs through `--executor ray` "
+             "(longest cells first; executor overhead is in `perf/README.md`, section executor)."), "",
+             "| task | runs | CPU core-hours | GPU-hours | " + " | ".join(f"{n} GPU{'s' * (n > 1)} (h)" for n in GPU_COUNTS)
+             + " |", "|---|---:|---:|---:|" + "---:|" * len(GPU_COUNTS)]
+    groups = [(task, g) for task, g in runs.groupby("task", sort=True)] + [("total", runs)]
+    for task, g in groups:
+        full = bool(g["gpu_h"].notna().all())
+        walls = [fmt(makespan(g["gpu_h"], n), 1) if full else "–" for n in GPU_COUNTS]
+        gpu = fmt(g["gpu_h"].sum(), 1) if full else "–"
+        lines.append(f"| {task} | {len(g)} | {g['cpu_h'].sum():.1f} | {gpu} | " + " | ".join(walls) + " |")
+    if not measured.all():
+        missing = sorted(set(runs.loc[~measured, "model"]))
+        lines += ["", (f"No GPU record yet for {len(missing)} model(s) ({', '.join(missing)}), so their tasks have no GPU "
+                       "projection. One standard-preset run per model on a GPU fills it in, e.g. "
+                       f"`lensbench run {runs['task'].iloc[0]} {missing[0]} --preset standard --device cuda`.")]
     return "\n".join(lines) + "\n"

@@ -328,8 +328,7 @@ class ModelSpec:
         return task.kind in self.kinds
 
     def config_hash(self, preset: str) -> str:
-        """Hash of what trains this model at ``preset``: name, config and that preset's lr factor (only
-        when set, so tuning one preset leaves the records of the others, and of untuned models, as they were)."""
+        """Hash of name, config and ``preset``'s lr factor (if set: tuning one preset leaves the others' hashes)."""
         spec = {"name": self.name, "config": dict(self.config)}
         if preset in self.lr_scales:
             spec["lr_scales"] = {preset: self.lr_scales[preset]}

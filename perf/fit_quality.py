@@ -7,7 +7,8 @@ separates the classes at macro AUC ~0.85 on lensbench-v2, above every CNN on the
 asks how close the model's own fit gets. Per row, the median chi^2 per pixel of each class (1 = the
 noise level; sigma from the image border as in the model) and the residual probe: the same
 gradient-boosted classifier on the same residual statistics as the image probe's control
-(``image_probe.residual_statistics``: per-annulus mean z^2, total chi^2, max |z|; 5-fold CV macro AUC).
+(``image_probe.residual_statistics``: per-annulus mean z^2, total chi^2, max |z|; 5-fold CV macro AUC),
+and the model's own val macro AUC when its head is fed that fit.
 
 Rows: the true parameters rendered by the model's own renderer (Sersic source, linear amplitude fit:
 the ceiling in the model's pipeline); the model's fit as trained (0 refinement steps); and the fit
@@ -31,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from image_probe import residual_statistics
+from sklearn.metrics import roc_auc_score
 
 from lensbench import records
 from lensbench.baselines.global_stats import cv_auc
@@ -43,8 +45,9 @@ CHUNK = 100
 
 
 def refined_residuals(model: GravImagingNet, x: torch.Tensor, steps: list[int], lr: float) -> dict:
-    """step -> (residual statistics (N, F), chi^2 per pixel (N,)) of images ``x`` after that many Adam
-    steps on their chi^2, starting from the model's prediction."""
+    """step -> (residual statistics (N, F), chi^2 per pixel (N,), the model's own class probabilities (N, K)
+    with its head fed the refined fit) of images ``x`` after that many Adam steps on their chi^2,
+    starting from the model's prediction."""
     head = model.param_head
     with torch.no_grad():
         feat = model.lens_encoder(x)
@@ -65,7 +68,14 @@ def refined_residuals(model: GravImagingNet, x: torch.Tensor, steps: list[int], 
         if k in steps:
             with torch.no_grad():
                 fitted, nres = normalised()
-            out[k] = statistics(x, fitted, sigma, nres)
+                unit = torch.sigmoid(z)
+                values = head.lo + (head.hi - head.lo) * unit
+                params = {n: values[:, j] for j, n in enumerate(head.names)}
+                extras = model.fit(x, params, model.amplitude_max * torch.tanh(r).view(-1, model.n_pix_src,
+                                                                                     model.n_pix_src))
+                stack = torch.cat([x, extras["fitted"], extras["nres"], extras["source"]], dim=1)
+                logits = model.head(torch.cat([model.feature_encoder(stack), feat, unit], dim=1))
+            out[k] = (*statistics(x, fitted, sigma, nres), torch.softmax(logits.double(), 1).numpy())
         if k < max(steps):
             opt.zero_grad()
             normalised()[1].pow(2).mean(dim=(1, 2, 3)).sum().backward()
@@ -119,21 +129,23 @@ def main() -> None:
     x, y = val.images[keep].float(), labels[keep]
     columns = {k: v[keep] for k, v in val.columns.items()}
     t0 = time.perf_counter()
-    rows = {"true parameters (model's renderer, Sersic source)": true_residuals(model, x, columns)}
+    rows = {"true parameters (model's renderer, Sersic source)": (*true_residuals(model, x, columns), None)}
     parts = [refined_residuals(model, x[i:i + CHUNK], args.steps, args.lr) for i in range(0, len(x), CHUNK)]
     for k in args.steps:
         label = "the model's fit, as trained" if k == 0 else f"the model's fit + {k} Adam steps on chi^2"
-        rows[label] = (np.concatenate([p[k][0] for p in parts]), np.concatenate([p[k][1] for p in parts]))
+        rows[label] = tuple(np.concatenate([p[k][i] for p in parts]) for i in range(3))
     seconds = time.perf_counter() - t0
     names = [str(np.asarray(val.class_names)[keep][y == k][0]) for k in np.unique(y)]
     lines = [(f"`{rec.model}` seed {rec.seed}, trained on `{task.id}` at `{rec.preset}`; {args.per_class} validation "
               f"images per class; Adam step {args.lr:g}; {seconds:.0f} s for all rows on {args.threads} thread(s)."), "",
-             "| smooth fit | " + " | ".join(f"median chi^2/px, {n}" for n in names) + " | residual probe (macro AUC) |",
-             "|---|" + "---:|" * (len(names) + 1)]
-    for label, (feats, chi2) in rows.items():
+             "| smooth fit | " + " | ".join(f"median chi^2/px, {n}" for n in names)
+             + " | residual probe (macro AUC) | the model's own head on this fit (val macro AUC) |",
+             "|---|" + "---:|" * (len(names) + 2)]
+    for label, (feats, chi2, proba) in rows.items():
         probe = cv_auc(feats, y)
+        own = "–" if proba is None else f"{roc_auc_score(y, proba, multi_class='ovr'):.4f}"
         lines.append(f"| {label} | " + " | ".join(f"{np.median(chi2[y == k]):.3f}" for k in np.unique(labels))
-                     + f" | {probe['auc']:.3f} +/- {probe['fold_sd']:.3f} |")
+                     + f" | {probe['auc']:.3f} +/- {probe['fold_sd']:.3f} | {own} |")
     body = "\n".join(lines) + (f"\n\n`python perf/fit_quality.py --record R/<record> --checkpoint-dir C --per-class "
                                f"{args.per_class} --steps {' '.join(map(str, args.steps))}`\n")
     print(body)

@@ -33,13 +33,12 @@ import numpy as np
 import torch
 from image_probe import residual_statistics
 from sklearn.metrics import roc_auc_score
+from trained import load_or_exit
 
-from lensbench import records
 from lensbench.baselines.global_stats import cv_auc
 from lensbench.data import taskdata
 from lensbench.pinn_models.common import AUX_COLUMNS, linear_fit
 from lensbench.pinn_models.grav_imaging import GravImagingNet, border_noise
-from lensbench.run.submission import load_checkpoint
 
 CHUNK = 100
 
@@ -109,12 +108,7 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    try:
-        rec = records.read_record(args.record)
-        task, model = load_checkpoint(rec, args.record, args.checkpoint_dir)
-    except (records.RecordError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    rec, task, model = load_or_exit(args.record, args.checkpoint_dir)
     if not isinstance(model, GravImagingNet) or not model.physics:
         print(f"error: {args.record}: model {rec.model!r} is not a grav-imaging variant with physics on",
               file=sys.stderr)

@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
+from trained import load_or_exit
 
-from lensbench import records, registry
+from lensbench import registry
 from lensbench.data import taskdata
 from lensbench.pinn_models.instrument import recipe_instrument
-from lensbench.run.submission import load_checkpoint
 
 SHIFT = "domain-shift/euclid-to-hst-v2"
 
@@ -50,12 +50,7 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    try:
-        rec = records.read_record(args.record)
-        task, trained = load_checkpoint(rec, args.record, args.checkpoint_dir)
-    except (records.RecordError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    rec, task, trained = load_or_exit(args.record, args.checkpoint_dir)
     spec, shift = registry.models.get(rec.model), registry.tasks.get(SHIFT)
     if not hasattr(trained, "psf_origin"):
         print(f"error: {args.record}: model {rec.model!r} does not render through a PSF (no psf_fwhm option)",

@@ -293,7 +293,7 @@ class ModelSpec:
     beside it (all logged); ``anomaly_score(x) -> Tensor (N,)`` (higher = more anomalous);
     ``fit_classical(x, y)`` for non-gradient models (the trainer calls it once on train).
     ``lr_scales``: preset name -> factor of that preset's learning rate for this model (the one setting
-    a model may tune, on validation only, ``perf/lr_sweep.py``; absent presets keep 1; a preset's factor is hashed into its records when set).
+    a model may tune, on validation only, ``perf/lr_sweep.py``; absent presets keep 1; hashed per preset when set).
     """
 
     name: str

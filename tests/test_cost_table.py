@@ -52,7 +52,7 @@ def test_standard_projection_scales_measured_per_image_cost_and_packs_gpus():
     assert "| substructure/lensbench-v2 | 6 | 30.3 | – |" in md and "No GPU record yet for 2 model(s) (a, b)" in md
 
     gpu = [dataclasses.replace(cpu[0], seed=9, train_time_s=96.0,  # 0.001 s per image on a GPU: 0.5 h per run
-                               hardware={"torch_threads": 8, "device": "cuda:0"}) for _ in range(1)]
+                               hardware={"torch_threads": 8, "device": "cuda:0"})]
     gpu_b = [dataclasses.replace(gpu[0], model="b", train_time_s=192.0)]  # 1 h per run
     runs = cost.standard_runs(cpu + b + gpu + gpu_b, cost.registered_task)
     assert sorted(runs["gpu_h"].round(6).unique()) == [0.5, 1.0]  # the GPU records set each model's rate

@@ -83,8 +83,8 @@ GPU_COUNTS = (1, 4, 16)
 
 
 def rates(records) -> pd.DataFrame:
-    """Per trained ``ok`` record with a learning curve: seconds of training per image seen, and of
-    evaluation per test image, on its device kind ("cpu": core-seconds, x torch threads; "gpu")."""
+    """Per trained ``ok`` record with a learning curve: seconds of training per image seen and seconds of
+    evaluation, on its device kind ("cpu": core-seconds, x torch threads; "gpu")."""
     rows = []
     for r in records:
         curve = r.curve or []

@@ -55,29 +55,28 @@ def refined_residuals(model: GravImagingNet, x: torch.Tensor, steps: list[int], 
     z, r = z0.clone().requires_grad_(True), r0.clone().requires_grad_(True)
     opt = torch.optim.Adam([z, r], lr=lr)
 
-    def normalised():
-        values = head.lo + (head.hi - head.lo) * torch.sigmoid(z)
-        params = {n: values[:, j] for j, n in enumerate(head.names)}
+    def current():
+        """(unit vector, parameters, pixel source) at the current optimiser state."""
+        unit = torch.sigmoid(z)
+        values = head.lo + (head.hi - head.lo) * unit
         pixels = model.amplitude_max * torch.tanh(r).view(-1, model.n_pix_src, model.n_pix_src)
-        fitted = linear_fit(model.render(params, pixels), x)
-        return fitted, (x - fitted) / sigma
+        return unit, {n: values[:, j] for j, n in enumerate(head.names)}, pixels
 
     out = {}
     for k in range(max(steps) + 1):
         if k in steps:
             with torch.no_grad():
-                fitted, nres = normalised()
-                unit = torch.sigmoid(z)
-                values = head.lo + (head.hi - head.lo) * unit
-                params = {n: values[:, j] for j, n in enumerate(head.names)}
-                extras = model.fit(x, params, model.amplitude_max * torch.tanh(r).view(-1, model.n_pix_src,
-                                                                                     model.n_pix_src))
+                unit, params, pixels = current()
+                extras = model.fit(x, params, pixels)
                 stack = torch.cat([x, extras["fitted"], extras["nres"], extras["source"]], dim=1)
                 logits = model.head(torch.cat([model.feature_encoder(stack), feat, unit], dim=1))
-            out[k] = (*statistics(x, fitted, sigma, nres), torch.softmax(logits.double(), 1).numpy())
+            out[k] = (*statistics(x, extras["fitted"], sigma, extras["nres"]),
+                      torch.softmax(logits.double(), 1).numpy())
         if k < max(steps):
             opt.zero_grad()
-            normalised()[1].pow(2).mean(dim=(1, 2, 3)).sum().backward()
+            _, params, pixels = current()
+            fitted = linear_fit(model.render(params, pixels), x)
+            ((x - fitted) / sigma).pow(2).mean(dim=(1, 2, 3)).sum().backward()
             opt.step()
     return out
 

@@ -12,9 +12,16 @@ from __future__ import annotations
 
 import pandas as pd
 
+from lensbench import registry
 from lensbench.board.cells import fmt
 
 KEYS = ["task", "preset", "model"]
+
+
+def device(r) -> tuple[bool, float]:
+    """(ran on a GPU, torch threads: the CPU-core factor of its times; 1 when absent) of record ``r``."""
+    machine = r.hardware if isinstance(r.hardware, dict) else {}
+    return str(machine.get("device", "cpu")).startswith("cuda"), float(machine.get("torch_threads") or 1)
 
 
 def frame(records) -> pd.DataFrame:
@@ -23,13 +30,11 @@ def frame(records) -> pd.DataFrame:
     for r in records:
         if r.status != "ok":
             continue
-        machine = r.hardware if isinstance(r.hardware, dict) else {}
-        threads = machine.get("torch_threads") or 1
+        on_gpu, threads = device(r)
         train = 0.0 if r.source_task else float(r.train_time_s or 0.0)
         hours = (train + float(r.eval_time_s or 0.0)) / 3600
-        on_gpu = str(machine.get("device", "cpu")).startswith("cuda")
         rows.append({"task": r.task, "preset": r.preset, "model": r.model, "seed": r.seed,
-                     "cpu_h": 0.0 if on_gpu else hours * float(threads), "gpu_h": hours if on_gpu else 0.0})
+                     "cpu_h": 0.0 if on_gpu else hours * threads, "gpu_h": hours if on_gpu else 0.0})
     return pd.DataFrame(rows, columns=[*KEYS, "seed", "cpu_h", "gpu_h"])
 
 
@@ -51,8 +56,6 @@ def per_run(f: pd.DataFrame) -> pd.DataFrame:
 
 def registered_task(task_id: str):
     """The registered TaskSpec ``task_id``, None when it is not registered."""
-    from lensbench import registry
-
     return registry.tasks.get(task_id) if task_id in registry.tasks else None
 
 
@@ -90,9 +93,8 @@ def rates(records) -> pd.DataFrame:
         curve = r.curve or []
         if r.status != "ok" or r.source_task or not curve or not curve[-1].get("images_seen"):
             continue
-        machine = r.hardware if isinstance(r.hardware, dict) else {}
-        gpu = str(machine.get("device", "cpu")).startswith("cuda")
-        threads = 1.0 if gpu else float(machine.get("torch_threads") or 1)
+        gpu, threads = device(r)
+        threads = 1.0 if gpu else threads
         rows.append({"task": r.task, "preset": r.preset, "model": r.model, "seed": r.seed,
                      "device": "gpu" if gpu else "cpu", "epoch_images": float(curve[0]["images_seen"]),
                      "train_s_per_image": float(r.train_time_s or 0.0) * threads / float(curve[-1]["images_seen"]),
@@ -107,8 +109,6 @@ def standard_runs(records, tasks) -> pd.DataFrame:
     upper bound under early stopping), plus the measured evaluation time x the ratio of test images.
     ``tasks(id)`` gives the TaskSpec (None: left out). The training-set size of a recipe task scales
     with its images per class; a file dataset is the same files at every preset."""
-    from lensbench import registry
-
     f = rates(records)
     if f.empty:
         return pd.DataFrame(columns=["task", "model", "seed", "cpu_h", "gpu_h"])

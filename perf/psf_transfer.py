@@ -23,23 +23,22 @@ import dataclasses
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 from trained import load_or_exit
 
 from lensbench import registry
 from lensbench.data import taskdata
 from lensbench.pinn_models.instrument import recipe_instrument
+from lensbench.run import trainer
 
 SHIFT = "domain-shift/euclid-to-hst-v2"
 
 
-def val_auc(model: torch.nn.Module, split) -> float:
-    """Macro one-vs-rest AUC of ``model`` on ``split`` (float64 softmax)."""
-    with torch.no_grad():
-        logits = torch.cat([model(split.images[i:i + 256]).double() for i in range(0, len(split.images), 256)])
-    return float(roc_auc_score(np.asarray(split.target), torch.softmax(logits, 1).numpy(), multi_class="ovr"))
+def val_auc(task, model: torch.nn.Module, split) -> float:
+    """Macro AUC of ``model`` on ``split``, scored as the harness scores every run (``trainer.predict``
+    and ``trainer.score``)."""
+    pred = trainer.predict(task, model, split, torch.device("cpu"), 256)
+    return float(trainer.score(task, split, pred, ci=False)["auc_macro"])
 
 
 def main() -> None:
@@ -71,7 +70,7 @@ def main() -> None:
         model = spec.factory.func(task, **{**spec.factory.keywords, "psf_fwhm": fwhm})
         model.load_state_dict(state)
         model.eval()
-        rows.append((label, *(val_auc(model, s) for s in splits.values())))
+        rows.append((label, *(val_auc(task, model, s) for s in splits.values())))
         print(f"{label}: " + ", ".join(f"{d} val {v:.4f}" for d, v in zip(splits, rows[-1][1:])), flush=True)
     body = (f"`{rec.model}` seed {rec.seed}, trained on `{task.id}` at `{rec.preset}` (test macro AUC "
             f"{rec.metrics_test.get('auc_macro', float('nan')):.4f}), re-scored with the render PSF swapped; "

@@ -79,6 +79,7 @@ Model card.
 
 from __future__ import annotations
 
+import timm
 import torch
 from torch import nn
 
@@ -124,7 +125,8 @@ class GravImagingNet(PhysicsModel):
                  supersample: int = 1, source_pixels: int = 10, source_half_width: float = 0.12,
                  amplitude_max: float = 2.0, n_src: int = 32, source_frac: float = 0.3, border: int = 4,
                  noise_floor: float = 1e-2, reconstruction_weight: float = 0.1, prior_weight: float = 1e-2,
-                 aux_weight: float = 0.1, psf_fwhm: float | None = None):
+                 aux_weight: float = 0.1, psf_fwhm: float | None = None, head_arch: str | None = None,
+                 head_lr: float = 1.0):
         fov = Geometry.from_task(task).fov
         bounds = {**lens_bounds(fov), **{f"src_{k}": v for k, v in source_bounds(fov).items()}}
         super().__init__(task, physics, aux_params, width=width, prior_weight=prior_weight,
@@ -141,7 +143,14 @@ class GravImagingNet(PhysicsModel):
         with torch.no_grad():  # starts as a pure Sersic; small weights so gradients reach the encoder
             nn.init.normal_(self.pixel_head.weight, std=1e-3)
             self.pixel_head.bias.zero_()
-        self.feature_encoder = ConvEncoder(4 * self.geom.channels, width)
+        if head_arch is None:
+            self.feature_encoder = ConvEncoder(4 * self.geom.channels, width)
+        else:  # a timm trunk (no classifier, global pooling) on the four channels
+            self.feature_encoder = timm.create_model(head_arch, pretrained=False, num_classes=0,
+                                                     in_chans=4 * self.geom.channels)
+            self.feature_encoder.out_dim = self.feature_encoder.num_features
+        # the trainer's per-submodule lr factors (``lensbench.run.trainer.param_groups``)
+        self.lr_multipliers = {"feature_encoder": float(head_lr), "head": float(head_lr)} if head_lr != 1 else {}
         self.head = mlp(self.feature_encoder.out_dim + self.lens_encoder.out_dim + len(bounds), task.n_outputs)
 
     def source_grid(self, feat: torch.Tensor) -> torch.Tensor:

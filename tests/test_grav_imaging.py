@@ -224,3 +224,35 @@ def test_training_reduces_the_loss(data, name):
     assert all(math.isfinite(v) for v in losses)
     assert last < 0.8 * first, f"{name}: loss {first:.4f} -> {last:.4f}"
     assert recon[-1] < recon[0]
+
+
+R = "grav-resnet"
+
+
+def test_grav_resnet_is_grav_imaging_with_a_resnet_head_at_its_own_lr(data):
+    """``grav-resnet``: the same class and physics config as ``grav-imaging``, its head's image encoder a
+    timm ResNet-10-T on the four channels, trained at ``head_lr`` x the model's lr (the trainer's
+    ``param_groups``); the 2x2 keeps identical parameters, and the task loss reaches the ResNet."""
+    from lensbench.run.trainer import param_groups
+
+    base, spec = SPECS[P].config, SPECS[R].config
+    assert {k: v for k, v in spec.items() if k not in ("head_arch", "head_lr", "ablation_of")} == {
+        k: v for k, v in base.items() if k != "ablation_of"}
+    task = make_task("classification")
+    models = {n: SPECS[f"{R}{s}"].factory(task) for n, s in (("on", ""), ("off", "-nophys"), ("aux", "-nophys-aux"))}
+    shapes = [{k: q.shape for k, q in m.named_parameters()} for m in models.values()]
+    assert all(s == shapes[0] for s in shapes)
+    model = models["on"].train()
+    assert type(model.feature_encoder).__name__ == "ResNet" and model.feature_encoder.out_dim == 512
+    groups = param_groups(model, 1e-3)
+    assert [g["lr"] for g in groups] == [1e-3, 16e-3, 16e-3]
+    ids = [id(q) for g in groups for q in g["params"]]
+    assert sorted(ids) == sorted(id(q) for q in model.parameters()) and len(set(ids)) == len(ids)
+    assert {id(q) for q in groups[1]["params"]} == {id(q) for q in model.feature_encoder.parameters()}
+    batch = _labelled(data, 6, aux=False)
+    model.loss(batch, model(batch["image"]))["task"].backward()
+    for name, q in model.feature_encoder.named_parameters():
+        assert q.grad is not None and torch.isfinite(q.grad).all(), name
+    plain = _build(P, task)  # no multipliers: one group, every parameter at the model's lr
+    (only,) = param_groups(plain, 1e-3)
+    assert only["lr"] == 1e-3 and [id(q) for q in only["params"]] == [id(q) for q in plain.parameters()]

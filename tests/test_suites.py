@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from lensbench import records, registry
@@ -23,7 +25,8 @@ def test_v1_suite_names_only_registered_tasks_and_models_and_covers_all_of_them(
     assert set(v1.tasks) & later == {"lens-finding/hsc", "lens-finding/cfhtls"}  # the real data, in both
     added_after_v1 = {"global-stats"} | {f"{p}-{v}" for p in ("lens-inversion", "lensiformer", "lens-synthesis")
                                          for v in ("noaux", "nophys-aux")}  # the probe and the 2x2 ablations
-    added_after_v1 |= {f"grav-imaging{v}" for v in ("", "-noaux", "-nophys-aux", "-nophys")}  # v2 PINNs
+    added_after_v1 |= {f"{p}{v}" for p in ("grav-imaging", "grav-resnet")
+                       for v in ("", "-noaux", "-nophys-aux", "-nophys")}  # v2 PINNs
     added_after_v1 |= {"d4-cnn", "d4-cnn-nosym"}  # the D4-equivariant network and its twin
     assert {m.name for m in registry.models.all() if m.family != "user"} <= set(v1.models) | added_after_v1
     for m in v1.models:  # every PINN comes with its physics-off twin
@@ -51,15 +54,19 @@ def test_v2_suite_allocates_seeds_and_presets_where_the_comparisons_need_them():
 
     v2 = registry.suites.get("v2")
     main_parts = [p for p in v2.grid_parts() if "substructure/lensbench-v2" in p.tasks]
-    assert [p.preset for p in main_parts] == ["medium"] * 3 and all(p.why for p in main_parts)
+    assert [p.preset for p in main_parts] == ["medium"] * 4 + ["quick", "medium"] and all(p.why for p in main_parts)
     assert all(p.seeds == tuple(range(10)) for p in main_parts)
-    pilot, rest, vit = main_parts
+    pilot, with_aux, without_aux, medium, quick, vit = main_parts
+    rest = dataclasses.replace(medium, models=medium.models + quick.models)
     assert vit.models == ("vit-tiny-p8",) and v2.grid_parts()[-1] is vit  # the costliest row, last
-    assert v2.grid_parts()[0] is pilot  # the protocol pilot runs first
+    assert v2.grid_parts()[:3] == (pilot, with_aux, without_aux)  # the pilot, then the contender's 2x2
+    assert with_aux.models == ("grav-resnet", "grav-resnet-nophys-aux")  # the physics pair, aux on
+    assert without_aux.models == ("grav-resnet-noaux", "grav-resnet-nophys")
     assert sum(registry.models.get(m).family == "baseline" for m in pilot.models) == 2
     assert sorted(m for m in pilot.models if m.startswith("grav-imaging")) == sorted(
         m for m in V2_PINNS if registry.models.get(m).config.get("ablation_of") == "grav-imaging")
-    assert sorted(pilot.models + rest.models) == sorted(V2_CLASSIFIERS)  # every classifier once, 10 seeds
+    assert sorted(pilot.models + with_aux.models + without_aux.models + rest.models) == sorted(
+        V2_CLASSIFIERS)  # every classifier once, 10 seeds
     assert "vit-tiny-p8" not in V2_CLASSIFIERS
     core = rest
     for t in ("lowdata/lensbench-v2-250", "lowdata/lensbench-v2-1000", "lens-finding/hsc"):
@@ -77,9 +84,9 @@ def test_v2_suite_allocates_seeds_and_presets_where_the_comparisons_need_them():
     groups = {}
     for m in V2_PINNS:
         groups.setdefault(registry.models.get(m).config["ablation_of"], []).append(m)
-    assert {g: len(v) for g, v in groups.items()} == {"grav-imaging": 4, "lens-inversion": 4, "lens-synthesis": 4,
+    assert {g: len(v) for g, v in groups.items()} == {"grav-imaging": 4, "grav-resnet": 4, "lens-inversion": 4, "lens-synthesis": 4,
                                                        "lensiformer": 4, "d4-cnn": 2}
-    assert set(V2_PINNS) <= set(pilot.models) | set(core.models)
+    assert set(V2_PINNS) <= set(pilot.models + with_aux.models + without_aux.models + core.models)
     with pytest.raises(SpecError, match="parts"):
         SuiteSpec("x", "x", "quick", ("a",), ("m",), parts=core and (core,))
 

@@ -2,7 +2,9 @@
 
 Plain PyTorch. The budget (epochs or images seen, batch size, AdamW lr / weight decay, patience,
 learning-rate schedule, augmentation) comes from the task preset; a model cannot change it, except
-for its registered ``lr_scales`` entry of the preset (a multiplier of the lr, tuned on validation). The schedule is a
+for its registered ``lr_scales`` entry of the preset (a multiplier of the lr, tuned on validation) and,
+for a model made of parts that train at different rates, its ``lr_multipliers`` attribute (submodule
+name -> multiplier of the model's lr for that submodule's parameters; ``param_groups``). The schedule is a
 ``LambdaLR`` stepped per optimiser step (``lr_factor``: linear warm-up, then cosine decay to 0).
 Augmentation (``Budget.augment``) draws one of the 8 dihedral symmetries per training image from its
 own generator (``BatchAugment``); validation and test images are never transformed. Data order,
@@ -112,6 +114,19 @@ def lr_factor(step: int, total_steps: int, warmup: float) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * (step - w + 1) / max(total_steps - w + 1, 1)))
 
 
+def param_groups(model: torch.nn.Module, lr: float) -> list[dict]:
+    """AdamW parameter groups: one at ``lr``, plus one per entry of the model's ``lr_multipliers``
+    (submodule name -> factor) at ``lr`` x factor holding that submodule's trainable parameters."""
+    multipliers = dict(getattr(model, "lr_multipliers", None) or {})
+    groups, taken = [], set()
+    for name, factor in multipliers.items():
+        params = [p for p in model.get_submodule(name).parameters() if p.requires_grad]
+        groups.append({"params": params, "lr": lr * float(factor)})
+        taken.update(id(p) for p in params)
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in taken]
+    return [{"params": rest, "lr": lr}, *groups]
+
+
 def make_scheduler(opt: torch.optim.Optimizer, budget: Budget, total_steps: int):
     """The budget's schedule as a ``LambdaLR`` (call ``step()`` after each optimiser step); None for
     a constant lr."""
@@ -202,7 +217,7 @@ def fit(
     if mixed:
         channels_last(model)
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=budget.lr * lr_scale, weight_decay=budget.weight_decay)
+    opt = torch.optim.AdamW(param_groups(model, budget.lr * lr_scale), weight_decay=budget.weight_decay)
     epochs = budget.epochs_for(len(train))
     sched = make_scheduler(opt, budget, epochs * math.ceil(len(train) / budget.batch_size))
     augmenter = BatchAugment(task, train, seed) if budget.augment else None

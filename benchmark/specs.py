@@ -88,6 +88,10 @@ class Budget:
     symmetry of the square, with its targets transformed to match (``lensbench.run.augment``).
     ``precision``: ``"fp32"`` or ``"bf16"`` (training steps in bfloat16 autocast and channels-last layout,
     ``perf/train_speed.py``; PINN physics, validation and test predictions stay float32).
+    ``eval_every`` (``images_seen`` budgets only): an epoch (one validation pass, one point of the
+    learning curve, one unit of patience) is ``passes_for(n)`` passes over the training set, so that
+    it holds about ``eval_every`` images; None: one pass. A small training set then costs as many
+    validation passes as a large one under the same budget.
     """
 
     epochs: int | None
@@ -100,8 +104,11 @@ class Budget:
     warmup: float = 0.0  # fraction of the optimiser steps (cosine schedule only)
     augment: bool = False
     precision: str = "fp32"
+    eval_every: int | None = None
 
     def __post_init__(self) -> None:
+        if self.eval_every is not None and (self.images_seen is None or self.eval_every < 1):
+            raise SpecError(f"Budget: eval_every needs images_seen and must be >= 1, got {self!r}")
         if (self.epochs is None) == (self.images_seen is None):
             raise SpecError(f"Budget: give exactly one of epochs and images_seen, got {self!r}")
         if (self.epochs or self.images_seen) < 1 or self.batch_size < 1 or self.lr <= 0 or self.weight_decay < 0:
@@ -115,9 +122,15 @@ class Budget:
         if not 0 <= self.warmup < 1 or (self.warmup and self.schedule == "constant"):
             raise SpecError(f"Budget: warmup must be in [0, 1) and needs schedule='cosine', got {self.warmup}")
 
+    def passes_for(self, n_train: int) -> int:
+        """Passes over ``n_train`` training images per epoch: ``round(eval_every / n_train)``, at least 1."""
+        return 1 if self.eval_every is None else max(1, round(self.eval_every / max(int(n_train), 1)))
+
     def epochs_for(self, n_train: int) -> int:
-        """Epochs to train on ``n_train`` images: ``epochs``, or ``ceil(images_seen / n_train)``."""
-        return self.epochs if self.epochs is not None else max(1, math.ceil(self.images_seen / max(int(n_train), 1)))
+        """Epochs to train on ``n_train`` images: ``epochs``, or ``ceil(images_seen / images per epoch)``."""
+        if self.epochs is not None:
+            return self.epochs
+        return max(1, math.ceil(self.images_seen / (max(int(n_train), 1) * self.passes_for(n_train))))
 
 
 @dataclass(frozen=True)
@@ -234,8 +247,10 @@ class TaskSpec:
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        for preset in (p for p in out["presets"].values() if p["budget"]["precision"] == "fp32"):
-            del preset["budget"]["precision"]  # defaults are left out, as below
+        for preset in out["presets"].values():  # defaults are left out, as below
+            for name, default in (("precision", "fp32"), ("eval_every", None)):
+                if preset["budget"][name] == default:
+                    del preset["budget"][name]
         if self.ranked:  # only when set, so the hashes of the tasks before these fields stay what they were
             del out["ranked"]
         if self.source_task is None:

@@ -70,8 +70,12 @@ def test_v2_suite_allocates_seeds_and_presets_where_the_comparisons_need_them():
     assert "vit-tiny-p8" not in V2_CLASSIFIERS
     core = rest
     for t in ("lowdata/lensbench-v2-250", "lowdata/lensbench-v2-1000", "lens-finding/hsc"):
-        part = next(p for p in v2.grid_parts() if t in p.tasks)
-        assert len(part.seeds) == 10, t
+        parts = [p for p in v2.grid_parts() if t in p.tasks]
+        assert all(len(p.seeds) == 10 for p in parts), t
+        assert sorted(m for p in parts for m in p.models) == sorted(V2_CLASSIFIERS), t  # every classifier once
+    low_medium = [p for p in v2.grid_parts() if "lowdata/lensbench-v2-250" in p.tasks and p.preset == "medium"]
+    assert {"resnet10t", "grav-resnet", "grav-resnet-nophys-aux"} <= {m for p in low_medium for m in p.models}
+    assert v2.grid_parts().index(low_medium[0]) == 3  # right after the main task's contenders
     assert all(len(p.seeds) >= 5 for p in v2.grid_parts())
     assert v2.preset == "medium" and v2.tasks[0] == "substructure/lensbench-v2"
     for t in v2.tasks:
@@ -95,7 +99,7 @@ def test_list_suites_shows_the_parts_and_why(capsys):
     assert main(["list", "suites"]) == 0
     out = capsys.readouterr().out
     assert "| v2 " in out and "per part" in out
-    assert "lowdata/lensbench-v2-250, lowdata/lensbench-v2-1000, lens-finding/hsc" in out
+    assert "| lowdata/lensbench-v2-250, lowdata/lensbench-v2-1000 " in out and "| lens-finding/hsc " in out
     assert "where physics should pay off" in out
 
 

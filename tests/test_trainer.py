@@ -152,3 +152,35 @@ def test_classical_models_fit_once_without_gradient_steps():
     res = _fit(make_task(), model=Prior())
     assert calls == [(64, 1, 16, 16)] and res.epochs_run == 0
     assert res.metrics_val["auc_macro"] == pytest.approx(0.5)
+
+
+def test_eval_every_groups_passes_into_epochs_of_the_same_budget():
+    """``Budget.eval_every``: an epoch of ``passes_for(n)`` passes over the n training images (each pass
+    its own shuffle), so the images seen, the optimiser steps and the learning rate schedule are those
+    of the plain budget, with one validation pass per ~``eval_every`` images."""
+    import dataclasses
+
+    from lensbench.specs import Budget, Preset, SpecError
+
+    plain = Budget(epochs=None, images_seen=64 * 8, batch_size=16, lr=3e-3, weight_decay=0.0, schedule="cosine",
+                   warmup=0.1)
+    grouped = dataclasses.replace(plain, eval_every=128)
+    assert (plain.passes_for(64), plain.epochs_for(64)) == (1, 8)
+    assert (grouped.passes_for(64), grouped.epochs_for(64)) == (2, 4)
+    assert grouped.passes_for(500) == 1 and grouped.passes_for(40) == 3  # rounded, at least one pass
+    runs = {}
+    for name, budget in (("plain", plain), ("grouped", grouped)):
+        task = make_task(presets={"quick": Preset({"train": 64, "val": 32, "test": 32}, budget)})
+        steps = []
+        model = TinyCNN(1, 2, width=8)
+        model.register_forward_pre_hook(lambda m, args, seen=steps: seen.append(len(args[0])) if m.training else None)
+        runs[name] = (_fit(task, model=model), steps)
+    (a, steps_a), (b, steps_b) = runs["plain"], runs["grouped"]
+    assert steps_a == steps_b == [16] * 32  # 512 images in 32 steps of 16 either way
+    assert [c["images_seen"] for c in a.curve] == [64 * k for k in range(1, 9)]
+    assert [c["images_seen"] for c in b.curve] == [128 * k for k in range(1, 5)]
+    assert b.epochs_run == len(b.history) == 4 and a.curve[-1]["lr"] == b.curve[-1]["lr"] == pytest.approx(0.0)
+    assert a.curve[1]["lr"] == pytest.approx(b.curve[0]["lr"])  # the same schedule at the same images seen
+    for bad in ({"eval_every": 0}, {"eval_every": 128, "epochs": 3, "images_seen": None}):
+        with pytest.raises(SpecError, match="eval_every"):
+            dataclasses.replace(plain, **bad)

@@ -218,8 +218,8 @@ def fit(
         channels_last(model)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(param_groups(model, budget.lr * lr_scale), weight_decay=budget.weight_decay)
-    epochs = budget.epochs_for(len(train))
-    sched = make_scheduler(opt, budget, epochs * math.ceil(len(train) / budget.batch_size))
+    epochs, passes = budget.epochs_for(len(train)), budget.passes_for(len(train))
+    sched = make_scheduler(opt, budget, epochs * passes * math.ceil(len(train) / budget.batch_size))
     augmenter = BatchAugment(task, train, seed) if budget.augment else None
     aux = {k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in train.columns.items()}
     history, curve, best, best_state, best_epoch, best_val, stale = [], [], None, None, 0, {}, 0
@@ -228,37 +228,38 @@ def fit(
     for epoch in bar:
         model.train()
         sums, n = defaultdict(lambda: torch.zeros(())), 0
-        order = torch.randperm(len(train), generator=gen)
-        for start in range(0, len(train), budget.batch_size):
-            idx = order[start:start + budget.batch_size]
-            batch = {
-                "image": train.images[idx].to(device, non_blocking=True),
-                "target": train.target[idx].to(device, non_blocking=True),
-                "aux": {k: v[idx].to(device, non_blocking=True) for k, v in aux.items()},
-            }
-            if augmenter is not None:
-                batch = augmenter(batch)
-            if mixed:
-                batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed):
-                output = model(batch["image"])
-                parts = _loss(model, batch, output, kind)
-            loss = parts["loss"]
-            if not torch.isfinite(loss):
-                raise NonFiniteLoss(f"non-finite training loss ({float(loss.detach())}) at epoch {epoch}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
-            for k, v in parts.items():
-                sums[k] = sums[k] + v.detach().float().cpu() * len(idx)
-            n += len(idx)
+        for _ in range(passes):  # one pass when the budget has no eval_every
+            order = torch.randperm(len(train), generator=gen)
+            for start in range(0, len(train), budget.batch_size):
+                idx = order[start:start + budget.batch_size]
+                batch = {
+                    "image": train.images[idx].to(device, non_blocking=True),
+                    "target": train.target[idx].to(device, non_blocking=True),
+                    "aux": {k: v[idx].to(device, non_blocking=True) for k, v in aux.items()},
+                }
+                if augmenter is not None:
+                    batch = augmenter(batch)
+                if mixed:
+                    batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed):
+                    output = model(batch["image"])
+                    parts = _loss(model, batch, output, kind)
+                loss = parts["loss"]
+                if not torch.isfinite(loss):
+                    raise NonFiniteLoss(f"non-finite training loss ({float(loss.detach())}) at epoch {epoch}")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if sched is not None:
+                    sched.step()
+                for k, v in parts.items():
+                    sums[k] = sums[k] + v.detach().float().cpu() * len(idx)
+                n += len(idx)
         row = {"epoch": epoch, **{f"train_{k}": float(v) / n for k, v in sums.items()}}
         val_metrics = _val_metrics(task, model, val, device, budget.batch_size)
         row.update({f"val_{k}": v for k, v in val_metrics.items() if isinstance(v, (int, float))})
         history.append(row)
-        curve.append({"epoch": epoch, "images_seen": epoch * len(train), f"val_{key}": float(val_metrics[key]),
+        curve.append({"epoch": epoch, "images_seen": epoch * passes * len(train), f"val_{key}": float(val_metrics[key]),
                       "train_loss": row["train_loss"], "lr": opt.param_groups[0]["lr"]})
         if on_epoch:
             on_epoch(epoch, row)

@@ -184,3 +184,19 @@ def test_eval_every_groups_passes_into_epochs_of_the_same_budget():
     for bad in ({"eval_every": 0}, {"eval_every": 128, "epochs": 3, "images_seen": None}):
         with pytest.raises(SpecError, match="eval_every"):
             dataclasses.replace(plain, **bad)
+
+
+@pytest.mark.parametrize("bad, match", [({"nope": 2.0}, "not a submodule"), ({"conv": 0.0}, "positive number"),
+                                        ({"conv": "fast"}, "positive number"), ([("conv", 2.0)], "must be a dict")])
+def test_bad_lr_multipliers_fail_the_run_with_a_clear_error(bad, match):
+    """A model's ``lr_multipliers`` (user model code included) is checked before the optimiser is built:
+    a ValueError (TypeError for a non-dict) naming the entry, which the runner records as a failed run."""
+    model = TinyCNN(1, 2, width=8)
+    model.conv = nn.Conv2d(1, 1, 1)
+    model.lr_multipliers = bad
+    with pytest.raises((ValueError, TypeError), match=match):
+        trainer.param_groups(model, 1e-3)
+    model.lr_multipliers = {"conv": 4}
+    fast, rest = trainer.param_groups(model, 1e-3)[1], trainer.param_groups(model, 1e-3)[0]
+    assert fast["lr"] == 4e-3 and {id(q) for q in fast["params"]} == {id(q) for q in model.conv.parameters()}
+    assert not {id(q) for q in fast["params"]} & {id(q) for q in rest["params"]}

@@ -117,10 +117,19 @@ def lr_factor(step: int, total_steps: int, warmup: float) -> float:
 def param_groups(model: torch.nn.Module, lr: float) -> list[dict]:
     """AdamW parameter groups: one at ``lr``, plus one per entry of the model's ``lr_multipliers``
     (submodule name -> factor) at ``lr`` x factor holding that submodule's trainable parameters."""
-    multipliers = dict(getattr(model, "lr_multipliers", None) or {})
+    multipliers = getattr(model, "lr_multipliers", None) or {}
+    if not isinstance(multipliers, dict):
+        raise TypeError(f"lr_multipliers of {type(model).__name__} must be a dict, got {type(multipliers).__name__}")
     groups, taken = [], set()
     for name, factor in multipliers.items():
-        params = [p for p in model.get_submodule(name).parameters() if p.requires_grad]
+        try:
+            module = model.get_submodule(name)
+        except (AttributeError, TypeError):
+            raise ValueError(f"lr_multipliers of {type(model).__name__} names {name!r}, not a submodule") from None
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < float("inf"):
+            raise ValueError(f"lr_multipliers[{name!r}] of {type(model).__name__} must be a positive number, "
+                             f"got {factor!r}")
+        params = [p for p in module.parameters() if p.requires_grad and id(p) not in taken]
         groups.append({"params": params, "lr": lr * float(factor)})
         taken.update(id(p) for p in params)
     rest = [p for p in model.parameters() if p.requires_grad and id(p) not in taken]

@@ -25,7 +25,8 @@ except PackageNotFoundError:  # a source tree that was never installed
 
 # module -> the public names it provides (a module itself when the name is its last component)
 _PROVIDERS = {
-    "lensbench.specs": ("DatasetSpec", "TaskSpec", "ModelSpec", "SuiteSpec", "Budget", "Preset", "SpecError"),
+    "lensbench.specs": ("DatasetSpec", "TaskSpec", "ModelSpec", "Budget", "Preset", "SpecError"),
+    "lensbench.suite_specs": ("SuiteSpec",),
     "lensbench.registry": ("registry", "RegistryError"),
     "lensbench.kinds": ("kinds",),
     "lensbench.records": ("RunRecord", "RecordError", "load_records"),

@@ -27,7 +27,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
-from lensbench.specs import DatasetSpec, ModelSpec, SuiteSpec, TaskSpec, check_task
+from lensbench.specs import DatasetSpec, ModelSpec, TaskSpec, check_task
+from lensbench.suite_specs import SuiteSpec
 
 
 class RegistryError(KeyError):

@@ -1,4 +1,4 @@
-"""Frozen, validated specifications: what a dataset, a task, a model and a suite are.
+"""Frozen, validated specifications: what a dataset, a task and a model are (suites: ``suite_specs``).
 
 Every spec checks itself at construction and raises ``SpecError`` naming the spec, the field and what
 was expected, so a bad registration fails at import time. What differs by task kind is asked of
@@ -22,14 +22,15 @@ FAMILIES = ("baseline", "pinn", "ablation", "reference", "user")
 PREPROCESSING = ("standardize", "minmax", "none")
 SCHEDULES = ("constant", "cosine")
 PRECISIONS = ("fp32", "bf16")
-_ID = re.compile(r"^[a-z0-9][a-z0-9_.\-]*(/[a-z0-9][a-z0-9_.\-]*)?$")
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.\-]*(/[a-z0-9][a-z0-9_.\-]*)?$")
 
 
 class SpecError(ValueError):
     """A spec was constructed with an invalid field."""
 
 
-def _fail(kind: str, name: str, fieldname: str, msg: str) -> None:
+def spec_fail(kind: str, name: str, fieldname: str, msg: str) -> None:
+    """Raise ``SpecError`` naming the spec kind, its name, the field and what is wrong with it."""
     raise SpecError(f"{kind} {name!r}: field {fieldname!r} {msg}")
 
 
@@ -57,18 +58,18 @@ class DatasetSpec:
 
     def __post_init__(self) -> None:
         k = "DatasetSpec"
-        if not _ID.match(self.name):
-            _fail(k, self.name, "name", "must be lower-case letters, digits, '-', '_', '.'")
+        if not ID_PATTERN.match(self.name):
+            spec_fail(k, self.name, "name", "must be lower-case letters, digits, '-', '_', '.'")
         if not isinstance(self.version, int) or self.version < 1:
-            _fail(k, self.name, "version", f"must be an integer >= 1, got {self.version!r}")
+            spec_fail(k, self.name, "version", f"must be an integer >= 1, got {self.version!r}")
         if (self.recipe is None) == (self.adapter is None):
-            _fail(k, self.name, "recipe/adapter", "exactly one of recipe and adapter must be set")
+            spec_fail(k, self.name, "recipe/adapter", "exactly one of recipe and adapter must be set")
         if not self.classes or len(set(self.classes)) != len(self.classes):
-            _fail(k, self.name, "classes", f"must be non-empty and unique, got {self.classes!r}")
+            spec_fail(k, self.name, "classes", f"must be non-empty and unique, got {self.classes!r}")
         if len(self.image_shape) != 3 or any(int(s) < 1 for s in self.image_shape):
-            _fail(k, self.name, "image_shape", f"must be (C, H, W), got {self.image_shape!r}")
+            spec_fail(k, self.name, "image_shape", f"must be (C, H, W), got {self.image_shape!r}")
         if self.pixel_scale < 0:
-            _fail(k, self.name, "pixel_scale", "must be >= 0 (arcsec per pixel)")
+            spec_fail(k, self.name, "pixel_scale", "must be >= 0 (arcsec per pixel)")
 
     @property
     def key(self) -> str:
@@ -77,21 +78,17 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class Budget:
-    """The fixed training budget of a task preset. A model cannot change it (only a registered model's
+    """The fixed training budget of a task preset; a model cannot change it (only its registered
     ``ModelSpec.lr_scales`` entry for the preset, tuned on validation, multiplies ``lr``).
 
-    Length: ``epochs``, or ``images_seen`` (exactly one is set): the number of training images passed
-    through the model, rounded up to whole epochs (``epochs_for``), so the same budget buys more epochs
-    on a smaller training set. ``schedule``: ``"constant"`` or ``"cosine"`` (linear warm-up over the
-    first ``warmup`` fraction of optimiser steps, then cosine decay to 0, stepped per optimiser step;
-    ``lensbench.run.trainer.lr_factor``). ``augment``: each training image goes through one random
-    symmetry of the square, with its targets transformed to match (``lensbench.run.augment``).
-    ``precision``: ``"fp32"`` or ``"bf16"`` (training steps in bfloat16 autocast and channels-last layout,
-    ``perf/train_speed.py``; PINN physics, validation and test predictions stay float32).
-    ``eval_every`` (``images_seen`` budgets only): an epoch (one validation pass, one point of the
-    learning curve, one unit of patience) is ``passes_for(n)`` passes over the training set, so that
-    it holds about ``eval_every`` images; None: one pass. A small training set then costs as many
-    validation passes as a large one under the same budget.
+    Length: ``epochs`` or ``images_seen`` (exactly one), the latter rounded up to whole epochs
+    (``epochs_for``). An epoch is one pass over the training set, or ``passes_for(n)`` passes holding
+    about ``eval_every`` images (``images_seen`` budgets only): one validation pass, one point of the
+    learning curve, one unit of ``patience``. ``schedule``: ``"constant"`` or ``"cosine"`` (linear
+    warm-up over the first ``warmup`` fraction of the optimiser steps, then cosine decay to 0;
+    ``lensbench.run.trainer.lr_factor``). ``augment``: one random symmetry of the square per training
+    image, targets transformed to match (``lensbench.run.augment``). ``precision``: ``"fp32"`` or
+    ``"bf16"`` (bfloat16 autocast and channels-last training steps; physics, val and test in float32).
     """
 
     epochs: int | None
@@ -127,10 +124,9 @@ class Budget:
         return 1 if self.eval_every is None else max(1, round(self.eval_every / max(int(n_train), 1)))
 
     def epochs_for(self, n_train: int) -> int:
-        """Epochs to train on ``n_train`` images: ``epochs``, or ``ceil(images_seen / images per epoch)``."""
-        if self.epochs is not None:
-            return self.epochs
-        return max(1, math.ceil(self.images_seen / (max(int(n_train), 1) * self.passes_for(n_train))))
+        """``epochs``, or ``ceil(images_seen / images per epoch)`` on ``n_train`` training images."""
+        per_epoch = max(int(n_train), 1) * self.passes_for(n_train)
+        return self.epochs if self.epochs is not None else max(1, math.ceil(self.images_seen / per_epoch))
 
 
 @dataclass(frozen=True)
@@ -194,38 +190,38 @@ class TaskSpec:
 
     def __post_init__(self) -> None:
         k = "TaskSpec"
-        if not _ID.match(self.id) or "/" not in self.id:
-            _fail(k, self.id, "id", "must look like 'family/name' (lower case)")
+        if not ID_PATTERN.match(self.id) or "/" not in self.id:
+            spec_fail(k, self.id, "id", "must look like 'family/name' (lower case)")
         if not isinstance(self.version, int) or self.version < 1:
-            _fail(k, self.id, "version", f"must be an integer >= 1, got {self.version!r}")
+            spec_fail(k, self.id, "version", f"must be an integer >= 1, got {self.version!r}")
         if self.kind not in kinds.KINDS:
-            _fail(k, self.id, "kind", f"must be one of {kinds.NAMES}, got {self.kind!r}")
+            spec_fail(k, self.id, "kind", f"must be one of {kinds.NAMES}, got {self.kind!r}")
         if not self.classes:
-            _fail(k, self.id, "classes", "must name at least one dataset class")
+            spec_fail(k, self.id, "classes", "must name at least one dataset class")
         wrong = kinds.get(self.kind).field_error(self)
         if wrong is not None:
-            _fail(k, self.id, *wrong)
+            spec_fail(k, self.id, *wrong)
         self._derive_direction()
         if self.target_transform not in (None, "log10"):
-            _fail(k, self.id, "target_transform", "must be None or 'log10'")
+            spec_fail(k, self.id, "target_transform", "must be None or 'log10'")
         if self.preprocessing not in PREPROCESSING:
-            _fail(k, self.id, "preprocessing", f"must be one of {PREPROCESSING}")
+            spec_fail(k, self.id, "preprocessing", f"must be one of {PREPROCESSING}")
         if not self.presets or "quick" not in self.presets:
-            _fail(k, self.id, "presets", "must define at least the 'quick' preset")
+            spec_fail(k, self.id, "presets", "must define at least the 'quick' preset")
         if len(self.input_shape) != 3:
-            _fail(k, self.id, "input_shape", f"must be (C, H, W), got {self.input_shape!r}")
+            spec_fail(k, self.id, "input_shape", f"must be (C, H, W), got {self.input_shape!r}")
         if not self.seeds:
-            _fail(k, self.id, "seeds", "must list at least one seed")
+            spec_fail(k, self.id, "seeds", "must list at least one seed")
 
     def _derive_direction(self) -> None:
         try:
             higher = metric_names.higher_is_better(self.primary_metric)
         except ValueError as exc:
-            _fail("TaskSpec", self.id, "primary_metric", str(exc))
+            spec_fail("TaskSpec", self.id, "primary_metric", str(exc))
         if self.higher_is_better is None:
             object.__setattr__(self, "higher_is_better", higher)
         elif not isinstance(self.higher_is_better, bool) or self.higher_is_better != higher:
-            _fail("TaskSpec", self.id, "higher_is_better",
+            spec_fail("TaskSpec", self.id, "higher_is_better",
                   f"is {self.higher_is_better}, but {self.primary_metric!r} is "
                   f"{'higher' if higher else 'lower'}-is-better; leave the field out "
                   "(it is derived from the metric)")
@@ -276,17 +272,17 @@ def check_task(task: TaskSpec, datasets) -> None:
         if name is None:
             continue
         if name not in datasets:
-            _fail(k, task.id, fieldname, f"names {name!r}, which is not a registered dataset")
+            spec_fail(k, task.id, fieldname, f"names {name!r}, which is not a registered dataset")
         ds = datasets.get(name)
         if tuple(ds.image_shape) != tuple(task.input_shape):
-            _fail(k, task.id, "input_shape", f"is {tuple(task.input_shape)}, but dataset {name!r} has images "
+            spec_fail(k, task.id, "input_shape", f"is {tuple(task.input_shape)}, but dataset {name!r} has images "
                                              f"{tuple(ds.image_shape)}")
         missing = [c for c in task.classes if c not in ds.classes]
         if missing:
-            _fail(k, task.id, "classes", f"{missing} are not classes of dataset {name!r} (it has {ds.classes})")
+            spec_fail(k, task.id, "classes", f"{missing} are not classes of dataset {name!r} (it has {ds.classes})")
     train = datasets.get(task.dataset)
     if task.pixel_scale and not math.isclose(task.pixel_scale, train.pixel_scale):
-        _fail(k, task.id, "pixel_scale", f"is {task.pixel_scale}, but dataset {train.name!r} has "
+        spec_fail(k, task.id, "pixel_scale", f"is {task.pixel_scale}, but dataset {train.name!r} has "
                                          f"{train.pixel_scale} arcsec/px (give the dataset's, or 0)")
     scored = datasets.get(task.test_dataset or task.dataset)  # the test split that slices are cut from
     reads = kinds.get(task.kind).columns(task)
@@ -294,7 +290,7 @@ def check_task(task: TaskSpec, datasets) -> None:
                                   ("slice_by", task.slice_by, scored)):
         missing = [c for c in needed if c not in ds.columns]
         if missing:
-            _fail(k, task.id, fieldname, f"reads column(s) {missing} that dataset {ds.name!r} lacks "
+            spec_fail(k, task.id, fieldname, f"reads column(s) {missing} that dataset {ds.name!r} lacks "
                                          f"(it has {ds.columns})")
 
 
@@ -306,7 +302,8 @@ class ModelSpec:
     classification or standardised predictions (N, T) for regression. Optional hooks:
     ``loss(batch, output) -> dict[str, Tensor]`` with the total under ``"loss"`` and named parts
     beside it (all logged); ``anomaly_score(x) -> Tensor (N,)`` (higher = more anomalous);
-    ``fit_classical(x, y)`` for non-gradient models (the trainer calls it once on train).
+    ``fit_classical(x, y)`` for non-gradient models (the trainer calls it once on train);
+    ``lr_multipliers``: submodule name -> factor of the model's lr for its parameters (``trainer.param_groups``).
     ``lr_scales``: preset name -> factor of that preset's learning rate for this model (the one setting
     a model may tune, on validation only, ``perf/lr_sweep.py``; absent presets keep 1; hashed per preset when set).
     """
@@ -323,17 +320,17 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         k = "ModelSpec"
-        if not _ID.match(self.name):
-            _fail(k, self.name, "name", "must be lower-case letters, digits, '-', '_', '.'")
+        if not ID_PATTERN.match(self.name):
+            spec_fail(k, self.name, "name", "must be lower-case letters, digits, '-', '_', '.'")
         if not callable(self.factory):
-            _fail(k, self.name, "factory", "must be callable: factory(task) -> nn.Module")
+            spec_fail(k, self.name, "factory", "must be callable: factory(task) -> nn.Module")
         if self.family not in FAMILIES:
-            _fail(k, self.name, "family", f"must be one of {FAMILIES}, got {self.family!r}")
+            spec_fail(k, self.name, "family", f"must be one of {FAMILIES}, got {self.family!r}")
         if not self.kinds or not set(self.kinds) <= set(kinds.NAMES):
-            _fail(k, self.name, "kinds", f"must be a non-empty subset of {kinds.NAMES}")
+            spec_fail(k, self.name, "kinds", f"must be a non-empty subset of {kinds.NAMES}")
         for preset, scale in dict(self.lr_scales).items():
             if not (isinstance(scale, (int, float)) and 0 < scale < math.inf) or not isinstance(preset, str):
-                _fail(k, self.name, "lr_scales", f"must map preset names to positive numbers, got {self.lr_scales!r}")
+                spec_fail(k, self.name, "lr_scales", f"must map preset names to positive numbers, got {self.lr_scales!r}")
 
     def lr_scale(self, preset: str) -> float:
         """The factor of ``preset``'s learning rate for this model (1 unless tuned)."""
@@ -349,66 +346,3 @@ class ModelSpec:
             spec["lr_scales"] = {preset: self.lr_scales[preset]}
         blob = json.dumps(spec, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def _distinct(kind: str, owner, name: str, values) -> None:
-    if not values or len(set(values)) != len(values):
-        _fail(kind, owner, name, "must be a non-empty tuple of distinct names")
-
-
-@dataclass(frozen=True)
-class SuitePart:
-    """One block of a suite's grid: ``tasks`` x ``models`` (those that support the task's kind) at
-    ``preset``, with ``seeds`` (None: each task's own seeds) and ``why`` (the reason, documentation)."""
-
-    tasks: tuple[str, ...]
-    models: tuple[str, ...]
-    preset: str
-    seeds: tuple[int, ...] | None = None
-    why: str = ""
-
-    def __post_init__(self) -> None:
-        _distinct("SuitePart", self.preset, "tasks", self.tasks)
-        _distinct("SuitePart", self.preset, "models", self.models)
-        if self.seeds is not None and (not self.seeds or len(set(self.seeds)) != len(self.seeds)
-                                       or not all(isinstance(x, int) and x >= 0 for x in self.seeds)):
-            _fail("SuitePart", self.preset, "seeds", f"must be distinct non-negative integers, got {self.seeds!r}")
-
-
-@dataclass(frozen=True)
-class SuiteSpec:
-    """A published grid: ``lensbench sweep --suite NAME`` runs every task of ``tasks`` with every
-    model of ``models`` that supports the task's kind, each of the task's seeds, at ``preset``; or the
-    union of ``parts``, each at its own preset and seeds (``tasks``, ``models`` are then the parts'
-    union and ``preset`` the first part's). Registered through the ``lensbench.suites`` entry point;
-    the grid is fixed by name, so a plugin installed on a user's machine does not change a suite."""
-
-    name: str
-    description: str
-    preset: str = ""
-    tasks: tuple[str, ...] = ()
-    models: tuple[str, ...] = ()
-    parts: tuple[SuitePart, ...] = ()
-
-    def __post_init__(self) -> None:
-        k = "SuiteSpec"
-        if not _ID.match(self.name):
-            _fail(k, self.name, "name", "must be lower-case letters, digits, '-', '_', '.'")
-        if self.parts:
-            if self.tasks or self.models or self.preset:
-                _fail(k, self.name, "parts", "give either parts or tasks/models/preset, not both")
-            object.__setattr__(self, "tasks", tuple(dict.fromkeys(t for p in self.parts for t in p.tasks)))
-            object.__setattr__(self, "models", tuple(dict.fromkeys(m for p in self.parts for m in p.models)))
-            object.__setattr__(self, "preset", self.parts[0].preset)
-            cells = [(t, m, p.preset) for p in self.parts for t in p.tasks for m in p.models]
-            if len(set(cells)) != len(cells):
-                _fail(k, self.name, "parts", "name the same (task, model, preset) in two parts")
-            return
-        if not self.preset:
-            _fail(k, self.name, "preset", "is required (or give parts)")
-        _distinct(k, self.name, "tasks", self.tasks)
-        _distinct(k, self.name, "models", self.models)
-
-    def grid_parts(self) -> tuple[SuitePart, ...]:
-        """The parts of the grid (one part for a suite given as tasks x models at one preset)."""
-        return self.parts or (SuitePart(self.tasks, self.models, self.preset),)

@@ -1,5 +1,5 @@
 """Entry point ``lensbench.suites``: the fixed task x model x seed grids that published leaderboards
-come from (``lensbench.specs.SuiteSpec``; run one with ``lensbench sweep --suite v1``).
+come from (``lensbench.suite_specs.SuiteSpec``; run one with ``lensbench sweep --suite v1``).
 
 Order matters only for a partial run: tasks come headline first, and within a task the cheap
 reference rows first, so an interrupted sweep has complete tables for the first tasks (a sweep
@@ -45,7 +45,7 @@ train. Its ``standard`` preset (one GPU) is where it belongs.
 
 from __future__ import annotations
 
-from lensbench.specs import SuitePart, SuiteSpec
+from lensbench.suite_specs import SuitePart, SuiteSpec
 
 V1 = SuiteSpec(
     name="v1",

@@ -23,7 +23,7 @@ PLUGIN = REPO / "examples" / "lensbench-example-plugin"
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 PACKAGE_DIRS = PYPROJECT["tool"]["setuptools"]["package-dir"]
 LAYERS = {  # a module may import its own layer and the layers below it, never one above
-    "lensbench.lensing": 0, "lensbench.specs": 1, "lensbench.metric_names": 1, "lensbench.metrics": 1,
+    "lensbench.lensing": 0, "lensbench.specs": 1, "lensbench.suite_specs": 1, "lensbench.metric_names": 1, "lensbench.metrics": 1,
     "lensbench.kinds": 1, "lensbench.registry": 1, "lensbench.records": 1, "lensbench.record_checks": 1,
     "lensbench.resampling": 1,
     "lensbench.liveness": 1, "lensbench.data": 2,

@@ -10,7 +10,8 @@ from lensbench import records, registry
 from lensbench.cli import main
 from lensbench.run import grid
 from lensbench.run.grid import parse_shard
-from lensbench.specs import SpecError, SuiteSpec
+from lensbench.specs import SpecError
+from lensbench.suite_specs import SuiteSpec
 
 
 def test_v1_suite_names_only_registered_tasks_and_models_and_covers_all_of_them():
@@ -170,7 +171,7 @@ def test_a_suite_in_parts_runs_each_part_at_its_preset_and_seeds(toy_bench, caps
     """SuitePart: per-part preset and seeds reach the records; --tasks restricts, --status counts all."""
     import dataclasses
 
-    from lensbench.specs import SuitePart
+    from lensbench.suite_specs import SuitePart
 
     reg = registry.tasks.get("test/regression")  # the same task, its quick preset also under "standard"
     registry.tasks.unregister("test/regression")

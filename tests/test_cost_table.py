@@ -62,3 +62,13 @@ def test_standard_projection_scales_measured_per_image_cost_and_packs_gpus():
     assert "| 4.5 | 4.5 | 1.5 | 1.0 |" in md and "No GPU record" not in md
     assert cost.makespan([3, 3, 2, 2, 2], 2) == 7 and cost.makespan([], 4) == 0  # greedy: 3+2+2 | 3+2 (best is 6)
     assert cost.standard_runs([dataclasses.replace(cpu[0], task="not/registered")], cost.registered_task).empty
+
+
+def test_standard_projection_of_a_low_data_task_counts_its_training_set_not_its_epoch():
+    """lowdata/lensbench-v2-250 at medium: 750 training images, epochs of 16 passes (12,000 images,
+    ``Budget.eval_every``); standard trains 30 epochs on the same 250 per class: 30 x 750 x 0.01 s."""
+    curve = [{"epoch": 1, "images_seen": 12000}, {"epoch": 8, "images_seen": 96000}]
+    r = dataclasses.replace(rec("a", 0, 0.6, task="lowdata/lensbench-v2-250"), preset="medium", curve=curve,
+                            train_time_s=960.0, eval_time_s=0.0, hardware={"torch_threads": 1, "device": "cpu"})
+    runs = cost.standard_runs([r], cost.registered_task)
+    assert math.isclose(runs["cpu_h"].iloc[0], 30 * 750 * 0.01 / 3600)

@@ -123,7 +123,10 @@ def standard_runs(records, tasks) -> pd.DataFrame:
         recipe = task.dataset not in registry.datasets or registry.datasets.get(task.dataset).recipe is not None
         train_ratio = std.train_per_class / measured.train_per_class if recipe else 1.0
         test_ratio = std.sizes["test"] / measured.sizes["test"] if recipe else 1.0
-        epoch_images = r["epoch_images"] * train_ratio
+        measured_train = r["epoch_images"]  # an epoch is one pass over the training set ...
+        if measured.budget.eval_every is not None:  # ... or several: the set's size from the preset then
+            measured_train = measured.train_per_class * len(task.train_classes)
+        epoch_images = measured_train * train_ratio
         images = std.budget.epochs_for(epoch_images) * epoch_images
         cpu_s = images * r["train_s_per_image"] + r["eval_s"] * test_ratio
         gpu_rate = per_model_gpu.get(model, float("nan"))

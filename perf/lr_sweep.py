@@ -6,6 +6,11 @@ keep the val selection metric (the task's primary metric; val loss for anomaly t
 epoch. Nothing is ever predicted on test. The scale that is best on val, averaged over seeds, is the
 candidate for the family's ``ModelSpec.lr_scales[preset]``; the budget itself stays the task's.
 
+``--set KEY=VALUE`` (repeatable) changes a registered hyper-parameter of every model swept (a keyword
+its factory already has, e.g. ``--set head_lr=8`` for ``grav-resnet``; the value read as JSON, else as
+text): the way to tune one on validation before registering it. The overrides are part of the folder's
+settings, so a resumed sweep must give the same ones.
+
 Writes ``lr_sweep.json`` (every fit, with its learning curve) into ``--out`` after each fit, so a sweep
 that is stopped resumes where it stopped when run again with the same ``--out`` (fits already there are
 kept; a folder from another task, preset, sizes or budget is refused), then ``lr_sweep.md`` (one row per
@@ -51,9 +56,38 @@ def shrunk(task: TaskSpec, preset: str, train: int | None, val: int | None, imag
     return dataclasses.replace(task, presets={**task.presets, preset: Preset(sizes, budget, subset)})
 
 
+def parse_overrides(items: list[str], models: list[str]) -> dict:
+    """``KEY=VALUE`` strings -> {key: value}; SystemExit(2) for a malformed one or a key that is not a
+    registered hyper-parameter of every model named."""
+    out = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            _refuse(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            out[key] = json.loads(text)
+        except ValueError:
+            out[key] = text
+    for name in models:
+        factory = registry.models.get(name).factory
+        have = getattr(factory, "keywords", {})
+        unknown = [k for k in out if k not in have]
+        if unknown:
+            _refuse(f"--set {', '.join(unknown)}: not a hyper-parameter of {name} (it has {sorted(have) or 'none'})")
+    return out
+
+
+def build(name: str, task: TaskSpec, overrides: dict):
+    """Registered model ``name`` for ``task``, its factory's keywords updated with ``overrides``."""
+    factory = registry.models.get(name).factory
+    if not overrides:
+        return factory(task)
+    return factory.func(*factory.args, task, **{**factory.keywords, **overrides})
+
+
 def sweep(task: TaskSpec, models: list[str], scales: list[float], seeds: list[int], preset: str,
           cache: Path | None = None, data_root: Path | None = None, done: list[dict] | None = None,
-          save=None) -> list[dict]:
+          save=None, overrides: dict | None = None) -> list[dict]:
     """One dict per (model, scale, seed): ``val`` (selection metric at the chosen epoch), ``selected_epoch``,
     ``curve``, ``train_time_s``. Fits in ``done`` are kept, not rerun; ``save(rows)`` after each new fit."""
     rows = list(done or [])
@@ -68,7 +102,7 @@ def sweep(task: TaskSpec, models: list[str], scales: list[float], seeds: list[in
     key = f"val_{trainer.selection_key(task)[0]}"
     for name, scale, seed in todo:
         provenance.seed_everything(seed)
-        fitted = trainer.fit(task, registry.models.get(name).factory(task), budget, train, val, seed=seed,
+        fitted = trainer.fit(task, build(name, task, overrides or {}), budget, train, val, seed=seed,
                              device=device, progress=False, lr_scale=scale)
         best = next(c for c in fitted.curve if c["epoch"] == fitted.selected_epoch) if fitted.curve else {}
         rows.append({"model": name, "lr_scale": scale, "lr": budget.lr * scale, "seed": seed,
@@ -82,11 +116,14 @@ def sweep(task: TaskSpec, models: list[str], scales: list[float], seeds: list[in
     return rows
 
 
-def settings(task: TaskSpec, preset: str) -> dict:
+def settings(task: TaskSpec, preset: str, overrides: dict | None = None) -> dict:
     """What a sweep folder's fits were made under; a resumed sweep must match it."""
-    return {"task": task.id, "task_version": task.version, "preset": preset,
-            "sizes": dict(task.preset(preset).sizes),
-            "budget": json.loads(json.dumps(dataclasses.asdict(task.preset(preset).budget)))}
+    out = {"task": task.id, "task_version": task.version, "preset": preset,
+           "sizes": dict(task.preset(preset).sizes),
+           "budget": json.loads(json.dumps(dataclasses.asdict(task.preset(preset).budget)))}
+    if overrides:
+        out["overrides"] = overrides
+    return out
 
 
 def resume(path: Path, expected: dict) -> list[dict]:
@@ -148,12 +185,15 @@ def main() -> None:
     ap.add_argument("--train-per-class", type=int, default=None, help="smoke runs: fewer training images")
     ap.add_argument("--val-per-class", type=int, default=None, help="smoke runs: fewer validation images")
     ap.add_argument("--images-seen", type=int, default=None, help="smoke runs: a shorter budget")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="change a registered hyper-parameter of every model swept (repeatable)")
     args = ap.parse_args()
+    overrides = parse_overrides(args.set, args.models)
     if args.threads:
         torch.set_num_threads(args.threads)
     task = shrunk(registry.tasks.get(args.task), args.preset, args.train_per_class, args.val_per_class,
                   args.images_seen)
-    meta = settings(task, args.preset)
+    meta = settings(task, args.preset, overrides)
     path = args.out / "lr_sweep.json"
     done = resume(path, meta)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -164,7 +204,8 @@ def main() -> None:
                                   indent=2) + "\n")
         tmp.replace(path)
 
-    rows = sweep(task, args.models, args.scales, args.seeds, args.preset, args.cache, args.data_root, done, save)
+    rows = sweep(task, args.models, args.scales, args.seeds, args.preset, args.cache, args.data_root, done, save,
+                 overrides)
     save(rows)
     md = table(task, [r for r in rows if r["model"] in args.models])
     (args.out / "lr_sweep.md").write_text(md)

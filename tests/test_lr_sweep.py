@@ -43,3 +43,20 @@ def test_lr_sweep_resumes_and_refuses_other_settings(tmp_path):
     (out / "lr_sweep.json").write_text("{not json")
     bad = _sweep(out, cache, "--scales", "1", "--images-seen", "48")
     assert bad.returncode == 2 and "not a readable lr sweep" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_set_overrides_a_registered_hyper_parameter_and_is_part_of_the_settings(tmp_path):
+    """``--set KEY=VALUE``: the models are built with the registered hyper-parameter changed, the folder
+    records it, a resume with another value is refused, and a key the model does not have is exit 2."""
+    out, cache = tmp_path / "sweep", tmp_path / "cache"
+    smoke = ["--models", "grav-imaging", "--scales", "1", "--images-seen", "48"]
+    first = _sweep(out, cache, *smoke, "--set", "width=8", "--set", "aux_weight=0.5")
+    assert first.returncode == 0, first.stderr
+    saved = json.loads((out / "lr_sweep.json").read_text())
+    assert saved["overrides"] == {"width": 8, "aux_weight": 0.5} and len(saved["runs"]) == 1
+    other = _sweep(out, cache, *smoke, "--set", "width=16", "--set", "aux_weight=0.5")
+    assert other.returncode == 2 and "overrides" in other.stderr and "Traceback" not in other.stderr
+    unknown = _sweep(tmp_path / "x", cache, "--scales", "1", "--set", "head_lr=8")  # resnet10t has no head_lr
+    assert unknown.returncode == 2 and "not a hyper-parameter of resnet10t" in unknown.stderr
+    malformed = _sweep(tmp_path / "y", cache, "--scales", "1", "--set", "timm_name")
+    assert malformed.returncode == 2 and "expected KEY=VALUE" in malformed.stderr

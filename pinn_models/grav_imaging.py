@@ -70,7 +70,8 @@ Model card.
 - ``grav-resnet`` per step (same script, 2 threads): CPU time 599 ms against 507 ms for its physics-off
   twin (1.18x; aux off 1.10x); 1.6x ``grav-imaging``'s step. On lensbench-v2 at medium (10 seeds) it
   scores 0.809 +- 0.018 against ``resnet10t``'s 0.805 +- 0.004 (not separated) with a wide seed spread
-  (0.78-0.83), and on the HST-like domain shift 0.766 against 0.804.
+  (0.78-0.83), and on the HST-like domain shift 0.766 against 0.804. At ``head_lr`` 16 its physics-off
+  twin stays at chance on 2 of 3 seeds: the head's lr is to be re-tuned with the twin.
 - Known failure cases: Poisson noise on bright arcs is above the sky noise, so chi^2 of a perfect
   fit exceeds 1 there (lensbench-v1 no_sub with true parameters: median chi^2 per pixel 1.07; far
   more on high-SNR data, DeepLense Models I-III); the border is not sky when the arcs or

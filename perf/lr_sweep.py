@@ -120,10 +120,17 @@ def settings(task: TaskSpec, preset: str, overrides: dict | None = None) -> dict
     """What a sweep folder's fits were made under; a resumed sweep must match it."""
     out = {"task": task.id, "task_version": task.version, "preset": preset,
            "sizes": dict(task.preset(preset).sizes),
-           "budget": json.loads(json.dumps(dataclasses.asdict(task.preset(preset).budget)))}
+           "budget": _budget(json.loads(json.dumps(dataclasses.asdict(task.preset(preset).budget))))}
     if overrides:
         out["overrides"] = overrides
     return out
+
+
+def _budget(budget):
+    """A budget's dict without an unset ``eval_every`` (folders from before that field compare equal)."""
+    if isinstance(budget, dict) and budget.get("eval_every", 0) is None:
+        budget = {k: v for k, v in budget.items() if k != "eval_every"}
+    return budget
 
 
 def resume(path: Path, expected: dict) -> list[dict]:
@@ -139,6 +146,7 @@ def resume(path: Path, expected: dict) -> list[dict]:
             raise ValueError("'runs' is not a list of fits")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         _refuse(f"{path}: not a readable lr sweep ({exc}); give another --out")
+    meta["budget"] = _budget(meta.get("budget"))
     differ = [k for k, v in expected.items() if meta.get(k) != v]
     if differ:
         _refuse(f"{path}: made with another {', '.join(differ)} than this sweep; give another --out")

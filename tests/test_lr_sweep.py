@@ -35,6 +35,13 @@ def test_lr_sweep_resumes_and_refuses_other_settings(tmp_path):
     md = (out / "lr_sweep.md").read_text()
     assert md.count("| resnet10t |") == 2 and md.count("**best**") == 1
 
+    saved = json.loads((out / "lr_sweep.json").read_text())
+    assert "eval_every" not in saved["budget"]  # an unset field is left out, as in the task hash
+    saved["budget"]["eval_every"] = None  # a folder written while it was stored as null still resumes
+    (out / "lr_sweep.json").write_text(json.dumps(saved))
+    same = _sweep(out, cache, "--scales", "0.5", "2", "--images-seen", "48")
+    assert same.returncode == 0 and same.stdout.count("lr_scale=") == 0, same.stderr
+
     other = _sweep(out, cache, "--scales", "1", "--images-seen", "96")
     assert other.returncode == 2 and "lr_sweep.json" in other.stderr and "budget" in other.stderr
     assert "Traceback" not in other.stderr

@@ -68,8 +68,7 @@ def refined_residuals(model: GravImagingNet, x: torch.Tensor, steps: list[int], 
             with torch.no_grad():
                 unit, params, pixels = current()
                 extras = model.fit(x, params, pixels)
-                stack = torch.cat([x, extras["fitted"], extras["nres"], extras["source"]], dim=1)
-                logits = model.head(torch.cat([model.feature_encoder(stack), feat, unit], dim=1))
+                logits = model.classify(x, feat, unit, extras)
             out[k] = (*statistics(x, extras["fitted"], sigma, extras["nres"]),
                       torch.softmax(logits.double(), 1).numpy())
         if k < max(steps):

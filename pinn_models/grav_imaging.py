@@ -191,13 +191,17 @@ class GravImagingNet(PhysicsModel):
             source = self.lensing.source_on_image_grid(self.lensing.invert(x, lens)["source"])
         return {"fitted": fitted, "residual": residual, "sigma": sigma, "nres": residual / sigma, "source": source}
 
+    def classify(self, x: torch.Tensor, feat: torch.Tensor, unit: torch.Tensor, fit: dict) -> torch.Tensor:
+        """The head's output from images ``x``, lens-encoder features ``feat``, normalised parameters
+        ``unit`` and the physics tensors ``fit`` (``fit()``'s dict) of one smooth fit."""
+        stack = torch.cat([x, *(fit[k].to(x.dtype) for k in ("fitted", "nres", "source"))], dim=1)
+        return self.head(torch.cat([self.feature_encoder(stack), feat, unit.to(feat.dtype)], dim=1))
+
     def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
         feat, unit, params = self.predict_params(x)
         pixels = self.source_grid(feat)
         extras = {"params": params, "pixels": pixels, **self.fit(x, params, pixels)}
-        stack = torch.cat([x, *(extras[k].to(x.dtype) for k in ("fitted", "nres", "source"))], dim=1)
-        out = self.head(torch.cat([self.feature_encoder(stack), feat, unit.to(feat.dtype)], dim=1))
-        return out, extras
+        return self.classify(x, feat, unit, extras), extras
 
     def _physics_terms(self, extras: dict) -> dict:
         return {"reconstruction": (self.reconstruction_weight, extras["nres"].pow(2).mean())}

@@ -119,7 +119,7 @@ V2 = SuiteSpec(
                     why=("grav-resnet's 2x2 (grav-imaging's physics, a ResNet-10-T head at resnet10t's tuned lr): "
                          "the PINN that was ahead of resnet10t on validation in its lr sweep; the physics pair "
                          "with aux supervision first, so the comparisons the verdict needs most come early"))
-          for pair in (V2_CONTENDER[::2], V2_CONTENDER[1::2])),
+          for pair in (("grav-resnet", "grav-resnet-nophys-aux"), ("grav-resnet-noaux", "grav-resnet-nophys"))),
         SuitePart(V2_LOWDATA, V2_LOWDATA_MEDIUM, "medium", TEN_SEEDS,
                   why=("where physics should pay off (few training images): the reference rows, the best baseline "
                        "and the contender with its physics-off twin at the medium budget (96,000 images seen on "

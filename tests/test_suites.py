@@ -203,3 +203,14 @@ def test_a_suite_in_parts_runs_each_part_at_its_preset_and_seeds(toy_bench, caps
         registry.tasks.unregister("test/regression")
         registry.tasks.register(reg, "test")
     capsys.readouterr()
+
+
+def test_status_warns_when_real_data_is_not_given(tmp_path, monkeypatch, capsys):
+    """A real-data task's records cannot be checked against its files without them: the count says 0 done
+    and a warning names the task and the fix, instead of a silent 0."""
+    monkeypatch.delenv("LENSBENCH_REAL_DATA", raising=False)
+    assert main(["sweep", "--tasks", "lens-finding/hsc", "--models", "class-prior", "--seeds", "0", "1",
+                 "--results", str(tmp_path), "--status"]) == 0
+    out, err = capsys.readouterr()
+    assert "0 of 2 runs done" in out
+    assert "warning: lens-finding/hsc [quick] counted as not done" in err and "--data-root" in err

@@ -70,3 +70,20 @@ def test_no_protocol_v2_table_no_section():
     v1 = agg.drop(columns=[c for c in ("ci_method",) if c in agg])
     assert verdict.markdown(v1, {}) == ""
     assert verdict.table(agg, {}).iloc[0]["closest"] is None  # no ablation group on the table
+
+
+def test_a_table_without_pinns_beside_one_with_says_so_and_prints_no_nan():
+    """pandas turns a missing name into NaN once another row has one: the text must not print 'nan'."""
+    agg, per_seed = board({
+        "substructure/lensbench-v2": dict(zip(GI, (0.05, 0.04, 0.0, 0.0)), resnet10t=0.02),
+        "lowdata/lensbench-v2-250": {"resnet10t": 0.02, "global-stats": -0.19},
+    })
+    abl = ablation.by_table(per_seed)
+    rows = verdict.table(agg, abl).set_index("task")
+    assert rows.loc["substructure/lensbench-v2", "closest"] == "grav-imaging"
+    md = verdict.markdown(agg, abl)
+    assert "nan" not in md.lower()
+    low = next(line for line in md.splitlines() if line.startswith("- **lowdata/"))
+    assert "No PINN's 2x2 ablation is on this table yet." in low and "best baseline" not in low
+    (low_row,) = [c for c in verdict.cells(rows.reset_index())[1] if c[1][1] == "lowdata/lensbench-v2-250"]
+    assert low_row[3][0] == "no PINN ablation on this table" and low_row[4][0] == "–"

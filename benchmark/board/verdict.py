@@ -99,16 +99,21 @@ def table(agg: pd.DataFrame, ablations: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def _named(value) -> bool:
+    """Whether a name column holds a name (pandas turns a missing one into NaN once another row has one)."""
+    return isinstance(value, str)
+
+
 def _pinn_cell(r) -> str:
     if r["winners"]:
         return "yes: " + ", ".join(f"`{w}`" for w in r["winners"])
-    if r["closest"] is None:
+    if not _named(r["closest"]):
         return "no PINN ablation on this table"
     return "no"
 
 
 def _closest_cell(r) -> str:
-    if r["closest"] is None:
+    if not _named(r["closest"]):
         return "–"
     sep = "separated" if r["closest_separated"] else "not separated"
     return (f"`{r['closest']}` {r['closest_diff']:+.4f} [{r['closest_lo']:+.4f}, {r['closest_hi']:+.4f}] "
@@ -126,17 +131,19 @@ def sentence(r) -> str:
     """Plain words for one table's row."""
     out = (f"**{r['task']}** ({r['preset']}): best `{r['best']}` {fmt(r['best_mean'])} "
            f"[{fmt(r['best_lo'])}, {fmt(r['best_hi'])}]")
-    if r["best_baseline"] and r["best_baseline"] != r["best"]:
+    if _named(r["best_baseline"]) and r["best_baseline"] != r["best"]:
         out += f"; best baseline `{r['best_baseline']}` {fmt(r['baseline_mean'])}"
     out += ". "
     if r["winners"]:
         out += (", ".join(f"`{w}`" for w in r["winners"]) + " beats both its physics-off variants and the best "
                 "baseline, each separated (paired by seed, Holm-adjusted). ")
-    elif r["closest"] is not None:
+    elif _named(r["closest"]):
         out += ("No PINN beats both its physics-off variants and the best baseline with separation; the closest "
                 f"to the best baseline is {_closest_cell(r)}. ")
     if not math.isnan(r["probe_mean"]):
         out += f"The global-statistics probe scores {_probe_cell(r)}."
+    if not _named(r["closest"]) and not r["winners"]:
+        out += " No PINN's 2x2 ablation is on this table yet."
     return out.strip()
 
 

@@ -97,11 +97,16 @@ def _print_status(rows: list[dict], opts) -> int:
     """The table of ``runner.status``: per task, runs of the grid with a current ok record."""
     import pandas as pd
 
-    table = pd.DataFrame([{**r, "missing": ", ".join(r["missing"])} for r in rows])
+    table = pd.DataFrame([{k: ", ".join(v) if k == "missing" else v for k, v in r.items() if k != "unknown"}
+                          for r in rows])
     print(table.to_markdown(index=False) if not table.empty else "empty grid")
     done, total = sum(r["done"] for r in rows), sum(r["runs"] for r in rows)
     presets = ", ".join(sorted({r["preset"] for r in rows})) or opts.preset
     print(f"{done} of {total} runs done ({opts.results_dir}, preset {presets})")
+    for r in rows:
+        if r.get("unknown"):
+            print(f"warning: {r['task']} [{r['preset']}] counted as not done: its data cannot be read to tell "
+                  f"which records are current ({r['unknown']})", file=sys.stderr)
     return 0
 
 

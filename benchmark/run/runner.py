@@ -325,19 +325,23 @@ def claimed_runs(cells: Iterable[Cell], opts: RunOptions) -> Iterator[records.Ru
 
 
 def status(cells: Iterable[Cell], opts: RunOptions) -> list[dict]:
-    """Per task and preset of the cells, ``{"task", "preset", "done", "runs", "missing"}``: runs with an
-    ok record made on the current data, all runs, and the models with a run still to do. Runs nothing."""
+    """Per task and preset of the cells, ``{"task", "preset", "done", "runs", "missing", "unknown"}``: runs
+    with an ok record made on the current data, all runs, the models with a run still to do, and why the
+    current data could not be fingerprinted (e.g. real data not given; None when it could: then no
+    record counts as done). Runs nothing."""
     rows: dict[tuple[str, str], dict] = {}  # (task id, preset) -> its row
     current: dict[tuple[str, str], tuple | None] = {}  # (task id, preset) -> fingerprints of its data now
+    unknown: dict[tuple[str, str], str] = {}
     for cell in cells:
         task, spec, o = cell.task, cell.model, cell_options(opts, cell)
         key = (task.id, o.preset)
         if key not in current:
             try:
                 current[key] = expected_fingerprints(task, o)
-            except DataError:
-                current[key] = None  # e.g. real data not given: nothing can be current
-        row = rows.setdefault(key, {"task": task.id, "preset": o.preset, "done": 0, "runs": 0, "missing": []})
+            except DataError as exc:
+                current[key], unknown[key] = None, str(exc)  # nothing can be current
+        row = rows.setdefault(key, {"task": task.id, "preset": o.preset, "done": 0, "runs": 0, "missing": [],
+                                    "unknown": unknown.get(key)})
         row["runs"] += 1
         if current_record(task, spec, cell.seed, o, current[key]) is not None:
             row["done"] += 1

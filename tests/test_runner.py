@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -113,3 +114,21 @@ def test_anomaly_task_trains_on_normal_class_only(toy_bench, monkeypatch):
     rec = runner.run(registry.tasks.get("test/anomaly"), registry.models.get("conv-ae"), 0, toy_bench)
     assert rec.status == "ok" and seen == [({"no_sub"}, {"no_sub"})]
     assert 0.0 <= rec.metrics_test["auc"] <= 1.0 and "auc_cdm" in rec.metrics_test
+
+
+def test_a_changed_model_config_makes_its_records_stale(toy_bench):
+    """Re-tuning a registered model (a new config hash at this preset) reruns its cells, and the new
+    record replaces the old one; the unchanged model's records stay."""
+    task, spec = registry.tasks.get("test/classification"), registry.models.get("toy-cnn")
+    (first,) = runner.sweep([task], [spec], [0], toy_bench)
+    now = runner.expected_fingerprints(task, toy_bench)
+    assert runner.current_record(task, spec, 0, toy_bench, now) is not None
+    retuned = dataclasses.replace(spec, config={**spec.config, "width": 9})
+    assert retuned.config_hash(toy_bench.preset) != first.model_config_hash
+    assert runner.current_record(task, retuned, 0, toy_bench, now) is None
+    rows = runner.status([runner.Cell(task, retuned, 0)], toy_bench)
+    assert rows[0]["done"] == 0 and rows[0]["missing"] == ["toy-cnn"]
+    (rerun,) = runner.sweep([task], [retuned], [0], toy_bench)
+    assert rerun.model_config_hash == retuned.config_hash(toy_bench.preset) and rerun.created != first.created
+    stored = records.existing_record(toy_bench.results_dir, task.id, task.version, toy_bench.preset, "toy-cnn", 0)
+    assert stored.created == rerun.created

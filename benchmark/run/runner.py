@@ -358,10 +358,13 @@ def cell_options(opts: RunOptions, cell: Cell) -> RunOptions:
 def current_record(task: TaskSpec, spec: ModelSpec, seed: int, opts: RunOptions,
                    fingerprints: tuple[str | None, str | None] | None) -> records.RunRecord | None:
     """The ``ok`` record of this run made on data with ``fingerprints`` (training dataset, test
-    dataset or None; ``expected_fingerprints``); None when it is missing, failed or made on other
-    data (then a sweep reruns it)."""
+    dataset or None; ``expected_fingerprints``) by the model's current configuration at this preset
+    (``ModelSpec.config_hash``); None when it is missing, failed, made on other data or by a changed
+    model (then a sweep reruns it, and the new record replaces the old one)."""
     rec = records.existing_record(opts.results_dir, task.id, task.version, opts.preset, spec.name, seed)
     if rec is None or rec.status != "ok" or fingerprints is None:
+        return None
+    if rec.model_config_hash != spec.config_hash(opts.preset):
         return None
     train, test = fingerprints
     return rec if rec.dataset_fingerprint == train and (test is None or rec.test_dataset_fingerprint == test) else None

@@ -246,6 +246,10 @@ def test_grav_resnet_is_grav_imaging_with_a_resnet_head_at_its_own_lr(data):
     assert type(model.feature_encoder).__name__ == "ResNet" and model.feature_encoder.out_dim == 512
     groups = param_groups(model, 1e-3)
     assert [g["lr"] for g in groups] == [1e-3, 16e-3, 16e-3]
+    # the physics-off pair takes its own head_lr (tuned on val per physics setting; catalog.PER_PHYSICS)
+    twin_lr = catalog.PER_PHYSICS[R][False]["head_lr"]
+    assert twin_lr < 16 and SPECS[f"{R}-nophys"].config["head_lr"] == SPECS[f"{R}-nophys-aux"].config["head_lr"]
+    assert [g["lr"] for g in param_groups(models["aux"], 1e-3)] == [1e-3, twin_lr * 1e-3, twin_lr * 1e-3]
     ids = [id(q) for g in groups for q in g["params"]]
     assert sorted(ids) == sorted(id(q) for q in model.parameters()) and len(set(ids)) == len(ids)
     assert {id(q) for q in groups[1]["params"]} == {id(q) for q in model.feature_encoder.parameters()}

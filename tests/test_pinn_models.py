@@ -25,7 +25,7 @@ from lensbench.pinn_models.common import (
     lens_bounds,
     source_bounds,
 )
-from lensbench.specs import Budget, Preset, TaskSpec
+from lensbench.specs import Budget, Preset, SpecError, TaskSpec
 
 NPIX, PS = 32, 0.15
 PAIRS = ("lens-inversion", "lens-synthesis", "lensiformer")
@@ -113,8 +113,11 @@ def test_catalog_registers_each_pinn_with_its_twin():
 
 def test_catalog_registers_the_2x2_ablation_of_each_pinn():
     """v1 names keep their meaning (P: both on; P-nophys: both off); the two new variants split the
-    switches; config names the switches and the group; twin = the physics-flipped variant."""
-    for p, name, phys, aux in VARIANTS:
+    switches; config names the switches and the group; twin = the physics-flipped variant. Every PINN of
+    the catalog, the v2 ones too."""
+    groups = sorted({s.config["ablation_of"] for s in SPECS.values()})
+    assert set(PAIRS) | {"grav-imaging", "grav-resnet"} <= set(groups)
+    for p, name, phys, aux in [(p, f"{p}{sfx}", *sw) for p in groups for sfx, sw in SUFFIXES.items()]:
         spec = SPECS[name]
         assert (spec.config["physics"], spec.config["aux_params"], spec.config["ablation_of"]) == (phys, aux, p)
         assert spec.family == ("pinn" if name == p else "ablation")
@@ -123,8 +126,13 @@ def test_catalog_registers_the_2x2_ablation_of_each_pinn():
         assert twin.config["ablation_of"] == p and twin.config["physics"] is not phys
         if name not in (p, f"{p}-nophys"):  # the v1 pair is linked as before; the new ones at equal aux
             assert twin.config["aux_params"] is aux
-        hyper = {k: v for k, v in spec.config.items() if k not in ("physics", "aux_params")}
-        assert hyper == {k: v for k, v in SPECS[p].config.items() if k not in ("physics", "aux_params")}
+        # the same network: only the switches and the optimisation keys tuned per physics setting differ
+        fixed = ("physics", "aux_params", *catalog.TUNABLE_PER_PHYSICS)
+        hyper = {k: v for k, v in spec.config.items() if k not in fixed}
+        assert hyper == {k: v for k, v in SPECS[p].config.items() if k not in fixed}
+        partner = SPECS[catalog.ablation_names(p)[(phys, not aux)]]  # same physics setting: same tuning
+        assert {k: spec.config.get(k) for k in catalog.TUNABLE_PER_PHYSICS} == {
+            k: partner.config.get(k) for k in catalog.TUNABLE_PER_PHYSICS}
         assert catalog.ablation_names(p)[(phys, aux)] == name
 
 
@@ -342,3 +350,9 @@ def test_aux_loss_skips_unknown_truth():
     assert torch.isfinite(raw.grad).all() and raw.grad[2:].eq(0).all() and raw.grad[0] != 0
     all_nan = {n: torch.full((4,), float("nan")) for n in bounds}
     assert aux_param_loss(values, bounds, all_nan) is None
+
+
+def test_per_physics_tuning_may_change_optimisation_keys_only(monkeypatch):
+    monkeypatch.setitem(catalog.PER_PHYSICS, "grav-imaging", {False: {"width": 64}})
+    with pytest.raises(SpecError, match="only \\['head_lr'\\] may differ"):
+        catalog.specs()

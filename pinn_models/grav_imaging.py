@@ -36,7 +36,9 @@ absorb. This model does the same, differentiably and end to end:
 replaced by a timm ResNet-10-T trunk (from scratch, 4 input channels, 512 pooled features), which
 trains at ``head_lr`` x the model's lr (``lr_multipliers``, read by the trainer's ``param_groups``):
 the physics encoder learns best at a quarter of the medium lr, the ResNet at four times it
-(``perf/README.md``, section lr-sweep). 5.6M parameters against 1.2M.
+(``perf/README.md``, section lr-sweep). Its physics-off pair trains its ResNet at ``head_lr=4``
+(``catalog.PER_PHYSICS``: tuned on val per physics setting; at 16 it stays at chance). 5.6M
+parameters against 1.2M.
 
 Loss = task + ``reconstruction_weight`` x mean(normalised residual^2) (chi^2 per pixel; 1 at the
 noise level) + ``prior_weight`` x weak prior (``common.gaussian_prior`` on the lens and Sersic
@@ -71,7 +73,8 @@ Model card.
   twin (1.18x; aux off 1.10x); 1.6x ``grav-imaging``'s step. On lensbench-v2 at medium (10 seeds) it
   scores 0.809 +- 0.018 against ``resnet10t``'s 0.805 +- 0.004 (not separated) with a wide seed spread
   (0.78-0.83), and on the HST-like domain shift 0.766 against 0.804. At ``head_lr`` 16 its physics-off
-  twin stays at chance on 2 of 3 seeds: the head's lr is to be re-tuned with the twin.
+  twin stays at chance on 2 of 3 seeds (loss at ln 3 throughout), so the twin's ``head_lr`` is tuned
+  separately: 4 (val 0.811 on seeds 1-2, where grav-resnet at 16 reaches 0.827).
 - Known failure cases: Poisson noise on bright arcs is above the sky noise, so chi^2 of a perfect
   fit exceeds 1 there (lensbench-v1 no_sub with true parameters: median chi^2 per pixel 1.07; far
   more on high-SNR data, DeepLense Models I-III); the border is not sky when the arcs or

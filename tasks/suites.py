@@ -116,8 +116,10 @@ V2 = SuiteSpec(
                        "curve flattens; the domain shift evaluates the main task's checkpoints on the HST-like test "
                        "set (no training of its own)")),
         *(SuitePart(V2_CORE, pair, "medium", TEN_SEEDS,
-                    why=("grav-resnet's 2x2 (grav-imaging's physics, a ResNet-10-T head at resnet10t's tuned lr): "
-                         "the PINN that was ahead of resnet10t on validation in its lr sweep; the physics pair "
+                    why=("grav-resnet's 2x2 (grav-imaging's physics, a ResNet-10-T head at resnet10t's tuned lr; "
+                         "the physics-off pair's head at a quarter of that, tuned on val, as at the shared lr it "
+                         "stayed at chance): the PINN that was ahead of resnet10t on validation in its lr sweep; "
+                         "the physics pair "
                          "with aux supervision first, so the comparisons the verdict needs most come early"))
           for pair in (("grav-resnet", "grav-resnet-nophys-aux"), ("grav-resnet-noaux", "grav-resnet-nophys"))),
         SuitePart(V2_LOWDATA, V2_LOWDATA_MEDIUM, "medium", TEN_SEEDS,

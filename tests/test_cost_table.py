@@ -72,3 +72,24 @@ def test_standard_projection_of_a_low_data_task_counts_its_training_set_not_its_
                             train_time_s=960.0, eval_time_s=0.0, hardware={"torch_threads": 1, "device": "cpu"})
     runs = cost.standard_runs([r], cost.registered_task)
     assert math.isclose(runs["cpu_h"].iloc[0], 30 * 750 * 0.01 / 3600)
+
+
+def test_remaining_prices_runs_left_from_the_records():
+    """sweep --status's CPU-hours left: the model's own mean at the task and preset; else its mean at the
+    preset on another task; else its cost per image x the images the preset sees; an evaluation-only
+    task costs nothing; a model with no trained record is listed, not priced."""
+    curve = [{"epoch": 1, "images_seen": 12000}, {"epoch": 8, "images_seen": 96000}]
+    main = [dataclasses.replace(rec("a", s, 0.8, task="substructure/lensbench-v2"), preset="medium", curve=curve,
+                                train_time_s=3600.0 * (1 + s), eval_time_s=0.0,
+                                hardware={"torch_threads": 1, "device": "cpu"}) for s in range(2)]  # 1 h, 2 h
+    rows = [{"task": "substructure/lensbench-v2", "preset": "medium", "todo": {"a": 3, "z": 2}},
+            {"task": "lowdata/lensbench-v2-250", "preset": "medium", "todo": {"a": 2}},  # the preset's mean
+            {"task": "substructure/lensbench-v2", "preset": "quick", "todo": {"a": 1}},  # per image
+            {"task": "domain-shift/euclid-to-hst-v2", "preset": "medium", "todo": {"a": 5, "z": 1}}]
+    left, unpriced = cost.remaining(rows, main)
+    quick = cost.registered_task("substructure/lensbench-v2").preset("quick")
+    images = (quick.budget.images_seen or quick.budget.epochs * quick.train_per_class * 3)
+    per_image = 1.5 * 3600 / 96000  # the median of 1 h and 2 h over 96,000 images
+    assert math.isclose(left[0], 3 * 1.5) and math.isclose(left[1], 2 * 1.5)
+    assert math.isclose(left[2], images * per_image / 3600) and left[3] == 0.0
+    assert unpriced == {"z": 2}

@@ -81,6 +81,55 @@ def markdown(records, tasks=registered_task) -> str:
     return "\n".join(lines) + "\n"
 
 
+# ----------------------------------------------------------------------------- what a grid has left
+def remaining(status_rows: list[dict], records, tasks=registered_task) -> tuple[list[float], dict[str, int]]:
+    """CPU-hours still to spend per row of ``runner.status`` (its ``todo``: model -> runs left), and the
+    runs that cannot be priced (model -> runs; no record to go by, left out of the sums). A run is priced, in this order, at the mean
+    of the model's records at that task and preset; at that preset on any task that trains; or at the
+    model's median CPU seconds per training image on any record x the images the preset sees
+    (``_images_seen``; evaluation not counted). An evaluation-only task (``source_task``) costs nothing
+    here: its runs are made by its source's."""
+    records = list(records)
+    f = frame(records)
+    own = f.groupby(KEYS)["cpu_h"].mean().to_dict()
+    trained = f[~f["task"].map(lambda t: _evaluation_only(t, tasks)).astype(bool)]
+    anywhere = trained.groupby(["preset", "model"])["cpu_h"].mean().to_dict()
+    r = rates(records)
+    per_image = r[r["device"] == "cpu"].groupby("model")["train_s_per_image"].median().to_dict()
+    out, unmeasured = [], {}
+    for row in status_rows:
+        hours = 0.0
+        if not _evaluation_only(row["task"], tasks):
+            images = _images_seen(tasks(row["task"]), row["preset"])
+            for model, n in row.get("todo", {}).items():
+                rate = own.get((row["task"], row["preset"], model), anywhere.get((row["preset"], model)))
+                if rate is None and images is not None and model in per_image:
+                    rate = images * per_image[model] / 3600
+                if rate is None:
+                    unmeasured[model] = unmeasured.get(model, 0) + n
+                else:
+                    hours += n * rate
+        out.append(hours)
+    return out, unmeasured
+
+
+def _evaluation_only(task_id: str, tasks) -> bool:
+    spec = tasks(task_id)
+    return spec is not None and spec.source_task is not None
+
+
+def _images_seen(task, preset: str) -> float | None:
+    """Training images a run of ``task`` at ``preset`` sees; None when unknown (unregistered task or
+    preset, or an epoch budget on a file dataset, whose size only its files tell)."""
+    if task is None or preset not in task.presets:
+        return None
+    p = task.preset(preset)
+    if p.budget.images_seen is not None:
+        return float(p.budget.images_seen)
+    recipe = task.dataset in registry.datasets and registry.datasets.get(task.dataset).recipe is not None
+    return float(p.budget.epochs * p.train_per_class * len(task.train_classes)) if recipe else None
+
+
 # ----------------------------------------------------------------------------- the standard preset, projected
 GPU_COUNTS = (1, 4, 16)
 

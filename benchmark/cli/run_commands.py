@@ -94,15 +94,27 @@ def _report(rec, failed: list) -> None:
 
 
 def _print_status(rows: list[dict], opts) -> int:
-    """The table of ``runner.status``: per task, runs of the grid with a current ok record."""
+    """The table of ``runner.status``: per task, runs of the grid with a current ok record, and the
+    CPU-hours left (``board.cost.remaining``: from the records' measured times)."""
     import pandas as pd
 
-    table = pd.DataFrame([{k: ", ".join(v) if k == "missing" else v for k, v in r.items() if k != "unknown"}
-                          for r in rows])
+    from lensbench.board import cost
+
+    left, unmeasured = cost.remaining(rows, records.iter_records(opts.results_dir))
+    table = pd.DataFrame([{**{k: v for k, v in r.items() if k not in ("missing", "todo", "unknown")},
+                           "CPU-h left": round(h, 1), "missing": ", ".join(r["missing"])}
+                          for r, h in zip(rows, left)])
     print(table.to_markdown(index=False) if not table.empty else "empty grid")
     done, total = sum(r["done"] for r in rows), sum(r["runs"] for r in rows)
     presets = ", ".join(sorted({r["preset"] for r in rows})) or opts.preset
     print(f"{done} of {total} runs done ({opts.results_dir}, preset {presets})")
+    if total > done:
+        priced = total - done - sum(unmeasured.values())
+        print(f"CPU-hours left: about {sum(left):.1f} for {priced} run(s), one thread each, priced from the measured "
+              "records (the same task and preset, else the model's cost per image seen elsewhere)")
+        if unmeasured:
+            print(textwrap.fill(f"not priced: {sum(unmeasured.values())} run(s) of {len(unmeasured)} model(s) without "
+                                f"a trained record in {opts.results_dir}: " + ", ".join(sorted(unmeasured)), width=100))
     for r in rows:
         if r.get("unknown"):
             print(f"warning: {r['task']} [{r['preset']}] counted as not done: its data cannot be read to tell "

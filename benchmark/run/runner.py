@@ -325,10 +325,10 @@ def claimed_runs(cells: Iterable[Cell], opts: RunOptions) -> Iterator[records.Ru
 
 
 def status(cells: Iterable[Cell], opts: RunOptions) -> list[dict]:
-    """Per task and preset of the cells, ``{"task", "preset", "done", "runs", "missing", "unknown"}``: runs
-    with an ok record made on the current data, all runs, the models with a run still to do, and why the
-    current data could not be fingerprinted (e.g. real data not given; None when it could: then no
-    record counts as done). Runs nothing."""
+    """Per task and preset of the cells, ``{"task", "preset", "done", "runs", "missing", "todo", "unknown"}``:
+    runs with an ok record made on the current data, all runs, the models with a run still to do,
+    ``todo`` (model -> its runs still to do) and ``unknown``: None, or why the current data could not be
+    fingerprinted (e.g. real data not given), in which case no record counts as done. Runs nothing."""
     rows: dict[tuple[str, str], dict] = {}  # (task id, preset) -> its row
     current: dict[tuple[str, str], tuple | None] = {}  # (task id, preset) -> fingerprints of its data now
     unknown: dict[tuple[str, str], str] = {}
@@ -341,12 +341,14 @@ def status(cells: Iterable[Cell], opts: RunOptions) -> list[dict]:
             except DataError as exc:
                 current[key], unknown[key] = None, str(exc)  # nothing can be current
         row = rows.setdefault(key, {"task": task.id, "preset": o.preset, "done": 0, "runs": 0, "missing": [],
-                                    "unknown": unknown.get(key)})
+                                    "todo": {}, "unknown": unknown.get(key)})
         row["runs"] += 1
         if current_record(task, spec, cell.seed, o, current[key]) is not None:
             row["done"] += 1
-        elif spec.name not in row["missing"]:
-            row["missing"].append(spec.name)
+        else:
+            if spec.name not in row["missing"]:
+                row["missing"].append(spec.name)
+            row["todo"][spec.name] = row["todo"].get(spec.name, 0) + 1
     return list(rows.values())
 
 

@@ -114,8 +114,8 @@ V2 = SuiteSpec(
                        "first, so its intervals and validation curves are known before the rest is spent; medium "
                        "(96,000 images seen, cosine, D4 augmentation, bfloat16 steps) is the largest budget this grid "
                        "affords on 2 cores, not a converged one: resnet10t's mean validation curve still gains 0.024 "
-                       "over its last quarter (the board's convergence table); the domain shift evaluates the main task's checkpoints on the HST-like test "
-                       "set (no training of its own)")),
+                       "over its last quarter (the board's convergence table); the domain shift evaluates the main "
+                       "task's checkpoints on the HST-like test set (no training of its own)")),
         *(SuitePart(V2_CORE, pair, "medium", TEN_SEEDS,
                     why=("grav-resnet's 2x2 (grav-imaging's physics, a ResNet-10-T head at resnet10t's tuned lr; "
                          "the physics-off pair's head at a quarter of that, tuned on val, as at the shared lr it "

@@ -84,11 +84,12 @@ def markdown(records, tasks=registered_task) -> str:
 # ----------------------------------------------------------------------------- what a grid has left
 def remaining(status_rows: list[dict], records, tasks=registered_task) -> tuple[list[float], dict[str, int]]:
     """CPU-hours still to spend per row of ``runner.status`` (its ``todo``: model -> runs left), and the
-    runs that cannot be priced (model -> runs; no record to go by, left out of the sums). A run is priced, in this order, at the mean
-    of the model's records at that task and preset; at that preset on any task that trains; or at the
-    model's median CPU seconds per training image on any record x the images the preset sees
-    (``_images_seen``; evaluation not counted). An evaluation-only task (``source_task``) costs nothing
-    here: its runs are made by its source's."""
+    runs that cannot be priced (model -> runs; no record to go by, left out of the sums).
+
+    A run is priced, in this order, at the mean of the model's records at that task and preset; at that
+    preset on any task that trains; or at the model's median CPU seconds per training image on any
+    record x the images the preset sees (``_images_seen``; evaluation not counted). An evaluation-only
+    task (``source_task``) costs nothing here: its runs are made by its source's."""
     records = list(records)
     f = frame(records)
     own = f.groupby(KEYS)["cpu_h"].mean().to_dict()

@@ -331,24 +331,24 @@ def status(cells: Iterable[Cell], opts: RunOptions) -> list[dict]:
     fingerprinted (e.g. real data not given), in which case no record counts as done. Runs nothing."""
     rows: dict[tuple[str, str], dict] = {}  # (task id, preset) -> its row
     current: dict[tuple[str, str], tuple | None] = {}  # (task id, preset) -> fingerprints of its data now
-    unknown: dict[tuple[str, str], str] = {}
     for cell in cells:
         task, spec, o = cell.task, cell.model, cell_options(opts, cell)
         key = (task.id, o.preset)
         if key not in current:
+            reason = None
             try:
                 current[key] = expected_fingerprints(task, o)
             except DataError as exc:
-                current[key], unknown[key] = None, str(exc)  # nothing can be current
-        row = rows.setdefault(key, {"task": task.id, "preset": o.preset, "done": 0, "runs": 0, "missing": [],
-                                    "todo": {}, "unknown": unknown.get(key)})
+                current[key], reason = None, str(exc)  # nothing can be current
+            rows[key] = {"task": task.id, "preset": o.preset, "done": 0, "runs": 0, "todo": {}, "unknown": reason}
+        row = rows[key]
         row["runs"] += 1
         if current_record(task, spec, cell.seed, o, current[key]) is not None:
             row["done"] += 1
         else:
-            if spec.name not in row["missing"]:
-                row["missing"].append(spec.name)
             row["todo"][spec.name] = row["todo"].get(spec.name, 0) + 1
+    for row in rows.values():
+        row["missing"] = list(row["todo"])  # the models with a run to do, in grid order
     return list(rows.values())
 
 

@@ -23,8 +23,9 @@ from datetime import datetime
 from lensbench import metric_names
 from lensbench.specs import FAMILIES
 
-SCHEMA_VERSION = 3  # 2 added `curves` and `slices`, 3 `bootstrap` and `curve` (older records read with them empty)
-KNOWN_SCHEMA_VERSIONS = (1, 2, 3)
+SCHEMA_VERSION = 4  # 2 added `curves` and `slices`, 3 `bootstrap` and `curve` (older records read with them empty),
+# 4 `train_cpu_s` and `eval_cpu_s` (null in older records)
+KNOWN_SCHEMA_VERSIONS = (1, 2, 3, 4)
 STATUSES = ("ok", "failed")
 MAX_RECORD_BYTES = 4 * 2**20  # a record of the v1 board is about 10 kB; bootstrap replicates add < 1 MB
 MAX_DEPTH = 12  # nesting of objects and lists, the record itself level 1; records use at most 4

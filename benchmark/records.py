@@ -118,6 +118,12 @@ class RunRecord:
         "Seconds spent on the final test evaluation.", "num?"))
     wall_time_s: float | None = field(default=None, metadata=_doc(
         "Seconds for the whole run, data loading included.", "num?"))
+    train_cpu_s: float | None = field(default=None, metadata=_doc(
+        "CPU seconds of the run's process during training (user + system, all its threads: "
+        "`time.process_time`); unlike `train_time_s` it does not grow while other processes share the cores "
+        "or the run is paused; null in records before schema 4.", "num?"))
+    eval_cpu_s: float | None = field(default=None, metadata=_doc(
+        "CPU seconds of the run's process during the final test evaluation, as `train_cpu_s`.", "num?"))
     # --- provenance
     hardware: dict = field(default_factory=dict, metadata=_doc(
         "Machine: `platform`, `cpu`, `cpu_count`, `torch_threads`, `device` (torch device the run used), "

@@ -37,6 +37,27 @@ def test_cpu_hours_per_task_and_minutes_per_run():
     assert cost.markdown(failed) == ""
 
 
+def test_cpu_seconds_of_the_process_replace_wall_clock_times_threads():
+    """A record since schema 4 is priced by its process's CPU seconds (a pause or an oversubscribed machine
+    inflates only the wall clock); an older one by wall clock x threads; a GPU run by its wall clock."""
+    paused = dataclasses.replace(rec("a", 0, 0.8), train_time_s=7200.0, eval_time_s=720.0, train_cpu_s=3600.0,
+                                 eval_cpu_s=360.0, hardware={"torch_threads": 2, "device": "cpu"})
+    old = dataclasses.replace(paused, seed=1, train_cpu_s=None, eval_cpu_s=None)
+    gpu = dataclasses.replace(paused, model="c", train_time_s=1800.0, train_cpu_s=99.0, eval_time_s=0.0, eval_cpu_s=9.0,
+                              hardware={"torch_threads": 1, "device": "cuda:0"})
+    derived = dataclasses.replace(paused, task="domain-shift/x", source_task=paused.task)
+    assert cost.seconds(paused) == (3600.0, 360.0)
+    assert cost.seconds(old) == (14400.0, 1440.0)
+    assert cost.seconds(gpu) == (1800.0, 0.0)
+    assert cost.seconds(derived) == (0.0, 360.0)
+    f = cost.frame([paused, old, gpu]).set_index(["model", "seed"])
+    assert math.isclose(f.loc[("a", 0), "cpu_h"], 1.1) and math.isclose(f.loc[("a", 1), "cpu_h"], 4.4)
+    assert math.isclose(f.loc[("c", 0), "gpu_h"], 0.5) and f.loc[("c", 0), "cpu_h"] == 0.0
+    curve = [{"epoch": 1, "images_seen": 1800}, {"epoch": 2, "images_seen": 3600}]
+    r = cost.rates([dataclasses.replace(paused, curve=curve)])
+    assert math.isclose(r["train_s_per_image"].iloc[0], 1.0) and math.isclose(r["eval_s"].iloc[0], 360.0)
+
+
 def test_standard_projection_scales_measured_per_image_cost_and_packs_gpus():
     """Medium on lensbench-v2: 4,000 training images per class (3 classes), test 2,000; standard: 20,000 and
     5,000, 30 epochs. 0.01 core-s per image -> 30 x 60,000 x 0.01 s = 5 h, plus 72 s of evaluation x 2.5."""

@@ -25,6 +25,9 @@ def test_run_writes_record_and_mlflow_run(toy_bench):
     back = records.read_record(path)
     assert back.metrics_test == json.loads(json.dumps(rec.metrics_test))
     assert back.dataset_fingerprint and back.mlflow_run_id
+    # the CPU time of the process, beside the wall clock: positive, and not above wall x threads (+ slack)
+    threads = back.hardware["torch_threads"]
+    assert 0 < back.train_cpu_s <= back.train_time_s * threads + 1 and 0 < back.eval_cpu_s <= back.eval_time_s * threads + 1
     run = MlflowClient(toy_bench.tracking_uri).get_run(back.mlflow_run_id)
     assert run.data.tags["lensbench.record"] == str(path)
     assert run.data.tags["lensbench.dataset_fingerprint"] == back.dataset_fingerprint

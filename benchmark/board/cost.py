@@ -3,9 +3,11 @@
 once a model has a GPU record).
 
 From each ``ok`` record: its training time (zero for an evaluation-only record, ``source_task`` set,
-whose model was trained by the source run and is counted there) plus its evaluation time, times
-the torch threads it ran with (``hardware.torch_threads``; 1 when absent). Runs on a GPU
-(``hardware.device`` ``cuda...``) are counted apart as GPU-hours.
+whose model was trained by the source run and is counted there) plus its evaluation time, in CPU
+seconds of the run's process (``train_cpu_s``, ``eval_cpu_s``; schema 4), or, in older records,
+wall-clock seconds times the torch threads it ran with (``hardware.torch_threads``; 1 when absent),
+which count a pause or an oversubscribed machine as work. Runs on a GPU (``hardware.device``
+``cuda...``) are counted apart as GPU-hours, from wall-clock times.
 """
 
 from __future__ import annotations
@@ -24,17 +26,28 @@ def device(r) -> tuple[bool, float]:
     return str(machine.get("device", "cpu")).startswith("cuda"), float(machine.get("torch_threads") or 1)
 
 
+def seconds(r) -> tuple[float, float]:
+    """(training, evaluation) seconds of record ``r``'s own work: CPU seconds of its process when
+    recorded (``train_cpu_s``, ``eval_cpu_s``), else wall-clock seconds x torch threads; wall-clock
+    seconds on a GPU. Training is 0 for an evaluation-only record (``source_task``)."""
+    on_gpu, threads = device(r)
+
+    def one(cpu, wall) -> float:
+        return float(cpu) if cpu is not None and not on_gpu else float(wall or 0.0) * (1.0 if on_gpu else threads)
+    train = 0.0 if r.source_task else one(getattr(r, "train_cpu_s", None), r.train_time_s)
+    return train, one(getattr(r, "eval_cpu_s", None), r.eval_time_s)
+
+
 def frame(records) -> pd.DataFrame:
     """One row per ``ok`` record: ``KEYS``, seed, ``cpu_h`` and ``gpu_h`` (hours of its own work)."""
     rows = []
     for r in records:
         if r.status != "ok":
             continue
-        on_gpu, threads = device(r)
-        train = 0.0 if r.source_task else float(r.train_time_s or 0.0)
-        hours = (train + float(r.eval_time_s or 0.0)) / 3600
+        on_gpu = device(r)[0]
+        hours = sum(seconds(r)) / 3600
         rows.append({"task": r.task, "preset": r.preset, "model": r.model, "seed": r.seed,
-                     "cpu_h": 0.0 if on_gpu else hours * threads, "gpu_h": hours if on_gpu else 0.0})
+                     "cpu_h": 0.0 if on_gpu else hours, "gpu_h": hours if on_gpu else 0.0})
     return pd.DataFrame(rows, columns=[*KEYS, "seed", "cpu_h", "gpu_h"])
 
 
@@ -65,7 +78,8 @@ def markdown(records, tasks=registered_task) -> str:
     f = frame(records)
     if f.empty:
         return ""
-    lines = [("CPU-hours = (training + evaluation time) x torch threads of each run; an evaluation-only task "
+    lines = [("CPU-hours = training + evaluation time of each run: the CPU time of its process where recorded "
+              "(records since schema 4), else wall-clock time x torch threads; an evaluation-only task "
               "(e.g. the domain shift, scored with the source task's models) counts its evaluation only."), "",
              "| task | preset | runs | CPU-hours | GPU-hours |", "|---|---|---:|---:|---:|"]
     for r in by_task(f).to_dict("records"):
@@ -137,18 +151,16 @@ GPU_COUNTS = (1, 4, 16)
 
 def rates(records) -> pd.DataFrame:
     """Per trained ``ok`` record with a learning curve: seconds of training per image seen and seconds of
-    evaluation, on its device kind ("cpu": core-seconds, x torch threads; "gpu")."""
+    evaluation (``seconds``), on its device kind ("cpu": core-seconds; "gpu")."""
     rows = []
     for r in records:
         curve = r.curve or []
         if r.status != "ok" or r.source_task or not curve or not curve[-1].get("images_seen"):
             continue
-        gpu, threads = device(r)
-        threads = 1.0 if gpu else threads
+        train, evaluation = seconds(r)
         rows.append({"task": r.task, "preset": r.preset, "model": r.model, "seed": r.seed,
-                     "device": "gpu" if gpu else "cpu", "epoch_images": float(curve[0]["images_seen"]),
-                     "train_s_per_image": float(r.train_time_s or 0.0) * threads / float(curve[-1]["images_seen"]),
-                     "eval_s": float(r.eval_time_s or 0.0) * threads})
+                     "device": "gpu" if device(r)[0] else "cpu", "epoch_images": float(curve[0]["images_seen"]),
+                     "train_s_per_image": train / float(curve[-1]["images_seen"]), "eval_s": evaluation})
     return pd.DataFrame(rows, columns=[*KEYS, "seed", "device", "epoch_images", "train_s_per_image", "eval_s"])
 
 

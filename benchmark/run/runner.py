@@ -108,16 +108,16 @@ def run(task: TaskSpec, model_spec: ModelSpec, seed: int, opts: RunOptions,
                                  progress=opts.progress, lr_scale=model_spec.lr_scale(opts.preset))
             rec.metrics_val = {k: v for k, v in fitted.metrics_val.items() if isinstance(v, (int, float))}
             rec.history, rec.curve = fitted.history, fitted.curve
-            rec.selected_epoch, rec.epochs_run, rec.train_time_s = (
-                fitted.selected_epoch, fitted.epochs_run, fitted.train_time_s)
+            rec.selected_epoch, rec.epochs_run, rec.train_time_s, rec.train_cpu_s = (
+                fitted.selected_epoch, fitted.epochs_run, fitted.train_time_s, fitted.train_cpu_s)
             scaler = train.scaler
             del train, val  # nothing of train/val is needed for the one test evaluation
-            t_eval = time.perf_counter()
+            t_eval, c_eval = time.perf_counter(), time.process_time()
             result = evaluate_test(task, fitted.model, opts, device, scaler)
             rec.metrics_test, rec.test_dataset_fingerprint = result.metrics, result.fingerprint
             rec.bootstrap = result.bootstrap
             rec.curves, rec.slices = _diagnostics(task, result)
-            rec.eval_time_s = time.perf_counter() - t_eval
+            rec.eval_time_s, rec.eval_cpu_s = time.perf_counter() - t_eval, time.process_time() - c_eval
             rec.status = "ok"
             if opts.checkpoint_dir is not None:
                 rec.checkpoint = save_checkpoint(fitted.model, opts.checkpoint_dir, rec)
@@ -152,7 +152,7 @@ def dependent_records(task: TaskSpec, spec: ModelSpec, seed: int, rec: records.R
     for dep in derived.dependents(task, opts.preset, spec):
         if not opts.force and current_record(dep, spec, seed, opts, expected_fingerprints(dep, opts)) is not None:
             continue
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             result = evaluate_test(dep, model, opts, device, scaler)
         except (DataError, RuntimeError, ValueError) as exc:  # the source run stands; that cell runs on its own
@@ -160,7 +160,7 @@ def dependent_records(task: TaskSpec, spec: ModelSpec, seed: int, rec: records.R
             continue
         out.append(derived.derived_record(rec, dep, result, task))
         out[-1].curves, out[-1].slices = _diagnostics(dep, result)
-        out[-1].eval_time_s = time.perf_counter() - t0
+        out[-1].eval_time_s, out[-1].eval_cpu_s = time.perf_counter() - t0, time.process_time() - c0
     return out
 
 

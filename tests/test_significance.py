@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from lensbench.board.significance import (
     auc_from_logits,
+    bootstrap_p,
     hierarchical_ci,
     holm,
     item_resamples,
@@ -147,6 +148,30 @@ def test_paired_difference_pairs_replicate_columns():
         paired_difference(a, b, ra, None)
     with pytest.raises(ValueError, match="same B"):
         paired_difference(a, b, ra, {s: v[:100] for s, v in rb.items()})
+
+
+def test_a_difference_the_test_items_do_not_support_is_not_separated():
+    """40 real images: every seed of a beats b on THESE items (t-test p ~ 1e-12), but the items' own
+    sampling (each model errs on other items: resample noise not shared) swamps the 0.05 difference,
+    so the p-value, the larger of the seed test's and the two-level bootstrap's, does not reject; a
+    difference of 0.3 on the same items does."""
+    rng = np.random.default_rng(5)
+    seeds, B = range(10), 400
+    item_a, item_b = rng.normal(0, 0.06, B), rng.normal(0, 0.06, B)  # per resample, shared by a model's seeds
+    a = {s: 0.85 + rng.normal(0, 0.003) for s in seeds}
+    b = {s: 0.80 + rng.normal(0, 0.003) for s in seeds}
+    ra = {s: a[s] + item_a for s in seeds}
+    rb = {s: b[s] + item_b for s in seeds}
+    d = paired_difference(a, b, ra, rb, bounds=(-1, 1))
+    assert d.p_seeds < 1e-8 and d.lo < 0 < d.hi
+    assert d.p_bootstrap > 0.05 and d.p_value == d.p_bootstrap
+    big = paired_difference({s: v + 0.25 for s, v in a.items()}, b, {s: v + 0.25 for s, v in ra.items()}, rb,
+                            bounds=(-1, 1))
+    assert big.lo > 0 and big.p_value < 0.01 and big.p_value == max(big.p_seeds, big.p_bootstrap)
+    # the bootstrap p-value is the interval's: its (1 - p) interval just reaches 0
+    draws = np.array([-1.0] * 30 + [1.0] * 970)
+    assert bootstrap_p(draws) == pytest.approx(61 / 1001) and bootstrap_p(np.zeros(50)) == 1.0
+    assert bootstrap_p(np.ones(999)) == pytest.approx(1 / 1000)
 
 
 def test_paired_difference_uses_common_seeds_and_refuses_fewer_than_two():

@@ -7,7 +7,8 @@ shared item resamples (``RunRecord.bootstrap``: same resample seed and B). Then:
 * each model's interval is ``hierarchical_ci`` over its seeds and the replicate columns, clipped
   to the metric's range (``metric_names.metric_range``); a model with one seed has none;
 * the best model by mean is compared with every other model by ``paired_difference`` on their
-  common seeds (paired t-test over seeds); the p-values of the table are Holm-adjusted
+  common seeds (p-value: the larger of a paired t-test over seeds and the two-level bootstrap's over
+  seeds and test items, so a difference must hold for both); the p-values of the table are Holm-adjusted
   (``holm``) and a model is separated from the best when the adjusted p < ``ALPHA``;
 * rank: 1 for the best and every model not separated from it; a separated model gets
   ``max(2, the CI rule of `aggregate` on the v2 intervals)``; a model without a test (fewer than
@@ -32,8 +33,9 @@ CI_SEEDS = "seeds"  # ``ci_method`` of the seed-only t-interval
 COLUMNS = ["ci_method", "vs_best_diff", "vs_best_p", "separated"]  # added to the aggregate of a board with v2 tables
 PROTOCOL_NOTE = (
     "95% CI: two-level bootstrap over seeds and the test-item resamples shared by every run (protocol v2). "
-    "vs best: mean paired difference to the best model on common seeds, paired t-test p-value Holm-adjusted "
-    "over the table; models not separated from the best (p >= 0.05) share rank 1."
+    "vs best: mean paired difference to the best model on common seeds; p-value: the larger of a paired t-test "
+    "over seeds and the two-level bootstrap's over seeds and test items (a difference must hold for both), "
+    "Holm-adjusted over the table; models not separated from the best (p >= 0.05) share rank 1."
 )
 SEED_ONLY_NOTE = "95% CI: t-interval over seeds (these records carry no test-item replicates)."
 

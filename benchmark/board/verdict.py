@@ -148,7 +148,8 @@ def sentence(r) -> str:
 
 
 INTRO = ("Generated from the protocol-v2 tables: paired seeds, two-level bootstrap intervals, Holm-adjusted paired "
-         "tests (a difference is *separated* when the adjusted p < 0.05). A PINN counts only where it beats its "
+         "tests (a difference is *separated* when the adjusted p < 0.05, the p-value being the larger of a paired "
+         "t-test over seeds and the bootstrap's over seeds and test items). A PINN counts only where it beats its "
          "variant without the lens equation (same supervision), its variant with neither, and the best baseline, "
          "all three separated.")
 HEADER = ["family", "task · preset", "best model (95% CI)",

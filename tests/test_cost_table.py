@@ -114,3 +114,11 @@ def test_remaining_prices_runs_left_from_the_records():
     assert math.isclose(left[0], 3 * 1.5) and math.isclose(left[1], 2 * 1.5)
     assert math.isclose(left[2], images * per_image / 3600) and left[3] == 0.0
     assert unpriced == {"z": 2}
+    # a model with no record here is priced per image from the reference records (a frozen snapshot's),
+    # a record without a learning curve (older schema) by the images its task's preset sees
+    old = dataclasses.replace(rec("z", 0, 0.7, task="substructure/lensbench-v2"), preset="quick", curve=[],
+                              train_time_s=images * 0.01, eval_time_s=5.0, hardware={"torch_threads": 2, "device": "cpu"})
+    assert math.isclose(cost.per_image_cost([old])["z"], 0.02)
+    left, unpriced = cost.remaining(rows, main, reference=[old, dataclasses.replace(old, model="a", train_time_s=1e9)])
+    assert math.isclose(left[0], 3 * 1.5 + 2 * 96000 * 0.02 / 3600) and unpriced == {}
+    assert math.isclose(left[2], images * per_image / 3600)  # a's own records win over the reference's

@@ -214,3 +214,27 @@ def test_status_warns_when_real_data_is_not_given(tmp_path, monkeypatch, capsys)
     out, err = capsys.readouterr()
     assert "0 of 2 runs done" in out
     assert "warning: lens-finding/hsc [quick] counted as not done" in err and "--data-root" in err
+
+
+def test_status_prices_unrecorded_models_from_the_folders_given(tmp_path, capsys):
+    """--price-from: models with no record in --results are priced per image seen from another folder's
+    records (a frozen snapshot's); a folder that does not exist is exit 2, naming it."""
+    import dataclasses
+
+    from test_leaderboard_protocol import rec
+
+    from lensbench import records
+
+    ref = tmp_path / "snapshot"
+    old = dataclasses.replace(rec("resnet10t", 0, 0.7, task="substructure/lensbench-v2"), preset="quick",
+                              train_time_s=360.0, eval_time_s=1.0, hardware={"torch_threads": 1, "device": "cpu"})
+    records.write_record(old, ref)
+    common = ["sweep", "--tasks", "substructure/lensbench-v2", "--models", "resnet10t", "--seeds", "0", "1",
+              "--preset", "quick", "--results", str(tmp_path / "results"), "--status"]
+    assert main(common) == 0
+    assert "not priced: 2 run(s)" in capsys.readouterr().out
+    assert main([*common, "--price-from", str(ref)]) == 0
+    out = capsys.readouterr().out
+    assert "not priced" not in out and "CPU-hours left: about 0.2 for 2 run(s)" in out
+    assert main([*common, "--price-from", str(tmp_path / "nowhere")]) == 2
+    assert "--price-from" in capsys.readouterr().err

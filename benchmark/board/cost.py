@@ -96,21 +96,23 @@ def markdown(records, tasks=registered_task) -> str:
 
 
 # ----------------------------------------------------------------------------- what a grid has left
-def remaining(status_rows: list[dict], records, tasks=registered_task) -> tuple[list[float], dict[str, int]]:
+def remaining(status_rows: list[dict], records, tasks=registered_task,
+              reference=()) -> tuple[list[float], dict[str, int]]:
     """CPU-hours still to spend per row of ``runner.status`` (its ``todo``: model -> runs left), and the
     runs that cannot be priced (model -> runs; no record to go by, left out of the sums).
 
     A run is priced, in this order, at the mean of the model's records at that task and preset; at that
     preset on any task that trains; or at the model's median CPU seconds per training image on any
-    record x the images the preset sees (``_images_seen``; evaluation not counted). An evaluation-only
-    task (``source_task``) costs nothing here: its runs are made by its source's."""
+    record x the images the preset sees (``_images_seen``; evaluation not counted), the records of
+    ``reference`` (e.g. a frozen snapshot's) used for that last step only for models with no record
+    among ``records``. An evaluation-only task (``source_task``) costs nothing here: its runs are made
+    by its source's."""
     records = list(records)
     f = frame(records)
     own = f.groupby(KEYS)["cpu_h"].mean().to_dict()
     trained = f[~f["task"].map(lambda t: _evaluation_only(t, tasks)).astype(bool)]
     anywhere = trained.groupby(["preset", "model"])["cpu_h"].mean().to_dict()
-    r = rates(records)
-    per_image = r[r["device"] == "cpu"].groupby("model")["train_s_per_image"].median().to_dict()
+    per_image = {**per_image_cost(reference, tasks), **per_image_cost(records, tasks)}
     out, unmeasured = [], {}
     for row in status_rows:
         hours = 0.0
@@ -126,6 +128,22 @@ def remaining(status_rows: list[dict], records, tasks=registered_task) -> tuple[
                     hours += n * rate
         out.append(hours)
     return out, unmeasured
+
+
+def per_image_cost(records, tasks=registered_task) -> dict[str, float]:
+    """Model -> median CPU seconds of training per image seen over its trained ``ok`` CPU records: the
+    images from the learning curve, or for a record without one (older schemas) from its task and
+    preset (``_images_seen``; records of unknown tasks left out)."""
+    rows = []
+    for r in records:
+        if r.status != "ok" or r.source_task or device(r)[0]:
+            continue
+        curve = r.curve or []
+        images = curve[-1].get("images_seen") if curve else _images_seen(tasks(r.task), r.preset)
+        train = seconds(r)[0]
+        if images and train > 0:
+            rows.append((r.model, train / float(images)))
+    return pd.DataFrame(rows, columns=["model", "s"]).groupby("model")["s"].median().to_dict() if rows else {}
 
 
 def _evaluation_only(task_id: str, tasks) -> bool:

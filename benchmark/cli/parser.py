@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "default models); 'all' = every registered model")
             r.add_argument("--status", action="store_true",
                            help="run nothing: print, per task, how many runs of the grid have a current ok record")
+            r.add_argument("--price-from", nargs="*", metavar="DIR",
+                           help="with --status: also price models that have no record in --results, per image "
+                           "seen, from the records under these folders (e.g. leaderboards/v1/results)")
             r.add_argument("--shard", default=None, help="I/N: run only every N-th (task, model) cell of the "
                            "grid, from the I-th (N sweeps in parallel, e.g. one per core with --threads 1)")
             r.add_argument("--executor", choices=["local", "ray"], default="local",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import sys
 import textwrap
+from pathlib import Path
 
 from lensbench import records, registry
 from lensbench.data.errors import DataError
@@ -55,7 +56,7 @@ def cmd_sweep(args) -> int:
     args.preset = sweep.preset
     opts = _options(args)
     if args.status:
-        return _print_status(runner.status(sweep.cells, opts), opts)
+        return _print_status(runner.status(sweep.cells, opts), opts, args.price_from or ())
     executor = executors.make(args.executor, address=args.ray_address, cpus_per_run=args.cpus_per_run,
                               gpus_per_run=args.gpus_per_run, threads=args.threads, max_retries=args.max_retries)
     failed, skipped, runnable = [], [], []
@@ -93,14 +94,24 @@ def _report(rec, failed: list) -> None:
         failed.append(rec)
 
 
-def _print_status(rows: list[dict], opts) -> int:
+def _print_status(rows: list[dict], opts, price_from=()) -> int:
     """The table of ``runner.status``: per task, runs of the grid with a current ok record, and the
-    CPU-hours left (``board.cost.remaining``: from the records' measured times)."""
+    CPU-hours left (``board.cost.remaining``: from the records' measured times; a model without one
+    is priced per image from the records under the ``price_from`` folders)."""
     import pandas as pd
 
     from lensbench.board import cost
 
-    left, unmeasured = cost.remaining(rows, records.iter_records(opts.results_dir))
+    reference = []
+    for folder in price_from:
+        if not Path(folder).is_dir():
+            raise SpecError(f"--price-from {folder}: no such folder")
+        good, bad = records.read_valid(folder)
+        if bad:
+            print(f"warning: --price-from {folder}: {len(bad)} unreadable record(s) left out, e.g. {bad[0]}",
+                  file=sys.stderr)
+        reference += good
+    left, unmeasured = cost.remaining(rows, records.iter_records(opts.results_dir), reference=reference)
     table = pd.DataFrame([{**{k: v for k, v in r.items() if k not in ("missing", "todo", "unknown")},
                            "CPU-h left": round(h, 1), "missing": ", ".join(r["missing"])}
                           for r, h in zip(rows, left)])
@@ -114,7 +125,9 @@ def _print_status(rows: list[dict], opts) -> int:
               "records (the same task and preset, else the model's cost per image seen elsewhere)")
         if unmeasured:
             print(textwrap.fill(f"not priced: {sum(unmeasured.values())} run(s) of {len(unmeasured)} model(s) without "
-                                f"a trained record in {opts.results_dir}: " + ", ".join(sorted(unmeasured)), width=100))
+                                f"a trained record in {opts.results_dir}: " + ", ".join(sorted(unmeasured))
+                                + ("" if price_from else " (price them per image seen from other records with "
+                                   "--price-from DIR, e.g. a frozen snapshot's results/)"), width=100))
     for r in rows:
         if r.get("unknown"):
             print(f"warning: {r['task']} [{r['preset']}] counted as not done: its data cannot be read to tell "

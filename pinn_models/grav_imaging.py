@@ -88,7 +88,11 @@ Model card.
   fit-quality and psf-transfer): its smooth fit leaves chi^2 1.29 per pixel on no-substructure
   images where the true parameters leave 1.08, so its residual keeps little substructure signal
   (residual probe 0.53 against 0.73); it loses the HST-like domain shift with or without the physics
-  (all four variants ~0.75), and re-rendering with the HST-like PSF does not change that.
+  (all four variants ~0.75), and re-rendering with the HST-like PSF does not change that. The records'
+  theta_E slices locate the loss: with the physics on, both grav-imaging and grav-resnet lose the HST-like
+  shift only above theta_E 1.25" (0.68-0.76 there against 0.80-0.81 for resnet10t and for the physics-off
+  variants), where the rings are larger in pixels (0.08"/px) than any training ring: the lens fit
+  does not extrapolate in ring size (``perf/README.md``, section psf-transfer).
 """
 
 from __future__ import annotations

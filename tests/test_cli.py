@@ -98,5 +98,6 @@ def test_sweep_then_leaderboard_writes_tables_and_readme_section(capsys, toy_ben
     assert code == 0
     text = readme.read_text()
     assert text.startswith("# Title") and text.rstrip().endswith("after") and "old" not in text
-    assert "toy-cnn" in text and "(2)" in text  # mean ± std (n) over the two seeds
+    assert "toy-cnn" in text and "### Overview" in text and "(#1)" in text  # the overview, with ranks
+    assert "[../lb/leaderboard.md](../lb/leaderboard.md)" not in text and "(lb/leaderboard.md)" in text
     assert (tmp_path / "lb" / "leaderboard.html").is_file() and (tmp_path / "lb" / "leaderboard.csv").is_file()

@@ -125,15 +125,24 @@ def physics_table(agg: pd.DataFrame) -> str:
 
 
 def results_section(agg: pd.DataFrame, source: str, command: str, suite: str = "v1",
-                    ablations: dict | None = None) -> str:
-    """A results section for a Markdown document (``lensbench leaderboard --readme FILE``): the physics
-    table and the leaderboard with headings demoted one level, saying which records (``source``) and
-    which ``command`` made it."""
-    body = render_markdown(agg, suite, ablations=ablations).split("\n", 1)[1].replace("\n## ", "\n### ")  # demoted
-    physics = physics_table(agg)
-    if physics:
-        physics = ("\n### What the physics adds (each PINN vs its physics-off twin)\n\n"
-                   "Same network and parameter count; the twin replaces the lens equation by the identity "
-                   "and drops the physics loss terms. Higher is better for AUC, lower for MSE.\n\n" + physics)
-    return (f"_Generated from the records in `{source}` by `lensbench leaderboard --readme`; "
-            f"reproduce the records with `{command}`._\n{physics}{body}")
+                    ablations: dict | None = None, board: str | None = None) -> str:
+    """A results section for a Markdown document such as the README (``lensbench leaderboard --readme
+    FILE``): the verdict (protocol-v2 tables), else the physics table (each PINN beside its twin), then
+    the overview and a link to the full ``board`` (the leaderboard Markdown, relative to the document),
+    saying which records (``source``) and which ``command`` made it."""
+    said = verdict.markdown(agg, ablations or {}) if not agg.empty else ""
+    physics = "" if said else physics_table(agg)
+    out = [(f"_Generated from the records in `{source}` (suite {suite}) by `lensbench leaderboard --readme`; "
+           f"reproduce the records with `{command}`._"), ""]
+    if said:
+        out += [f"### {verdict.HEADING}", "", said.rstrip("\n"), ""]
+    elif physics:
+        out += ["### What the physics adds (each PINN vs its physics-off twin)", "",
+                ("Same network and parameter count; the twin replaces the lens equation by the identity and drops "
+                "the physics loss terms. Higher is better for AUC, lower for MSE."), "", physics]
+    if not agg.empty:
+        out += ["### Overview (primary metric, mean over seeds, #rank)", ""] + md_table(*overview(agg)) + [""]
+    if board:
+        out += [(f"Every table with its intervals, paired tests, ablations, learning curves, slices and cost: "
+                f"[{board}]({board})."), ""]
+    return "\n".join(out)

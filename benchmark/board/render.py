@@ -150,11 +150,11 @@ def write_leaderboard(results_dir: str | Path, out_dir: str | Path, formats=("md
 
 
 def readme_results(results_dir: str | Path, command: str, suite: str = "v1",
-                   records: list[RunRecord] | None = None) -> str:
+                   records: list[RunRecord] | None = None, board: str | None = None) -> str:
     """A Markdown results section (``markdown.results_section``) from the records in ``results_dir``
-    (or ``records``, when given)."""
+    (or ``records``, when given); ``board``: the link to the full leaderboard Markdown."""
     frame = records_frame(read_results(results_dir) if records is None else records)
-    return results_section(aggregate(frame), str(results_dir), command, suite, ablation.by_table(frame))
+    return results_section(aggregate(frame), str(results_dir), command, suite, ablation.by_table(frame), board)
 
 
 def replace_section(path: str | Path, name: str, body: str) -> Path:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -28,8 +29,10 @@ def cmd_leaderboard(args) -> int:
               "them there); the frozen v1 leaderboard is leaderboards/v1/leaderboard.md")
         return 2 if bad else 0
     if args.readme:
+        board = (Path(os.path.relpath(Path(paths["md"]).resolve(), args.readme.resolve().parent)).as_posix()
+                 if "md" in paths else None)
         paths["readme"] = render.replace_section(args.readme, "results", render.readme_results(
-            args.results, args.command, suite=args.suite, records=recs))
+            args.results, args.command, suite=args.suite, records=recs, board=board))
     if args.print_md and "md" in paths:
         print(Path(paths["md"]).read_text(encoding="utf-8"))
     for fmt, path in paths.items():

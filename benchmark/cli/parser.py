@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--out", type=Path, default=Path("leaderboards"))
     lb.add_argument("--print", dest="print_md", action="store_true", help="print the markdown tables")
     lb.add_argument("--readme", type=Path, default=None,
-                    help="also write the tables into this Markdown file between <!-- results:begin/end --> markers")
+                    help="also write the verdict (or the physics table) and the overview, with a link to the full "
+                    "board, into this Markdown file between <!-- results:begin/end --> markers")
     lb.add_argument("--suite", default="v2", help="the suite the records belong to (named in the headings)")
     lb.add_argument("--command", default="lensbench sweep --suite v2 --threads 1",
                     help="the command that produced the records (quoted in the --readme section)")

@@ -142,8 +142,9 @@ V2 = SuiteSpec(
                   "quick", TEN_SEEDS,
                   why=("every other classifier on the main task with the same 10 paired seeds at the quick budget: "
                        "the v1 PINNs' 2x2s (below resnet10t on every v1 task), convnext-atto (at chance at every "
-                       "lr at medium) and efficientnet-b0 (at chance at lr factors 0.5 and 1 at medium; not the bfloat16 "
-                       "steps: a short fp32 run is at chance too); at medium these 14 rows would cost about 27 CPU-hours, at quick about 7")),
+                       "lr at medium) and efficientnet-b0 (at chance at lr factors 0.5 and 1 at medium; not the "
+                       "bfloat16 steps: a short fp32 run is at chance too); at medium these 14 rows would cost "
+                       "about 27 CPU-hours, at quick about 7")),
         SuitePart(("substructure/model1-v2", "substructure/model2-v2", "substructure/model3-v2", "lens-finding/cfhtls"),
                   V2_CLASSIFIERS, "quick", FIVE_SEEDS,
                   why=("continuity with published DeepLense numbers (their confounds kept and shown by the "

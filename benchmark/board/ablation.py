@@ -15,9 +15,10 @@ all paired by seed (same seed = same initialisation and data order):
 
 Each difference is ``board.significance.paired_difference`` (mean over common seeds, two-level
 bootstrap CI on the shared item resamples when every record has them, else over seeds; p-value: the
-paired t-test over seeds, and with item resamples the larger of it and the bootstrap's); the p-values of one group's comparisons are Holm-adjusted together, and a difference is
-"separated" when the adjusted p < ``ALPHA``. Signs are oriented so that a positive difference means
-"the first model is better" whatever the metric's direction.
+paired t-test over seeds, and with item resamples the larger of it and the bootstrap's); the
+p-values of one group's comparisons are Holm-adjusted together, and a difference is "separated" when
+the adjusted p < ``ALPHA``. Signs are oriented so that a positive difference means "the first model
+is better" whatever the metric's direction.
 """
 
 from __future__ import annotations

@@ -34,8 +34,8 @@ def seconds(r) -> tuple[float, float]:
 
     def one(cpu, wall) -> float:
         return float(cpu) if cpu is not None and not on_gpu else float(wall or 0.0) * (1.0 if on_gpu else threads)
-    train = 0.0 if r.source_task else one(getattr(r, "train_cpu_s", None), r.train_time_s)
-    return train, one(getattr(r, "eval_cpu_s", None), r.eval_time_s)
+    train = 0.0 if r.source_task else one(r.train_cpu_s, r.train_time_s)
+    return train, one(r.eval_cpu_s, r.eval_time_s)
 
 
 def frame(records) -> pd.DataFrame:

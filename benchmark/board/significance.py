@@ -58,8 +58,8 @@ from scipy import stats
 from lensbench.resampling import auc_from_logits, finite, item_resamples, replicates
 
 __all__ = [
-    "N_BOOT", "Interval", "PairedDifference", "auc_from_logits", "bootstrap_p", "hierarchical_ci", "holm", "item_resamples",
-    "paired_difference", "replicates", "seeds_needed", "separated",
+    "N_BOOT", "Interval", "PairedDifference", "auc_from_logits", "bootstrap_p", "hierarchical_ci", "holm",
+    "item_resamples", "paired_difference", "replicates", "seeds_needed", "separated",
 ]
 
 N_BOOT = 4000  # two-level bootstrap draws (percentiles of a 95 % interval are stable to ~1 % of its width)
@@ -108,6 +108,13 @@ def hierarchical_ci(point, replicate_values=None, *, level: float = 0.95, n_boot
     range, e.g. (0, 1) for AUC, (0, inf) for MSE; values outside it are refused and the interval
     is clipped to it. At least 2 seeds. Deterministic in ``rng_seed``.
     """
+    return _bootstrap(point, replicate_values, level, n_boot, rng_seed, bounds)[0]
+
+
+def _bootstrap(point, replicate_values, level: float, n_boot: int, rng_seed: int,
+               bounds: tuple[float, float]) -> tuple[Interval, np.ndarray]:
+    """``hierarchical_ci``'s interval and the bootstrap statistic (n_boot,) it is the percentile interval
+    of: per draw, the seeds resampled with replacement and one resample column shared by them."""
     p = finite(point, "hierarchical_ci: point", 1)
     r = p[:, None] if replicate_values is None else finite(replicate_values, "hierarchical_ci: replicate_values", 2)
     _check_level(level, n_boot)
@@ -121,19 +128,13 @@ def hierarchical_ci(point, replicate_values=None, *, level: float = 0.95, n_boot
         if a.min() < lo_b or a.max() > hi_b:
             raise ValueError(f"hierarchical_ci: {name} must lie in bounds [{lo_b}, {hi_b}], "
                              f"got range [{a.min():.6g}, {a.max():.6g}]")
-    dist = _draws(r, n_boot, rng_seed)
+    rng = np.random.default_rng(int(rng_seed))
+    seeds = rng.integers(0, n, size=(int(n_boot), n))
+    cols = rng.integers(0, r.shape[1], size=(int(n_boot), 1))  # one resample column per draw, shared by its seeds
+    dist = r[seeds, cols].mean(axis=1)
     tail = 100 * (1 - level) / 2
     lo, hi = np.percentile(dist, [tail, 100 - tail])
-    return Interval(float(p.mean()), float(np.clip(lo, lo_b, hi_b)), float(np.clip(hi, lo_b, hi_b)))
-
-
-def _draws(r: np.ndarray, n_boot: int, rng_seed: int) -> np.ndarray:
-    """The two-level bootstrap statistic (n_boot,) of replicates ``r`` (n_seeds, B): per draw, the seeds
-    resampled with replacement and one resample column shared by them."""
-    rng = np.random.default_rng(int(rng_seed))
-    seeds = rng.integers(0, r.shape[0], size=(int(n_boot), r.shape[0]))
-    cols = rng.integers(0, r.shape[1], size=(int(n_boot), 1))  # one resample column per draw, shared by its seeds
-    return r[seeds, cols].mean(axis=1)
+    return Interval(float(p.mean()), float(np.clip(lo, lo_b, hi_b)), float(np.clip(hi, lo_b, hi_b))), dist
 
 
 def bootstrap_p(draws) -> float:
@@ -190,9 +191,9 @@ def paired_difference(a: Mapping, b: Mapping, replicates_a: Mapping | None = Non
             raise ValueError(f"paired_difference: both models need the same B shared resamples, got "
                              f"{ra.shape[1]} and {rb.shape[1]} replicates")
         rep = ra - rb
-    ci = hierarchical_ci(av - bv, rep, level=level, n_boot=n_boot, rng_seed=rng_seed, bounds=bounds)
+    ci, draws = _bootstrap(av - bv, rep, level, n_boot, rng_seed, bounds)
     p_seeds = _paired_p(av, bv, test)
-    p_boot = math.nan if rep is None else bootstrap_p(_draws(rep, n_boot, rng_seed))
+    p_boot = math.nan if rep is None else bootstrap_p(draws)
     return PairedDifference(ci.point, ci.lo, ci.hi, p_seeds if rep is None else max(p_seeds, p_boot), len(seeds),
                             tuple(seeds), p_seeds, p_boot)
 

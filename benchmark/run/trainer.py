@@ -284,7 +284,7 @@ def fit(
                 break
     model.load_state_dict(best_state)
     return FitResult(model, best_epoch, len(history), best_val, history, time.perf_counter() - t0, curve,
-                     time.process_time() - c0)
+                     train_cpu_s=time.process_time() - c0)
 
 
 def channels_last(model: torch.nn.Module) -> torch.nn.Module:

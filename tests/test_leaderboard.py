@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from lensbench.board.aggregate import aggregate, rank_with_ties, records_frame
+from lensbench.board.aggregate import aggregate, mean_ci, rank_with_ties, records_frame
 from lensbench.board.markdown import physics_table, render_markdown
 from lensbench.board.page import render_page
 from lensbench.board.render import render_csv, write_leaderboard
@@ -84,6 +84,14 @@ def test_aggregate_numbers_by_hand(records):
     assert half == pytest.approx(4.302653 * 0.02 / math.sqrt(3), rel=1e-6)
     assert m1["test.accuracy"] == pytest.approx(0.82) and m1["train_time_s"] == pytest.approx(11.0)
     assert m1["family"] == "baseline" and t.loc["m2", "family"] == "pinn"
+
+
+def test_equal_values_have_exactly_zero_spread():
+    # ten runs of a deterministic model: std exactly 0 (np.std gives 1e-16) and a CI of zero width
+    mean, std, lo, hi = mean_ci([0.5029] * 10)
+    assert mean == pytest.approx(0.5029, abs=1e-15) and std == 0.0 and lo == hi == mean
+    assert mean_ci([0.7])[0] == 0.7 and math.isnan(mean_ci([0.7])[1])
+    assert mean_ci([0.1, 0.3])[:2] == (pytest.approx(0.2), pytest.approx(math.sqrt(0.02)))
 
 
 def test_tie_groups(records):

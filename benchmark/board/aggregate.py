@@ -94,7 +94,8 @@ def mean_ci(values) -> tuple[float, float, float, float]:
     mean = float(np.mean(values))
     if n < 2:
         return mean, float("nan"), float("nan"), float("nan")
-    std = float(np.std(values, ddof=1))
+    # n equal values (a deterministic model) spread by exactly 0, not np.std's rounding (1e-16)
+    std = float(np.std(values, ddof=1)) if np.ptp(values) > 0 else 0.0
     half = float(stats.t.ppf(0.5 + CI_LEVEL / 2, n - 1)) * std / math.sqrt(n)
     return mean, std, mean - half, mean + half
 

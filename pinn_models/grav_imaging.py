@@ -78,11 +78,10 @@ Model card.
   supervision (``-noaux``) it is bimodal over seeds (main task, seeds 0-7: 0.76 on three, 0.80-0.82 on
   five): the lens fit, trained through the reconstruction alone, sometimes fails. On lowdata-250 (750
   training images) the physics-off twin memorises its training set (training loss 0.004 at the end)
-  and stays at 0.64-0.68 on seeds 0-5 where grav-resnet reaches 0.70-0.76 and resnet10t 0.73; at
+  and stays at 0.64-0.68 on seeds 0-6 where grav-resnet reaches 0.70-0.76 and resnet10t 0.73; at
   ``head_lr`` 16 (validation only, seed 0) it memorises too and its val AUC stays at chance (0.51),
   at 8 it reaches val 0.644 (0.642 at its tuned 4), so the gap on that task is not an artefact of
-  the twin's tuned ``head_lr``; against resnet10t it
-  is +0.013, not separated at 10 seeds.
+  the twin's tuned ``head_lr``. Against resnet10t, grav-resnet is +0.013, not separated at 10 seeds.
 - Known failure cases: Poisson noise on bright arcs is above the sky noise, so chi^2 of a perfect
   fit exceeds 1 there (lensbench-v1 no_sub with true parameters: median chi^2 per pixel 1.07; far
   more on high-SNR data, DeepLense Models I-III); the border is not sky when the arcs or
